@@ -1,0 +1,5 @@
+"""`python -m health …`: the command line."""
+
+from health.cli import main
+
+main()

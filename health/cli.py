@@ -1,0 +1,181 @@
+"""The command line: `python -m health demo | load | refresh`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from health import db
+
+app = typer.Typer(
+    help="Customer-success health: load product and CS data, score accounts, find moments.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(stderr=True, soft_wrap=True)
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="DuckDB file (default: $HEALTH_DB, else data/health.duckdb).",
+        show_default=False,
+    ),
+]
+AsOfOption = Annotated[
+    dt.datetime | None,
+    typer.Option(
+        "--as-of",
+        formats=["%Y-%m-%d"],
+        help="Compute as of this date (YYYY-MM-DD); later data is ignored. Default: latest event.",
+        show_default=False,
+    ),
+]
+
+
+class Steps:
+    """A progress display: one spinner line per step, with elapsed time."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=out,
+        )
+        self.task = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        self.task = self.progress.add_task(self.title, total=None)
+        return self
+
+    def __call__(self, step: str) -> None:
+        self.progress.update(self.task, description=f"{self.title}: {step}")
+        self.progress.console.print(f"  {self.title}: {step}", highlight=False)
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print an error the way a person can act on it, and exit non-zero."""
+    out.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def demo(
+    folder: Annotated[Path, typer.Argument(help="Where to write the demo data folder.")] = Path(
+        "demo-data"
+    ),
+    profile: Annotated[
+        str,
+        typer.Option(help="Which company to simulate: demo, or holdout (other dynamics)."),
+    ] = "demo",
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 7,
+    accounts: Annotated[
+        int | None, typer.Option(help="Number of accounts (default: the profile's).")
+    ] = None,
+) -> None:
+    """Write a realistic demo data folder in the contract's shape, with its truth beside it."""
+    from health.demo import PROFILES, generate
+
+    if profile not in PROFILES:
+        fail(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}.")
+    start = time.perf_counter()
+    with Steps("demo") as steps:
+        truth = generate(folder, profile=profile, seed=seed, n_accounts=accounts, progress=steps)
+    out.print(
+        f"Wrote {folder} (truth in {truth}) in {time.perf_counter() - start:.1f} s.",
+        highlight=False,
+    )
+
+
+@app.command()
+def load(
+    folder: Annotated[Path, typer.Argument(help="The data folder: accounts.csv, events.parquet…")],
+    db_file: DbOption = None,
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="Drop everything loaded before instead of merging."),
+    ] = False,
+) -> None:
+    """Validate a data folder and load it into the database (all or nothing).
+
+    Rows that break the contract are not loaded: they are counted, a few are shown, and all are
+    kept in the `rejects` table (the app's Data page shows them). Loading the same folder twice
+    changes nothing. Exit code 2 when a file cannot be loaded at all.
+    """
+    from health.ingest import LoadError
+    from health.ingest import load as load_folder
+
+    start = time.perf_counter()
+    try:
+        with Steps("load") as steps:
+            report = load_folder(folder, db_file, replace=replace, progress=steps)
+    except LoadError as exc:
+        fail(f"{exc}\nNothing was loaded; the database is unchanged.")
+    for warning in report.warnings:
+        out.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    for t in report.tables:
+        out.print(
+            f"{t.file:>22}: {t.rows_read:>10,} rows read, {t.rows_loaded:>10,} loaded, "
+            f"{t.rows_rejected:>7,} rejected",
+            highlight=False,
+        )
+        for warning in t.warnings:
+            out.print(f"  [yellow]warning:[/] {warning}", highlight=False)
+        for example in t.examples:
+            out.print(f"  [red]rejected[/] {example}", highlight=False)
+        if t.rows_rejected > len(t.examples):
+            out.print(f"  … and {t.rows_rejected - len(t.examples):,} more", highlight=False)
+    out.print(
+        f"Loaded into {db.db_path(db_file)} in {time.perf_counter() - start:.1f} s"
+        + (
+            f"; {report.rejected:,} rows rejected (see the rejects table)."
+            if report.rejected
+            else "."
+        )
+        + " Next: python -m health refresh",
+        highlight=False,
+    )
+
+
+@app.command()
+def refresh(db_file: DbOption = None, as_of: AsOfOption = None) -> None:
+    """Compute rollups, features, journey stages, scores, moments and actions as of a date."""
+    from health.refresh import RefreshError
+    from health.refresh import refresh as run_refresh
+
+    start = time.perf_counter()
+    try:
+        with Steps("refresh") as steps:
+            used = run_refresh(db_file, as_of.date() if as_of else None, progress=steps)
+    except RefreshError as exc:
+        fail(str(exc))
+    out.print(
+        f"Refreshed {db.db_path(db_file)} as of {used} in {time.perf_counter() - start:.1f} s.",
+        highlight=False,
+    )
+
+
+def main() -> None:
+    """Run the CLI; unexpected errors are reported in one line, not a traceback."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        out.print("interrupted; nothing was changed.")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a person sees a sentence
+        out.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        sys.exit(1)

@@ -1,0 +1,64 @@
+"""The refresh pipeline: everything derived from the loaded data, as of one date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from health import db
+
+# Build order, dbt-style layers: staging (views) -> intermediate -> marts. Later capabilities
+# append their relations here.
+STEPS: list[str] = [
+    "stg_accounts",
+    "stg_events",
+    "stg_users",
+    "stg_subscriptions",
+    "stg_tickets",
+    "stg_surveys",
+    "stg_touchpoints",
+    "int_weeks",
+    "int_account_days",
+    "int_user_days",
+    "int_feature_weeks",
+    "int_account_weeks",
+    "mart_account_overview",
+]
+
+
+class RefreshError(Exception):
+    """The database can't be refreshed as asked; the message says why and what to do."""
+
+
+def default_as_of(con) -> dt.date:
+    """The latest day with an event: the default as-of date."""
+    row = con.execute("SELECT max(event_time)::date FROM events").fetchall()
+    if not row or row[0][0] is None:
+        raise RefreshError("No events are loaded. Run `python -m health load DIR` first.")
+    return row[0][0]
+
+
+def refresh(
+    path: str | Path | None = None,
+    as_of: dt.date | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dt.date:
+    """Rebuild every derived table as of a date (default: the latest event) and publish it."""
+    if not db.exists(path):
+        raise RefreshError(
+            f"{db.db_path(path)}: no database yet. Run `python -m health load DIR` first."
+        )
+    with db.writing(path) as con:
+        if not db.table_exists(con, "events"):
+            raise RefreshError("No data is loaded. Run `python -m health load DIR` first.")
+        as_of = as_of or default_as_of(con)
+        con.execute("CREATE OR REPLACE TABLE params AS SELECT ?::DATE AS as_of", [as_of])
+        con.execute(db.sql("macros"))
+        db.build(con, STEPS, progress)
+        con.execute(
+            "INSERT OR REPLACE INTO meta VALUES "
+            "('as_of', ?), ('refreshed_at', strftime(now(), '%Y-%m-%d %H:%M:%S'))",
+            [as_of.isoformat()],
+        )
+    return as_of

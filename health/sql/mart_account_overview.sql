@@ -1,0 +1,54 @@
+-- one row per account: who it is, and its product activity in the last 28 days vs the 28 before
+with
+    accounts as (select * from stg_accounts),
+    params as (select * from params),
+    weeks as (select * from int_account_weeks),
+    user_days as (select * from int_user_days),
+    subscriptions as (select * from stg_subscriptions),
+    activity as (
+        select
+            account_id,
+            sum(events) filter (where weeks_ago < 4) as events_28d,
+            sum(events) filter (where weeks_ago between 4 and 7) as events_prev_28d
+        from weeks group by all
+    ),
+    users as (
+        select
+            u.account_id,
+            count(distinct u.user_id) filter (where u.day > p.as_of - 28) as users_28d,
+            count(distinct u.user_id) filter (where u.day <= p.as_of - 28 and u.day > p.as_of - 56)
+                as users_prev_28d,
+            max(u.day) as last_active_on
+        from user_days as u, params as p group by all
+    ),
+    seats as (
+        select account_id, arg_max(seats, start_date) as seats
+        from subscriptions group by all
+    )
+select
+    a.account_id,
+    a.name,
+    a.segment,
+    a.plan,
+    a.industry,
+    a.region,
+    a.csm_owner,
+    a.arr,
+    s.seats,
+    a.signup_date,
+    a.churn_date,
+    a.renewal_date,
+    a.churn_date is null as is_active,
+    date_diff('day', a.signup_date, coalesce(a.churn_date, p.as_of)) as tenure_days,
+    coalesce(act.events_28d, 0) as events_28d,
+    coalesce(act.events_prev_28d, 0) as events_prev_28d,
+    coalesce(u.users_28d, 0) as users_28d,
+    coalesce(u.users_prev_28d, 0) as users_prev_28d,
+    case when act.events_prev_28d > 0
+        then act.events_28d / act.events_prev_28d - 1 end as events_trend,
+    u.last_active_on
+from accounts as a
+cross join params as p
+left join activity as act using (account_id)
+left join users as u using (account_id)
+left join seats as s using (account_id)
