@@ -36,6 +36,7 @@ class Table:
     account_fk: bool = True  # account_id must exist in accounts
     checks: tuple[Check, ...] = field(default=())
     keeps_extra: bool = False  # extra columns are kept in an `extra` JSON column
+    clock: str = ""  # the column that dates a row, for date ranges
 
     @property
     def names(self) -> list[str]:
@@ -72,6 +73,7 @@ TABLES: tuple[Table, ...] = (
         account_fk=False,
         checks=(Check("churn_date >= signup_date", "churn_date is before signup_date"),),
         keeps_extra=True,
+        clock="signup_date",
     ),
     Table(
         "events",
@@ -84,6 +86,7 @@ TABLES: tuple[Table, ...] = (
             _c("value", "number"),
         ),
         required=True,
+        clock="event_time",
     ),
     Table(
         "users",
@@ -101,6 +104,7 @@ TABLES: tuple[Table, ...] = (
         key=("user_id",),
         checks=(Check("deactivated_at >= created_at", "deactivated_at is before created_at"),),
         keeps_extra=True,
+        clock="created_at",
     ),
     Table(
         "subscriptions",
@@ -114,6 +118,7 @@ TABLES: tuple[Table, ...] = (
         ),
         key=("account_id", "start_date"),
         checks=(Check("end_date >= start_date", "end_date is before start_date"),),
+        clock="start_date",
     ),
     Table(
         "tickets",
@@ -129,6 +134,7 @@ TABLES: tuple[Table, ...] = (
         ),
         key=("ticket_id",),
         checks=(Check("closed_at >= opened_at", "closed_at is before opened_at"),),
+        clock="opened_at",
     ),
     Table(
         "surveys",
@@ -139,6 +145,7 @@ TABLES: tuple[Table, ...] = (
             _c("score", "number", True, min=0, max=10),
             _c("comment"),
         ),
+        clock="responded_at",
     ),
     Table(
         "touchpoints",
@@ -150,6 +157,7 @@ TABLES: tuple[Table, ...] = (
             _c("author"),
             _c("note"),
         ),
+        clock="occurred_at",
     ),
 )
 

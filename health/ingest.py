@@ -377,3 +377,22 @@ def load(
             "INSERT OR REPLACE INTO meta VALUES ('loaded_at', strftime(now(), '%Y-%m-%d %H:%M:%S'))"
         )
     return report
+
+
+def save_uploads(files: list[tuple[str, bytes]], root: Path | None = None) -> Path:
+    """Write uploaded files into a new folder under data/uploads; names must be contract tables."""
+    import datetime as dt
+
+    root = root or db.ROOT / "data" / "uploads"
+    folder = root / dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    folder.mkdir(parents=True)
+    for name, content in files:
+        base = Path(name).name  # never a path from the browser
+        lower = base.lower()
+        if not any(lower == t + s for t in TABLE_BY_NAME for s in SUFFIXES):
+            raise LoadError(
+                f"{base}: not a table of the contract. Name files after their table, "
+                "e.g. accounts.csv, events.parquet, tickets.csv.gz."
+            )
+        (folder / base).write_bytes(content)
+    return folder

@@ -1,0 +1,70 @@
+"""Data: what is loaded, when, what was rejected and why; load a new folder or upload files."""
+
+import streamlit as st
+
+from health import catalog, charts, ui
+
+st.title("Data")
+con = ui.cursor()
+facts = catalog.meta(con)
+c1, c2, c3 = st.columns(3)
+c1.metric("As of", facts.get("as_of", "not refreshed"))
+c2.metric("Last load", facts.get("loaded_at", "never"))
+c3.metric("Last refresh", facts.get("refreshed_at", "never"))
+
+tables = catalog.tables(con)
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Tables")
+    st.dataframe(
+        tables,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "rows": st.column_config.NumberColumn("Rows", format="localized"),
+            "first": st.column_config.DateColumn("First date"),
+            "last": st.column_config.DateColumn("Last date"),
+        },
+    )
+    missing = tables.filter((tables["rows"] == 0) & ~tables["required"])["table"].to_list()
+    if missing:
+        st.caption(
+            "Not loaded (optional): " + ", ".join(missing) + ". The product works without them, "
+            "with fewer signals."
+        )
+with right:
+    st.plotly_chart(charts.table_rows(tables), width="stretch")
+
+st.subheader("Rejected rows")
+rejects = catalog.rejects(con)
+if rejects.is_empty():
+    st.success("No rows were rejected in the latest load.", icon=":material/check_circle:")
+else:
+    st.caption(f"{rejects.height:,} rows broke the input contract and were not loaded.")
+    st.dataframe(rejects, hide_index=True, width="stretch")
+    ui.download(rejects, "rejected-rows")
+
+st.subheader("Load history")
+loads = catalog.loads(con)
+if loads.is_empty():
+    st.caption("Nothing loaded yet.")
+else:
+    st.dataframe(loads, hide_index=True, width="stretch")
+
+st.subheader("Load data")
+st.caption(
+    "A folder or files in the input contract's shape (see the README): accounts and events are "
+    "required, the other tables optional. Everything is validated first; a file that cannot be "
+    "loaded changes nothing."
+)
+with st.form("load"):
+    folder = st.text_input("Data folder on the server", placeholder="/path/to/export")
+    uploads = st.file_uploader(
+        "…or upload the files (accounts.csv, events.parquet, …)",
+        type=["csv", "gz", "parquet"],
+        accept_multiple_files=True,
+    )
+    replace = st.checkbox("Replace what is loaded (instead of merging)")
+    submitted = st.form_submit_button("Validate and load", icon=":material/upload:")
+if submitted:
+    ui.load_and_refresh(folder, uploads, replace)
