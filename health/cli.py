@@ -19,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 out = Console(stderr=True, soft_wrap=True)
 
@@ -167,6 +168,60 @@ def refresh(db_file: DbOption = None, as_of: AsOfOption = None) -> None:
         f"Refreshed {db.db_path(db_file)} as of {used} in {time.perf_counter() - start:.1f} s.",
         highlight=False,
     )
+
+
+DataOption = Annotated[
+    Path, typer.Option("--data", help="The data folder to score (the input contract's shape).")
+]
+RequiredAsOf = Annotated[
+    dt.datetime,
+    typer.Option("--as-of", formats=["%Y-%m-%d"], help="The as-of date (YYYY-MM-DD)."),
+]
+OutOption = Annotated[Path, typer.Option("--out", help="The CSV file to write.")]
+
+
+def _oneshot(data: Path, as_of: dt.datetime, out_file: Path, query: str, what: str) -> None:
+    from health.ingest import LoadError
+    from health.oneshot import warehouse, write_csv
+    from health.refresh import RefreshError
+
+    start = time.perf_counter()
+    try:
+        with Steps(what) as steps, warehouse(data, as_of.date(), progress=steps) as (con, report):
+            frame = db.query(con, query)
+    except (LoadError, RefreshError) as exc:
+        fail(str(exc))
+    if report.rejected:
+        out.print(
+            f"[yellow]warning:[/] {report.rejected:,} input rows broke the contract and "
+            "were left out (load the folder with `health load` to see them)."
+        )
+    write_csv(frame, out_file)
+    out.print(
+        f"Wrote {frame.height:,} rows to {out_file} in {time.perf_counter() - start:.1f} s.",
+        highlight=False,
+    )
+
+
+@app.command()
+def score(data: DataOption, as_of: RequiredAsOf, out_file: OutOption) -> None:
+    """Score every account active at the as-of date, straight from a data folder.
+
+    Trains on the folder's history before the as-of date. Columns: account_id, health_score
+    (0-100, higher is healthier), churn_risk (probability of churn within 90 days), tier
+    (healthy / watch / at_risk), stage (journey stage), drivers (the main reasons).
+    """
+    _oneshot(data, as_of, out_file, "q_scores", "score")
+
+
+@app.command()
+def moments(data: DataOption, as_of: RequiredAsOf, out_file: OutOption) -> None:
+    """List every moment of truth detected up to the as-of date, straight from a data folder.
+
+    Columns: account_id, moment (relationship_change / crisis / delight), kind, detected_on,
+    started_on, severity (0-1), evidence.
+    """
+    _oneshot(data, as_of, out_file, "q_moments", "moments")
 
 
 def main() -> None:

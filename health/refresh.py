@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 
 from health import db
 
-# Build order, dbt-style layers: staging (views) -> intermediate -> marts. Later capabilities
-# append their relations here.
+# Build order, dbt-style layers: staging (views) -> intermediate -> marts. A name is a SQL file
+# in health/sql; "module:function" is a Python step called as function(con, as_of), for work
+# SQL does badly (model training, change-point detection). Explicit order, no DAG parser.
 STEPS: list[str] = [
     "stg_accounts",
     "stg_events",
@@ -55,7 +57,14 @@ def refresh(
         as_of = as_of or default_as_of(con)
         con.execute("CREATE OR REPLACE TABLE params AS SELECT ?::DATE AS as_of", [as_of])
         con.execute(db.sql("macros"))
-        db.build(con, STEPS, progress)
+        for step in STEPS:
+            if progress:
+                progress(step.split(":")[-1])
+            if ":" in step:
+                module, function = step.split(":")
+                getattr(importlib.import_module(f"health.{module}"), function)(con, as_of)
+            else:
+                db.build(con, [step])
         con.execute(
             "INSERT OR REPLACE INTO meta VALUES "
             "('as_of', ?), ('refreshed_at', strftime(now(), '%Y-%m-%d %H:%M:%S'))",

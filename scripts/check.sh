@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# One command to check everything: set up (venv, requirements, Chromium), lint, format, tests.
+# Usage: bash scripts/check.sh [pytest args…]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+# uv installs the pinned requirements in ~20 s instead of ~70 s; bytecode compiled up front
+# because these machines set PYTHONDONTWRITEBYTECODE.
+.venv/bin/python -m pip install -q --disable-pip-version-check uv==0.13.8
+.venv/bin/uv pip install -q --python .venv/bin/python --compile-bytecode -r requirements.txt
+
+# The browser tests drive Debian's Chromium; install it when missing (never skip them).
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "Chromium is needed for the browser tests: sudo apt-get install chromium" >&2
+    exit 1
+  fi
+fi
+
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/python -m pytest "$@"
