@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,17 +9,21 @@ from pathlib import Path
 import duckdb
 
 from health import db
-from health.contract import SUFFIXES, TABLE_BY_NAME, TABLES, Table
+from health.contract import TABLES, Table
+from health.files import (  # noqa: F401 - LoadError and save_uploads are part of this API
+    LoadError,
+    find_files,
+    map_columns,
+    read_error,
+    read_header,
+    reader,
+    save_uploads,
+)
 from health.validate import ddl, typed_select
 
 MAX_EXAMPLES = 5
 # Beyond this share of bad rows a file is taken to be in the wrong format, not just dirty.
 MAX_REJECT_SHARE = 0.5
-MAX_LINE_BYTES = 16 * 1024 * 1024
-
-
-class LoadError(Exception):
-    """A problem with a whole file or folder: the load stops and nothing is written."""
 
 
 @dataclass
@@ -61,117 +64,10 @@ class LoadReport:
         return sum(t.rows_rejected for t in self.tables)
 
 
-def find_files(folder: Path) -> tuple[dict[str, Path], list[str]]:
-    """Map each contract table to its file in the folder; warn about files that are none."""
-    if not folder.is_dir():
-        raise LoadError(f"{folder}: no such folder. Pass the folder that holds accounts.csv.")
-    found: dict[str, Path] = {}
-    warnings = []
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or not path.is_file():
-            continue
-        lower = path.name.lower()
-        suffix = next(
-            (s for s in sorted(SUFFIXES, key=len, reverse=True) if lower.endswith(s)),
-            "",
-        )
-        table = lower[: -len(suffix)] if suffix else ""
-        if table not in TABLE_BY_NAME:
-            warnings.append(f"{path.name}: not a table of the contract, ignored")
-            continue
-        if table in found:
-            raise LoadError(
-                f"{folder}: both {found[table].name} and {path.name} hold table {table}. "
-                "Keep one of them."
-            )
-        found[table] = path
-    for table in TABLES:
-        if table.required and table.name not in found:
-            raise LoadError(
-                f"{folder}: table {table.name} is missing. Add {table.name}.csv "
-                f"(or .csv.gz / .parquet) with columns {', '.join(table.names)}."
-            )
-    return found, warnings
-
-
-def _reader(path: Path) -> str:
-    """A table function reading the file as text; the path is its one bound parameter."""
-    if path.name.lower().endswith(".parquet"):
-        return "read_parquet(?)"
-    return (
-        "read_csv(?, header = true, all_varchar = true, delim = ',', quote = '\"', "
-        f"escape = '\"', max_line_size = {MAX_LINE_BYTES})"
-    )
-
-
-def _header(con, path: Path) -> list[str]:
-    """The file's column names, or a LoadError saying why the file can't be read."""
-    if path.stat().st_size == 0:
-        raise LoadError(f"{path.name}: the file is empty. It needs at least a header line.")
-    try:
-        rows = con.execute(f"DESCRIBE SELECT * FROM {_reader(path)}", [str(path)]).fetchall()
-    except duckdb.Error as exc:
-        raise LoadError(_read_error(path, exc)) from None
-    return [r[0] for r in rows]
-
-
-def _read_error(path: Path, exc: Exception) -> str:
-    text = str(exc)
-    line = re.search(r"[Ll]ine:? (\d+)", text)
-    where = f" (line {line.group(1)})" if line else ""
-    if "unicode" in text.lower() or "utf-8" in text.lower():
-        return (
-            f"{path.name}: the file is not UTF-8 text{where}. Save it as UTF-8 "
-            "(in Excel: File > Save As > CSV UTF-8) and load again."
-        )
-    if path.name.lower().endswith(".parquet"):
-        return f"{path.name}: cannot be read as Parquet ({text.splitlines()[0]}). Export it again."
-    if "maximum line size" in text.lower():
-        return f"{path.name}: a line{where} is longer than 16 MB. Shorten that field."
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return (
-        f"{path.name}: cannot be read as comma-separated CSV{where}: {first}. "
-        "Check the quoting and that every line has the same number of fields."
-    )
-
-
-def _map_columns(path: Path, table: Table, header: list[str]) -> tuple[dict[str, int], dict]:
-    """Match header names case-insensitively; return contract name -> position, and extras."""
-    positions: dict[str, int] = {}
-    extra: dict[str, str] = {}
-    seen: dict[str, str] = {}
-    for i, raw in enumerate(header):
-        name = raw.strip().lstrip("\ufeff").lower()
-        if name in seen:
-            raise LoadError(
-                f"{path.name}: columns '{seen[name]}' and '{raw}' have the same name. "
-                "Rename or remove one of them."
-            )
-        seen[name] = raw
-        if name in table.names:
-            positions[name] = i + 1
-        else:
-            extra[f"x{i}"] = raw.strip()
-    missing = [c.name for c in table.columns if c.required and c.name not in positions]
-    if missing:
-        delim = next((d for d in (";", "\t", "|") if any(d in h for h in header)), None)
-        if delim:
-            shown = {"\t": "tabs"}.get(delim, f"'{delim}'")
-            raise LoadError(
-                f"{path.name}: the file seems to be separated by {shown}, not commas "
-                f"(header: {header[0][:60]!r}). Save it as comma-separated CSV."
-            )
-        raise LoadError(
-            f"{path.name}: required column {', '.join(missing)} is missing "
-            f"(found: {', '.join(header)}). Add it, or rename the column that holds it."
-        )
-    return positions, extra
-
-
 def _stage(con, path: Path, table: Table, report: TableReport) -> None:
     """Read the file into temp table raw_<t> (text), then typed_<t> with each row's problems."""
-    header = _header(con, path)
-    positions, extra = _map_columns(path, table, header)
+    header = read_header(con, path)
+    positions, extra = map_columns(path, table, header)
     if extra and not table.keeps_extra:
         names = ", ".join(extra.values())
         report.warnings.append(f"{path.name}: columns not in the contract, ignored: {names}")
@@ -181,18 +77,18 @@ def _stage(con, path: Path, table: Table, report: TableReport) -> None:
     ]
     cols += [f"#{int(alias[1:]) + 1}::VARCHAR AS {alias}" for alias in extra]
     params = [str(path)]
-    reader = _reader(path)
+    source = reader(path)
     try:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE raw AS SELECT row_number() OVER () AS _row, "
-            f"{', '.join(cols)} FROM {reader}",
+            f"{', '.join(cols)} FROM {source}",
             params,
         )
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE typed_{table.name} AS {typed_select(table, extra)}"
         )
     except duckdb.Error as exc:
-        raise LoadError(_read_error(path, exc)) from None
+        raise LoadError(read_error(path, exc)) from None
     report.rows_read = con.execute("SELECT count(*) FROM raw").fetchone()[0]
 
 
@@ -377,22 +273,3 @@ def load(
             "INSERT OR REPLACE INTO meta VALUES ('loaded_at', strftime(now(), '%Y-%m-%d %H:%M:%S'))"
         )
     return report
-
-
-def save_uploads(files: list[tuple[str, bytes]], root: Path | None = None) -> Path:
-    """Write uploaded files into a new folder under data/uploads; names must be contract tables."""
-    import datetime as dt
-
-    root = root or db.ROOT / "data" / "uploads"
-    folder = root / dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    folder.mkdir(parents=True)
-    for name, content in files:
-        base = Path(name).name  # never a path from the browser
-        lower = base.lower()
-        if not any(lower == t + s for t in TABLE_BY_NAME for s in SUFFIXES):
-            raise LoadError(
-                f"{base}: not a table of the contract. Name files after their table, "
-                "e.g. accounts.csv, events.parquet, tickets.csv.gz."
-            )
-        (folder / base).write_bytes(content)
-    return folder

@@ -36,7 +36,7 @@ def typed(col: Column) -> str:
     if col.type in ("id", "text"):
         return f"lower({v})" if col.allowed else v
     if col.type == "date":
-        # A timestamp in a date column is read as its (UTC) day.
+        # A timestamp in a date column is read as the calendar day written in it.
         return f"coalesce(try_cast({v} AS DATE), try_cast(try_cast({v} AS TIMESTAMPTZ) AS DATE))"
     if col.type == "timestamp":
         # The session is in UTC: values with an offset are converted, values without are UTC.
