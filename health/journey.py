@@ -1,0 +1,102 @@
+"""The customer journey: milestones, current stage, time to value and the aggregate funnel."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+
+import polars as pl
+
+from health import db
+
+CONFIG = Path(__file__).with_name("journey.toml")
+# Stages in journey order; at_risk and churned sit outside the forward path.
+STAGES = (
+    "signed_up",
+    "onboarding",
+    "first_value",
+    "activated",
+    "adopted",
+    "expanding",
+    "advocate",
+    "at_risk",
+    "churned",
+)
+MILESTONES = (
+    ("onboarding_on", "Onboarding"),
+    ("first_value_on", "First value"),
+    ("activated_on", "Activated"),
+    ("adopted_on", "Adopted"),
+    ("expanding_on", "Expanding"),
+    ("advocate_on", "Advocate"),
+)
+
+
+def settings(path: Path = CONFIG) -> dict:
+    """The journey's settings as bound SQL parameters."""
+    cfg = tomllib.loads(path.read_text())
+    return {
+        "core_features": list(cfg["core"]["features"]),
+        "min_account_share": float(cfg["core"]["min_account_share"]),
+        "value_features": list(cfg["first_value"]["features"]),
+        "window_days": int(cfg["activated"]["window_days"]),
+        "min_core_features": int(cfg["activated"]["min_core_features"]),
+        "min_users": int(cfg["activated"]["min_users"]),
+        "min_active_weeks": int(cfg["adopted"]["min_active_weeks"]),
+        "of_weeks": int(cfg["adopted"]["of_weeks"]),
+        "recent_days": int(cfg["stage"]["recent_days"]),
+    }
+
+
+def refresh_journey(con, as_of: dt.date) -> None:
+    """Refresh step: milestones per account and the current stage."""
+    params = settings()
+    db.build(
+        con,
+        [
+            "int_journey_features",
+            "int_journey_milestones",
+            "int_journey_steps",
+            "mart_account_stage",
+        ],
+        **params,
+    )
+
+
+GROUPS = ("segment", "plan", "region", "cohort_month", "cohort_quarter")
+
+
+def _group(group_by: str) -> str:
+    if group_by not in GROUPS:
+        raise ValueError(f"group_by must be one of {', '.join(GROUPS)}, not {group_by!r}")
+    return group_by
+
+
+def funnel(
+    con, group_by: str = "segment", segments: list[str] | None = None, stall_days: int = 60
+) -> pl.DataFrame:
+    """The journey map: per group and step, accounts reaching it in order, conversion, time."""
+    return db.query(
+        con,
+        "q_journey_funnel",
+        group_by=_group(group_by),
+        segments=segments or [],
+        stall_days=stall_days,
+    )
+
+
+def time_to_value(
+    con, group_by: str = "segment", segments: list[str] | None = None
+) -> pl.DataFrame:
+    """Median and p90 time to value (and to activation) per group."""
+    return db.query(con, "q_journey_ttv", group_by=_group(group_by), segments=segments or [])
+
+
+def milestones(con, account_id: str) -> pl.DataFrame:
+    """One account's milestones and current stage."""
+    return db.run(
+        con,
+        "SELECT * FROM mart_account_stage WHERE account_id = $account_id",
+        account_id=account_id,
+    )

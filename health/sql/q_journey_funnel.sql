@@ -1,0 +1,39 @@
+-- one row per group per journey step: accounts reaching it in order, conversion, time, stalls
+with
+    steps as (select * from int_journey_steps),
+    params as (select * from params),
+    grouped as (
+        select
+            case $group_by when 'segment' then segment when 'plan' then plan
+                when 'region' then region when 'cohort_quarter' then cohort_quarter
+                else cohort_month end as grp,
+            *
+        from steps
+        where len($segments) = 0 or list_contains($segments, segment)
+    ),
+    counted as (
+        select
+            grp, step_order, step,
+            count(*) as accounts,
+            median(days_from_previous) as median_days_from_previous,
+            quantile_cont(days_from_previous, 0.9) as p90_days_from_previous,
+            -- Still customers, furthest step here, reached over $stall_days ago: stalled here.
+            count(*) filter (
+                where is_furthest and is_customer and reached_on < p.as_of - $stall_days::INTEGER
+            ) as stalled
+        from grouped, params as p
+        group by all
+    )
+select
+    grp as "group",
+    step_order,
+    step,
+    accounts,
+    accounts / first_value(accounts) over g as share_of_signups,
+    accounts / lag(accounts) over g as conversion,
+    median_days_from_previous,
+    p90_days_from_previous,
+    stalled
+from counted
+window g as (partition by grp order by step_order)
+order by "group", step_order

@@ -1,0 +1,38 @@
+"""Shared fixtures: one small demo warehouse per session, built through the real commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from health.demo import generate
+from health.ingest import load
+from health.refresh import refresh
+
+APP_DIR = Path(__file__).resolve().parent.parent
+SMALL_DEMO = 150  # accounts: enough for every planted kind, small enough to build in seconds
+
+
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory) -> Path:
+    """A small demo data folder (its truth beside it)."""
+    folder = tmp_path_factory.mktemp("demo") / "demo-data"
+    generate(folder, profile="demo", n_accounts=SMALL_DEMO)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def warehouse(demo_folder, tmp_path_factory) -> Path:
+    """The small demo loaded and refreshed into a database file."""
+    path = tmp_path_factory.mktemp("db") / "health.duckdb"
+    load(demo_folder, path)
+    refresh(path)
+    return path
+
+
+@pytest.fixture
+def app_db(warehouse, monkeypatch) -> Path:
+    """Point the app at the session's warehouse."""
+    monkeypatch.setenv("HEALTH_DB", str(warehouse))
+    return warehouse

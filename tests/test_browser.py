@@ -1,0 +1,123 @@
+"""A real Chromium opens the app, walks every page, and finds no exception or console error."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pages import PAGES
+from tests.conftest import APP_DIR
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = APP_DIR / "tests" / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    # Debian's Chromium, not a downloaded one; no background traffic on this closed network.
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: apt-get install chromium (scripts/check.sh does it)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(warehouse):
+    """The app served by a real streamlit process on the demo warehouse."""
+    port = _free_port()
+    env = {**os.environ, "HEALTH_DB": str(warehouse)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=APP_DIR,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the streamlit server did not come up in 60 s"
+            assert proc.poll() is None, "the streamlit server exited"
+            time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def wait_for_page(page) -> None:
+    """Wait until the script has finished running (the status widget is gone)."""
+    page.wait_for_selector('[data-testid="stMain"]')
+    page.wait_for_timeout(300)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
+
+
+def test_walk_every_page_in_a_real_browser(server, page):
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(server)
+    wait_for_page(page)
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+
+    for spec in PAGES:
+        page.goto(f"{server}/{spec.url}")
+        wait_for_page(page)
+        assert page.locator("h1").first.inner_text().strip() == spec.title
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.screenshot(path=str(ARTIFACTS / f"{spec.url}.png"), full_page=True)
+
+    # Navigation by clicking, as a person would.
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Accounts").click()
+    wait_for_page(page)
+    page.wait_for_selector('[data-testid="stDataFrame"]')
+    assert not errors, errors
