@@ -1,5 +1,7 @@
 """The app's router: page config, first-run bootstrap, shared sidebar, navigation."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from health import bootstrap, catalog, db, ui
@@ -7,7 +9,8 @@ from pages import PAGES
 
 st.set_page_config(
     page_title="Customer health",
-    page_icon=":material/monitor_heart:",
+    # A local file: a :material/ page icon would be fetched from the internet.
+    page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
     layout="wide",
 )
 

@@ -50,6 +50,7 @@ def weekly_activity(frame: pl.DataFrame) -> go.Figure:
             "side": "right",
             "rangemode": "tozero",
             "showgrid": False,
+            "tickformat": ",d",
         },
     )
     return _layout(fig, "Product activity per week")

@@ -49,19 +49,16 @@ def settings(path: Path = CONFIG) -> dict:
     }
 
 
-def refresh_journey(con, as_of: dt.date) -> None:
-    """Refresh step: milestones per account and the current stage."""
-    params = settings()
+def refresh_milestones(con, as_of: dt.date) -> None:
+    """Refresh step: the date each account reached each milestone, and the ordered steps."""
     db.build(
-        con,
-        [
-            "int_journey_features",
-            "int_journey_milestones",
-            "int_journey_steps",
-            "mart_account_stage",
-        ],
-        **params,
+        con, ["int_journey_features", "int_journey_milestones", "int_journey_steps"], **settings()
     )
+
+
+def refresh_stage(con, as_of: dt.date) -> None:
+    """Refresh step, after scoring: each account's current stage (at risk comes from its tier)."""
+    db.build(con, ["mart_account_stage"], **settings())
 
 
 GROUPS = ("segment", "plan", "region", "cohort_month", "cohort_quarter")

@@ -21,6 +21,8 @@ with left:
         hide_index=True,
         width="stretch",
         column_config={
+            "table": "Table",
+            "required": st.column_config.CheckboxColumn("Required"),
             "rows": st.column_config.NumberColumn("Rows", format="localized"),
             "first": st.column_config.DateColumn("First date"),
             "last": st.column_config.DateColumn("Last date"),

@@ -89,3 +89,20 @@ def test_pages_say_what_to_load_when_there_is_no_data(tmp_path, monkeypatch):
     at = open_page("pages/accounts.py")
     assert not at.exception
     assert any("Load a data folder" in i.value for i in at.info)
+
+
+def test_data_page_lists_each_rejected_row_with_its_reason(tmp_path, monkeypatch):
+    from health.ingest import load
+    from health.refresh import refresh
+    from tests.folders import EVENTS, make_folder
+
+    bad = {"account_id": "A9", "event_time": "2024-03-04T09:00:00", "event": "login"}
+    folder = make_folder(tmp_path, events=[*EVENTS, bad])
+    path = tmp_path / "dirty.duckdb"
+    load(folder, path)
+    refresh(path)
+    monkeypatch.setenv("HEALTH_DB", str(path))
+    at = open_page("pages/data.py")
+    rejected = at.dataframe[1].value
+    assert list(rejected["reason"]) == ["account_id 'A9' is not in accounts"]
+    assert list(rejected["line"]) == [6]  # header + 4 good rows before it

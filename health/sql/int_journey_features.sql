@@ -3,7 +3,7 @@ with
     feature_weeks as (select * from int_feature_weeks),
     accounts as (select count(*) as n from stg_accounts),
     usage as (
-        select feature, count(distinct account_id) as accounts, sum(events) as events
+        select feature, count(distinct account_id) as accounts, sum(events)::BIGINT as events
         from feature_weeks group by all
     ),
     ranked as (

@@ -21,7 +21,7 @@ with
     ),
     -- Core features used in the 4 weeks ending at each week (a week counts for itself and 3 after).
     core_window as (
-        select fw.account_id, (fw.week_end + 7 * k)::date as week_end,
+        select fw.account_id, (fw.week_end + (7 * k)::INTEGER)::date as week_end,
             count(distinct fw.feature) as core_features
         from feature_weeks as fw
         join features as f on f.feature = fw.feature and f.is_core,
@@ -31,11 +31,11 @@ with
     known_users as (select account_id, count(*) as n from users group by all),
     activity as (
         select w.account_id, w.week_end,
-            max(w.active_users) over trailing as peak_users,
+            max(w.active_users) over recent_weeks as peak_users,
             count(*) filter (where w.events > 0) over last_weeks as active_weeks
         from weeks as w
         window
-            trailing as (partition by w.account_id order by w.week_end
+            recent_weeks as (partition by w.account_id order by w.week_end
                          rows between ($window_days // 7 - 1) preceding and current row),
             last_weeks as (partition by w.account_id order by w.week_end
                            rows between ($of_weeks - 1) preceding and current row)

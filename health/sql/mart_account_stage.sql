@@ -9,8 +9,8 @@ select
     case
         when a.churn_date is not null then 'churned'
         when h.tier = 'at_risk' then 'at_risk'
-        when m.advocate_on > p.as_of - $recent_days then 'advocate'
-        when m.expanding_on > p.as_of - $recent_days then 'expanding'
+        when m.advocate_on > p.as_of - $recent_days::INTEGER then 'advocate'
+        when m.expanding_on > p.as_of - $recent_days::INTEGER then 'expanding'
         when m.adopted_on is not null then 'adopted'
         when m.activated_on is not null then 'activated'
         when m.first_value_on is not null then 'first_value'

@@ -17,9 +17,11 @@ with
             count(*) as accounts,
             median(days_from_previous) as median_days_from_previous,
             quantile_cont(days_from_previous, 0.9) as p90_days_from_previous,
-            -- Still customers, furthest step here, reached over $stall_days ago: stalled here.
+            -- Still customers whose furthest step is before adoption and was reached over
+            -- $stall_days ago: stalled there. (Adopted accounts that never expand are not stalled.)
             count(*) filter (
-                where is_furthest and is_customer and reached_on < p.as_of - $stall_days::INTEGER
+                where is_furthest and is_customer and step_order < 4
+                  and reached_on < p.as_of - $stall_days::INTEGER
             ) as stalled
         from grouped, params as p
         group by all
