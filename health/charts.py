@@ -4,10 +4,61 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 import polars as pl
+from plotly.subplots import make_subplots
 
 TEMPLATE = "plotly_white"
 ACCENT = "#2563eb"
 MUTED = "#94a3b8"
+# One colour per meaning, everywhere in the app.
+COLORS = {
+    # tiers
+    "healthy": "#16a34a",
+    "watch": "#f59e0b",
+    "at_risk": "#dc2626",
+    # moment types
+    "relationship_change": "#7c3aed",
+    "crisis": "#dc2626",
+    "delight": "#0d9488",
+    # CSM sentiment
+    "green": "#16a34a",
+    "yellow": "#f59e0b",
+    "red": "#dc2626",
+    "none": MUTED,
+    # ticket priority
+    "low": MUTED,
+    "normal": ACCENT,
+    "high": "#f97316",
+    "urgent": "#dc2626",
+    # NPS category
+    "promoter": "#16a34a",
+    "passive": "#f59e0b",
+    "detractor": "#dc2626",
+    # contract changes
+    "start": ACCENT,
+    "renewal": MUTED,
+    "expansion": "#0d9488",
+    "contraction": "#f97316",
+    # milestones and actions
+    "milestone": ACCENT,
+    "done": "#16a34a",
+    "open": "#f59e0b",
+    "snoozed": MUTED,
+    "dismissed": MUTED,
+}
+FEATURE_PALETTE = (
+    "#2563eb",
+    "#0d9488",
+    "#7c3aed",
+    "#f97316",
+    "#db2777",
+    "#65a30d",
+    "#0891b2",
+    "#a16207",
+    "#4f46e5",
+    "#be123c",
+    "#15803d",
+    "#9333ea",
+)
 
 
 def _layout(fig: go.Figure, title: str, height: int = 320) -> go.Figure:
@@ -70,3 +121,65 @@ def table_rows(frame: pl.DataFrame) -> go.Figure:
     fig.update_layout(xaxis={"title": "Rows (log scale)", "type": "log"}, yaxis_title=None)
     fig.update_layout(hovermode="closest")
     return _layout(fig, "Rows loaded per table (required tables in blue)", height=280)
+
+
+def timeline(
+    activity: pl.DataFrame, health: pl.DataFrame, points: pl.DataFrame, lanes
+) -> go.Figure:
+    """One account on one time axis: usage by feature, health score, and dated points by lane."""
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.04,
+        row_heights=[0.38, 0.22, 0.40],
+        subplot_titles=("Weekly events by feature", "Health score", "What happened"),
+    )
+    features = activity["feature"].unique(maintain_order=True).to_list()
+    for i, feature in enumerate(sorted(features)):
+        part = activity.filter(pl.col("feature") == feature)
+        fig.add_bar(
+            x=part["week_end"].to_list(),
+            y=part["events"].to_list(),
+            name=feature,
+            marker_color=FEATURE_PALETTE[i % len(FEATURE_PALETTE)],
+            legendgroup="features",
+            hovertemplate=f"{feature}: %{{y:,}} events<extra></extra>",
+            row=1,
+            col=1,
+        )
+    if not health.is_empty():
+        fig.add_scatter(
+            x=health["week_end"].to_list(),
+            y=health["health_score"].to_list(),
+            mode="lines+markers",
+            marker={"color": [COLORS.get(t, MUTED) for t in health["tier"].to_list()], "size": 5},
+            line={"color": MUTED, "width": 1.5},
+            name="Health",
+            showlegend=False,
+            customdata=health.select("tier", "churn_risk").rows(),
+            hovertemplate="health %{y:.0f} (%{customdata[0]}), "
+            "churn risk %{customdata[1]:.0%}<extra></extra>",
+            row=2,
+            col=1,
+        )
+    present = [lane for lane in lanes if lane in set(points["lane"].to_list())]
+    for key, part in points.group_by("key", maintain_order=True):
+        fig.add_scatter(
+            x=part["on_date"].to_list(),
+            y=part["lane"].to_list(),
+            mode="markers",
+            marker={"color": COLORS.get(key[0], MUTED), "size": 11, "line": {"width": 1}},
+            name=str(key[0]),
+            showlegend=False,
+            customdata=part.select("label", "detail").rows(),
+            hovertemplate="%{x|%d %b %Y}: <b>%{customdata[0]}</b><br>%{customdata[1]}"
+            "<extra></extra>",
+            row=3,
+            col=1,
+        )
+    fig.update_layout(barmode="stack", hovermode="closest", legend={"title": "Feature"})
+    fig.update_yaxes(title_text="Events", row=1, col=1)
+    fig.update_yaxes(title_text="Score", range=[0, 100], row=2, col=1)
+    fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(present)), row=3, col=1)
+    return _layout(fig, "Journey timeline", height=720)

@@ -83,13 +83,6 @@ def funnel(
     )
 
 
-def time_to_value(
-    con, group_by: str = "segment", segments: list[str] | None = None
-) -> pl.DataFrame:
-    """Median and p90 time to value (and to activation) per group."""
-    return db.query(con, "q_journey_ttv", group_by=_group(group_by), segments=segments or [])
-
-
 def milestones(con, account_id: str) -> pl.DataFrame:
     """One account's milestones and current stage."""
     return db.run(

@@ -1,0 +1,49 @@
+-- one row per group per feature: share of recently active accounts and users using it
+with
+    params as (select * from params),
+    accounts as (select * from stg_accounts),
+    events as (select * from stg_events),
+    -- The accounts asked for, each with the value it is grouped by ('All' without a breakdown).
+    scope as (
+        select
+            a.*,
+            case $by
+                when 'segment' then a.segment when 'plan' then a.plan
+                when 'industry' then a.industry when 'region' then a.region
+                when 'csm_owner' then a.csm_owner else 'All'
+            end as "group"
+        from accounts as a
+        where ($segments::varchar[] is null or list_contains($segments::varchar[], a.segment))
+          and ($account_ids::varchar[] is null
+               or list_contains($account_ids::varchar[], a.account_id))
+    ),
+    scoped as (select s."group", e.* from events as e join scope as s using (account_id)),
+    recent as (
+        select r.* from scoped as r, params as p where r.day > p.as_of - $days::integer
+    ),
+    -- Active = did anything in the window, as product analytics tools count it.
+    active as (
+        select "group", count(distinct account_id) as active_accounts,
+            count(distinct user_id) as active_users
+        from recent group by all
+    ),
+    -- Every feature the accounts ever used, so one unused lately shows as 0 rather than missing.
+    features as (select distinct "group", feature from scoped),
+    used as (
+        select "group", feature, count(distinct account_id) as accounts,
+            count(distinct user_id) as users
+        from recent group by all
+    )
+select
+    a."group",
+    f.feature,
+    coalesce(u.accounts, 0) as accounts_using,
+    a.active_accounts,
+    accounts_using / a.active_accounts as account_share,
+    case when a.active_users > 0 then coalesce(u.users, 0) end as users_using,
+    a.active_users,
+    users_using / nullif(a.active_users, 0) as user_share
+from active as a
+join features as f using ("group")
+left join used as u using ("group", feature)
+order by a."group", account_share desc, f.feature

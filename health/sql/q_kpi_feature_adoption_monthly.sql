@@ -1,0 +1,55 @@
+-- one row per group per calendar month per feature: share of its active accounts, users
+with
+    params as (select * from params),
+    accounts as (select * from stg_accounts),
+    events as (select * from stg_events),
+    -- The accounts asked for, each with the value it is grouped by ('All' without a breakdown).
+    scope as (
+        select
+            a.*,
+            case $by
+                when 'segment' then a.segment when 'plan' then a.plan
+                when 'industry' then a.industry when 'region' then a.region
+                when 'csm_owner' then a.csm_owner else 'All'
+            end as "group"
+        from accounts as a
+        where ($segments::varchar[] is null or list_contains($segments::varchar[], a.segment))
+          and ($account_ids::varchar[] is null
+               or list_contains($account_ids::varchar[], a.account_id))
+    ),
+    recent as (
+        select s."group", e.account_id, e.user_id, e.feature,
+            date_trunc('month', e.day)::date as month
+        from events as e
+        join scope as s using (account_id)
+        cross join params as p
+        where e.day >= date_trunc('month', p.as_of) - to_months($months::integer - 1)
+    ),
+    active as (
+        select "group", month, count(distinct account_id) as active_accounts,
+            count(distinct user_id) as active_users
+        from recent group by all
+    ),
+    features as (select distinct "group", feature from recent),
+    used as (
+        select "group", month, feature, count(distinct account_id) as accounts,
+            count(distinct user_id) as users
+        from recent group by all
+    )
+select
+    a."group",
+    a.month,
+    -- The as-of month is partial: it holds only the days up to the as-of date.
+    a.month + interval 1 month <= p.as_of + 1 as complete,
+    f.feature,
+    coalesce(u.accounts, 0) as accounts_using,
+    a.active_accounts,
+    accounts_using / a.active_accounts as account_share,
+    case when a.active_users > 0 then coalesce(u.users, 0) end as users_using,
+    a.active_users,
+    users_using / nullif(a.active_users, 0) as user_share
+from active as a
+join features as f using ("group")
+cross join params as p
+left join used as u using ("group", month, feature)
+order by a."group", a.month, f.feature

@@ -1,0 +1,63 @@
+-- one row per group per signup-month cohort per month since signup: logo and revenue kept
+with
+    params as (select * from params),
+    accounts as (select * from stg_accounts),
+    periods as (select * from int_kpi_revenue_periods),
+    -- The accounts asked for, each with the value it is grouped by ('All' without a breakdown).
+    scope as (
+        select
+            a.*,
+            case $by
+                when 'segment' then a.segment when 'plan' then a.plan
+                when 'industry' then a.industry when 'region' then a.region
+                when 'csm_owner' then a.csm_owner else 'All'
+            end as "group"
+        from accounts as a
+        where ($segments::varchar[] is null or list_contains($segments::varchar[], a.segment))
+          and ($account_ids::varchar[] is null
+               or list_contains($account_ids::varchar[], a.account_id))
+    ),
+    -- Each account is looked at on its monthly signup anniversaries up to the as-of date, so a
+    -- cohort's last months hold only the accounts old enough to have reached them.
+    ages as (
+        select s."group", s.account_id, date_trunc('month', s.signup_date)::date as cohort,
+            k.months_since, (s.signup_date + to_months(k.months_since))::date as on_date,
+            s.churn_date is null or s.churn_date > on_date as is_customer
+        from scope as s
+        cross join params as p
+        cross join range(0, date_diff('month', s.signup_date, p.as_of) + 1) as k(months_since)
+        where on_date <= p.as_of
+    ),
+    -- Revenue starts with the first contract period, which may begin after signup (a trial).
+    starts as (
+        select s.account_id, greatest(s.signup_date, min(r.start_date)) as on_date
+        from scope as s join periods as r using (account_id)
+        group by s.account_id, s.signup_date
+    ),
+    mrr_at as (
+        select d.account_id, d.on_date, coalesce(sum(r.mrr), 0) as mrr
+        from (select account_id, on_date from ages union select * from starts) as d
+        left join periods as r
+            on r.account_id = d.account_id and r.start_date <= d.on_date
+            and (r.end_date is null or r.end_date >= d.on_date)
+        group by all
+    ),
+    source as (select coalesce(min(source), 'none') as source from periods)
+select
+    a."group",
+    a.cohort,
+    a.months_since,
+    count(*) as accounts,
+    count(*) filter (where a.is_customer) as retained,
+    count(*) filter (where a.is_customer) / count(*) as logo_retention,
+    coalesce(sum(m0.mrr), 0) as start_mrr,
+    coalesce(sum(m.mrr), 0) as mrr,
+    sum(m.mrr) / nullif(sum(m0.mrr), 0) as revenue_retention,
+    any_value(src.source) as source
+from ages as a
+cross join source as src
+left join mrr_at as m using (account_id, on_date)
+left join starts as s0 using (account_id)
+left join mrr_at as m0 on m0.account_id = a.account_id and m0.on_date = s0.on_date
+group by all
+order by a."group", a.cohort, a.months_since
