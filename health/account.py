@@ -41,3 +41,27 @@ def nps(con, account_id: str) -> pl.DataFrame:
 def subscriptions(con, account_id: str) -> pl.DataFrame:
     """Contract periods, newest first, with the change from the one before."""
     return db.query(con, "q_account_subscriptions", account_id=account_id)
+
+
+def choices(con, owner: str | None = None) -> pl.DataFrame:
+    """Accounts to pick from (a CSM's own book when `owner` is given), biggest ARR first."""
+    return db.run(
+        con,
+        "SELECT account_id, name FROM mart_account_overview "
+        "WHERE $owner::VARCHAR IS NULL OR csm_owner = $owner ORDER BY arr DESC NULLS LAST, name",
+        owner=owner,
+    )
+
+
+def action_points(acts: pl.DataFrame) -> pl.DataFrame:
+    """Actions as timeline points: suggested on the day triggered, closed on the day recorded."""
+    if acts.is_empty():
+        return pl.DataFrame()
+    c = pl.col
+    return acts.select(
+        pl.lit("Actions").alias("lane"),
+        pl.coalesce(c("recorded_at").cast(pl.Date), c("triggered_on")).alias("on_date"),
+        c("title").alias("label"),
+        (c("status") + pl.lit(": ") + c("note").fill_null(c("reason"))).alias("detail"),
+        c("status").alias("key"),
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -16,19 +16,15 @@ class Filters:
     segments: tuple[str, ...] = ()
     owners: tuple[str, ...] = ()
     plans: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
     search: str = ""
     active_only: bool = True
-    extra: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 def options(con) -> dict[str, list[str]]:
     """The values each filter can take."""
-    frame = db.run(con, "SELECT segment, csm_owner, plan FROM mart_account_overview")
-    return {
-        "segment": sorted(frame["segment"].unique().to_list()),
-        "csm_owner": sorted(frame["csm_owner"].unique().to_list()),
-        "plan": sorted(frame["plan"].unique().to_list()),
-    }
+    frame = db.run(con, "SELECT segment, csm_owner, plan, region FROM mart_account_overview")
+    return {c: sorted(frame[c].unique().to_list()) for c in frame.columns}
 
 
 def overview(con, filters: Filters = Filters()) -> pl.DataFrame:
@@ -39,6 +35,7 @@ def overview(con, filters: Filters = Filters()) -> pl.DataFrame:
         segments=list(filters.segments),
         owners=list(filters.owners),
         plans=list(filters.plans),
+        regions=list(filters.regions),
         search=filters.search.strip().lower(),
         active_only=filters.active_only,
     )

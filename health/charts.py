@@ -183,3 +183,27 @@ def timeline(
     fig.update_yaxes(title_text="Score", range=[0, 100], row=2, col=1)
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(present)), row=3, col=1)
     return _layout(fig, "Journey timeline", height=720)
+
+
+def health_changes(frame: pl.DataFrame) -> go.Figure:
+    """Why the health score moved: each component's change over the last weeks."""
+    parts = frame.filter(pl.col("change").is_not_null())
+    fig = go.Figure(
+        go.Bar(
+            x=parts["change"].to_list(),
+            y=parts["component"].to_list(),
+            orientation="h",
+            marker_color=[
+                COLORS["healthy"] if v >= 0 else COLORS["at_risk"] for v in parts["change"]
+            ],
+            customdata=parts.select("before", "now").rows(),
+            hovertemplate="%{y}: %{customdata[0]:.0f} → %{customdata[1]:.0f} "
+            "(%{x:+.0f})<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis={"title": "Change in points over 4 weeks", "zeroline": True},
+        yaxis={"autorange": "reversed"},
+        hovermode="closest",
+    )
+    return _layout(fig, "Why the health changed", height=260)

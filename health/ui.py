@@ -100,3 +100,176 @@ def load_and_refresh(folder: str, uploads: list, replace: bool) -> None:
         st.markdown(line)
     for warning in report.warnings + [w for t in report.tables for w in t.warnings]:
         st.warning(warning, icon=":material/warning:")
+
+
+# Global filters: rendered in the sidebar by app.py on every page; their widget state lives in
+# st.session_state under these keys, so every page sees the same selection.
+FILTER_KEYS = {
+    "segment": "f_segment",
+    "csm_owner": "f_owner",
+    "plan": "f_plan",
+    "region": "f_region",
+}
+FILTER_LABELS = {"segment": "Segment", "csm_owner": "CSM", "plan": "Plan", "region": "Region"}
+
+
+@st.cache_data(show_spinner=False)
+def _filter_options(version: tuple[int, int]) -> dict[str, list[str]]:
+    from health.accounts import options
+
+    return options(cursor())
+
+
+@st.cache_data(show_spinner=False)
+def _scoped_ids(version: tuple[int, int], chosen: tuple) -> list[str]:
+    from health.accounts import Filters, overview
+
+    segments, owners, plans, regions = chosen
+    frame = overview(
+        cursor(),
+        Filters(segments=segments, owners=owners, plans=plans, regions=regions, active_only=False),
+    )
+    return frame["account_id"].to_list()
+
+
+def sidebar_filters() -> None:
+    """The global filters, in the sidebar; they narrow every page to the same accounts."""
+    from health.catalog import is_refreshed
+
+    if not is_refreshed(cursor()):
+        return
+    opts = _filter_options(version())
+    st.sidebar.markdown("**Filters** (all pages)")
+    for column, key in FILTER_KEYS.items():
+        if len(opts.get(column, [])) > 1:
+            st.sidebar.multiselect(FILTER_LABELS[column], opts[column], key=key)
+
+
+def chosen_filters() -> tuple[tuple[str, ...], ...]:
+    """The global filter selection: (segments, owners, plans, regions)."""
+    return tuple(tuple(st.session_state.get(key) or ()) for key in FILTER_KEYS.values())
+
+
+def scope() -> list[str] | None:
+    """The account ids the global filters allow, or None when nothing is filtered."""
+    chosen = chosen_filters()
+    if not any(chosen):
+        return None
+    return _scoped_ids(version(), chosen)
+
+
+def account_table(frame: pl.DataFrame, key: str, column_config: dict | None = None) -> None:
+    """A table of accounts; clicking a row opens that account's page."""
+    # A fresh key after each jump, so coming back to the page does not jump again.
+    version_key = f"{key}-n"
+    n = st.session_state.get(version_key, 0)
+    event = st.dataframe(
+        frame,
+        key=f"{key}-{n}",
+        hide_index=True,
+        width="stretch",
+        column_config=column_config,
+        on_select="rerun",
+        selection_mode="single-row",
+    )
+    rows = event.selection.rows if event else []
+    if rows:
+        st.session_state[version_key] = n + 1
+        st.switch_page("pages/account.py", query_params={"account": frame["account_id"][rows[0]]})
+
+
+MOMENT_ICONS = {
+    "relationship_change": ":material/handshake:",
+    "crisis": ":material/warning:",
+    "delight": ":material/celebration:",
+}
+
+
+def moment_card(m: dict) -> None:
+    """One moment of truth: what happened, the evidence, and what the playbook says to ask or do."""
+    title = f"{m['kind'].replace('_', ' ').capitalize()} · detected {m['detected_on']}"
+    with st.expander(title, icon=MOMENT_ICONS.get(m["moment"]), expanded=False):
+        st.markdown(f"**Evidence.** {m['evidence']}")
+        st.caption(f"Began {m['started_on']} · severity {m['severity']:.2f}")
+        if m.get("guidance"):
+            st.markdown(f"**What to do.** {m['guidance']}")
+
+
+def action_card(a: dict, log, actor: str, as_of) -> None:
+    """One suggested action with its questions, email draft and done / snooze / dismiss."""
+    import datetime as dt
+
+    from health import action_log
+
+    with st.container(border=True):
+        st.markdown(f"**{a['title']}** · due {a['due_on']} · priority {a['priority']:,.0f}")
+        st.markdown(a["detail"])
+        if a.get("questions_or_recognition"):
+            st.markdown(a["questions_or_recognition"])
+        with st.expander("Email draft", icon=":material/mail:"):
+            st.text_input("Subject", a["email_subject"], key=f"subj-{a['action_id']}")
+            st.text_area("Body", a["email_body"], height=220, key=f"body-{a['action_id']}")
+        with st.form(f"act-{a['action_id']}", border=False):
+            note = st.text_input("Note", key=f"note-{a['action_id']}")
+            c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
+            outcome = c1.selectbox(
+                "Outcome",
+                ["", "resolved", "in progress", "no response", "escalated"],
+                key=f"out-{a['action_id']}",
+            )
+            until = c2.date_input(
+                "Snooze until", as_of + dt.timedelta(days=7), key=f"until-{a['action_id']}"
+            )
+            done = c3.form_submit_button("Done", icon=":material/check:")
+            snooze = c3.form_submit_button("Snooze", icon=":material/snooze:")
+            dismiss = c4.form_submit_button("Dismiss", icon=":material/close:")
+        status = "done" if done else "snoozed" if snooze else "dismissed" if dismiss else None
+        if status:
+            action_log.record(
+                log,
+                a["action_id"],
+                a["account_id"],
+                status,
+                note=note or None,
+                outcome=outcome or None,
+                snooze_until=until if status == "snoozed" else None,
+                actor=actor,
+                as_of=as_of,
+            )
+            st.toast(f"Marked {status}: {a['title']}", icon=":material/check_circle:")
+            st.rerun()
+
+
+def account_header(f: dict) -> None:
+    """The account's header facts: health, risk, ARR and renewal as metrics; stage, champion."""
+    cols = st.columns(4)
+    score, risk, days = f.get("health_score"), f.get("churn_risk"), f.get("renewal_in_days")
+    tier = (f.get("tier") or "unscored").replace("_", " ")
+    cols[0].metric(f"Health ({tier})", "n/a" if score is None else f"{score:.0f} / 100")
+    cols[1].metric("Churn risk, 90 days", "n/a" if risk is None else f"{risk:.0%}")
+    cols[2].metric("ARR", "n/a" if f.get("arr") is None else f"${f['arr']:,.0f}")
+    cols[3].metric(
+        "Renewal",
+        "none on file" if days is None else f"in {days} days",
+        help=f"Renewal date {f['renewal_date']}" if f.get("renewal_date") else None,
+    )
+    champion = f.get("champion_name") or "none on file"
+    seen = f.get("champion_last_active_on")
+    left = (
+        f" (left {f['champion_deactivated_at']:%d %b %Y})"
+        if f.get("champion_deactivated_at")
+        else ""
+    )
+    st.markdown(
+        f"**Stage** {(f.get('stage') or 'unknown').replace('_', ' ')} · **Champion** {champion}"
+        f"{left}" + (f", last active {seen:%d %b %Y}" if seen else "")
+    )
+
+
+def table(frame: pl.DataFrame, name: str, empty: str = "Nothing to show.") -> None:
+    """A plain table with a CSV download, or a line saying it is empty."""
+    if frame.is_empty():
+        st.caption(empty)
+        return
+    st.dataframe(frame, hide_index=True, width="stretch")
+    download(frame, name)

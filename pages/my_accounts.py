@@ -1,0 +1,96 @@
+"""My accounts: a CSM's book ranked by what is at stake, with why and the next step."""
+
+import streamlit as st
+
+from health import action_log, actions, book, db, ui, ui_auth
+
+st.title("My accounts")
+con = ui.cursor()
+if not db.table_exists(con, "mart_account_health"):
+    ui.empty_state("No scored accounts yet.")
+    st.stop()
+
+forced = ui_auth.default_owner()  # a CSM sees their own book only
+c1, c2, c3, c4 = st.columns([3, 3, 3, 2])
+if forced:
+    owner = forced
+    c1.text_input("CSM", forced, disabled=True)
+else:
+    choice = c1.selectbox("CSM", ["All CSMs", *actions.owners(con)], key="my_owner")
+    owner = None if choice == "All CSMs" else choice
+tiers = c2.multiselect("Tier", ["at_risk", "watch", "healthy"], key="my_tier")
+moments = c3.multiselect(
+    "Moment in the last 90 days", ["crisis", "relationship_change", "delight"], key="my_moment"
+)
+renewal = c4.selectbox("Renewal within", ["any time", 30, 60, 90, 180], key="my_renewal")
+scope = ui.scope()
+frame = book.book(
+    con,
+    action_log.log_path(),
+    book.BookFilters(
+        owner=owner,
+        account_ids=tuple(scope) if scope is not None else None,
+        tiers=tuple(tiers),
+        moment_types=tuple(moments),
+        renewal_within_days=None if renewal == "any time" else int(renewal),
+    ),
+)
+if frame.is_empty():
+    st.info("No active account matches these filters.", icon=":material/filter_alt_off:")
+    st.stop()
+
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Accounts", f"{frame.height:,}")
+m2.metric("ARR", f"${frame['arr'].fill_null(0).sum():,.0f}")
+m3.metric(
+    "ARR at risk",
+    f"${(frame['arr'].fill_null(0) * frame['churn_risk'].fill_null(0)).sum():,.0f}",
+    help="Sum of ARR x churn risk: the revenue expected to churn in the next 90 days",
+)
+m4.metric("At risk", f"{(frame['tier'] == 'at_risk').sum():,}", help="Accounts in tier at_risk")
+
+st.caption(
+    "Ranked by what is at stake: ARR x churn risk, up to doubled as the renewal nears. "
+    "Click a row to open the account."
+)
+shown = frame.select(
+    "account_id",
+    "name",
+    "tier",
+    "health_score",
+    "health_trend",
+    "churn_risk",
+    "arr",
+    "renewal_in_days",
+    "top_driver",
+    "newest_moment_kind",
+    "newest_moment_on",
+    "next_action",
+    "segment",
+    "csm_owner",
+)
+ui.account_table(
+    shown,
+    "book",
+    {
+        "account_id": "ID",
+        "name": "Account",
+        "tier": "Tier",
+        "health_score": st.column_config.ProgressColumn(
+            "Health", min_value=0, max_value=100, format="%.0f"
+        ),
+        "health_trend": st.column_config.LineChartColumn(
+            "Last 12 weeks", y_min=0, y_max=100, help="Weekly health score"
+        ),
+        "churn_risk": st.column_config.NumberColumn("Churn risk (90 d)", format="percent"),
+        "arr": st.column_config.NumberColumn("ARR", format="dollar"),
+        "renewal_in_days": st.column_config.NumberColumn("Renewal in (days)", format="%d"),
+        "top_driver": "Top driver",
+        "newest_moment_kind": "Newest moment",
+        "newest_moment_on": st.column_config.DateColumn("Moment detected"),
+        "next_action": "Next action",
+        "segment": "Segment",
+        "csm_owner": "CSM",
+    },
+)
+ui.download(shown.drop("health_trend"), "my-accounts")
