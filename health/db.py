@@ -28,15 +28,42 @@ def db_path(path: str | os.PathLike | None = None) -> Path:
 
 
 def connect(path: str | os.PathLike | None = None, *, read_only: bool = True):
-    """Open the database (read-only unless asked), in UTC, with a memory limit."""
+    """Open the database (read-only unless asked), in UTC, with a memory limit.
+
+    A read-only connection is a fresh in-memory instance with the file attached. DuckDB shares
+    one instance per path within a process, so a plain connect after a refresh swapped in a new
+    file would be handed the old, still-open instance and serve stale data.
+    """
     path = db_path(path) if path != ":memory:" else path
-    con = duckdb.connect(str(path), read_only=read_only)
+    if not read_only or path == ":memory:":
+        con = duckdb.connect(str(path), read_only=read_only)
+        _configure(con, path)
+        return con
+    con = duckdb.connect(":memory:")
     _configure(con, path)
+    # The path is ours (argument, $HEALTH_DB or the default), never a value from a web form.
+    quoted = str(path).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS warehouse (READ_ONLY)")
+    con.execute("USE warehouse")
     return con
+
+
+def cursor(con):
+    """A cursor for one thread, reading the same database as `con`."""
+    cur = con.cursor()
+    if _attached(con):
+        cur.execute("USE warehouse")
+    return cur
+
+
+def _attached(con) -> bool:
+    rows = con.execute("SELECT 1 FROM duckdb_databases() WHERE database_name = 'warehouse'")
+    return bool(rows.fetchall())
 
 
 def _configure(con, path) -> None:
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # our own progress goes to the CLI
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")  # from the environment, not from users
     if path != ":memory:":
         spill = Path(path).parent / ".spill"
@@ -125,12 +152,11 @@ def query(con, name: str, **params) -> pl.DataFrame:
 
 
 def run(con, text: str, **params) -> pl.DataFrame:
-    """Run a SQL statement with bound parameters and return a polars frame."""
-    cur = con.cursor()
-    try:
-        return cur.sql(text, params=params or None).pl()
-    finally:
-        cur.close()
+    """Run a SQL statement with bound parameters and return a polars frame.
+
+    Not thread-safe on a shared connection: each thread passes its own cursor (see `cursor`).
+    """
+    return con.sql(text, params=params or None).pl()
 
 
 def table_exists(con, name: str) -> bool:

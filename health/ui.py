@@ -23,7 +23,7 @@ def _connection(path: str, version: tuple[int, int]):
 def cursor():
     """A cursor on the current database; DuckDB connections are not shared across threads."""
     path = db.db_path()
-    return _connection(str(path), db.version(path)).cursor()
+    return db.cursor(_connection(str(path), db.version(path)))
 
 
 def version() -> tuple[int, int]:
@@ -273,3 +273,34 @@ def table(frame: pl.DataFrame, name: str, empty: str = "Nothing to show.") -> No
         return
     st.dataframe(frame, hide_index=True, width="stretch")
     download(frame, name)
+
+
+def as_of_date(con):
+    """The as-of date of the published data (None before the first refresh)."""
+    import datetime as dt
+
+    from health.catalog import meta
+
+    value = meta(con).get("as_of")
+    return dt.date.fromisoformat(value) if value else None
+
+
+def latest_event(con):
+    """The day of the latest loaded event: the furthest one can move the as-of date."""
+    rows = con.execute("SELECT max(event_time)::DATE FROM events").fetchall()
+    return rows[0][0] if rows else None
+
+
+def recompute(as_of) -> None:
+    """Refresh everything as of a date, with progress; the old data serves until it is done."""
+    from health.refresh import RefreshError, refresh
+
+    try:
+        with st.status(f"Recomputing as of {as_of}…", expanded=True) as status:
+            refresh(as_of=as_of, progress=lambda step: st.write(f"Computing {step}"))
+            status.update(label=f"Recomputed as of {as_of}", state="complete", expanded=False)
+    except RefreshError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
+    clear_caches()
+    st.rerun()

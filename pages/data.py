@@ -53,6 +53,16 @@ if loads.is_empty():
 else:
     st.dataframe(loads, hide_index=True, width="stretch")
 
+st.subheader("Recompute as of another date")
+st.caption(
+    "Every page shows the data as of one date; later data is ignored as if it did not exist yet. "
+    "Recomputing takes a minute on the demo; the app keeps serving the current data meanwhile."
+)
+with st.form("as_of"):
+    chosen = st.date_input("As of", value=ui.as_of_date(con), max_value=ui.latest_event(con))
+    if st.form_submit_button("Recompute", icon=":material/history:"):
+        ui.recompute(chosen)
+
 st.subheader("Load data")
 st.caption(
     "A folder or files in the input contract's shape (see the README): accounts and events are "

@@ -106,3 +106,23 @@ def test_data_page_lists_each_rejected_row_with_its_reason(tmp_path, monkeypatch
     rejected = at.dataframe[1].value
     assert list(rejected["reason"]) == ["account_id 'A9' is not in accounts"]
     assert list(rejected["line"]) == [6]  # header + 4 good rows before it
+
+
+def test_data_page_recomputes_everything_as_of_an_earlier_date(warehouse, tmp_path, monkeypatch):
+    import datetime as dt
+    import shutil
+
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(warehouse, path)
+    monkeypatch.setenv("HEALTH_DB", str(path))
+    earlier = dt.date.fromisoformat(
+        db.connect(path).execute("SELECT value FROM meta WHERE key = 'as_of'").fetchall()[0][0]
+    ) - dt.timedelta(days=30)
+    at = open_page("pages/data.py")
+    at.date_input[0].set_value(earlier)
+    next(b for b in at.button if b.label == "Recompute").click().run()
+    assert not at.exception
+    con = db.connect(path)
+    assert con.execute("SELECT as_of FROM params").fetchall()[0][0] == earlier
+    latest = con.execute("SELECT max(event_time)::DATE FROM stg_events").fetchall()[0][0]
+    assert latest <= earlier  # nothing after the as-of date is seen
