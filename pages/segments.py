@@ -1,0 +1,127 @@
+"""Segments: two or more groups of accounts side by side, from activation to moments of truth."""
+
+import streamlit as st
+
+from health import catalog, charts_product, segments, ui, ui_auth
+
+ui_auth.require_page("segments")
+
+st.title("Segments")
+con = ui.cursor()
+if not catalog.is_refreshed(con):
+    ui.empty_state("Nothing to compare yet.")
+    st.stop()
+
+
+@st.cache_data(show_spinner="Comparing the groups…", max_entries=32)
+def _compare(version, by: str, chosen: tuple, scope: tuple | None) -> segments.Comparison:
+    # Keyed on small values (the database version, names and ids), never on frames.
+    return segments.compare(ui.cursor(), by, list(chosen), account_ids=scope)
+
+
+scope = ui.scope()
+c1, c2 = st.columns([1, 3])
+by = c1.selectbox(
+    "Compare by", list(segments.BREAKDOWNS), format_func=segments.BREAKDOWNS.get, key="seg_by"
+)
+options = segments.groups(con, by, scope)
+if options.is_empty():
+    st.warning("No account matches the global filters.", icon=":material/filter_alt_off:")
+    st.stop()
+if options.height < 2:
+    label = segments.BREAKDOWNS[by].lower()
+    st.info(
+        f"Every account here has the same {label}: {options['group'][0]}. Nothing to compare; "
+        f"choose another breakdown, or load accounts with a `{by}` column on the **Data** page.",
+        icon=":material/rule:",
+    )
+    st.stop()
+chosen = c2.multiselect(
+    "Groups to compare",
+    options["group"].to_list(),
+    default=segments.default_groups(options, by),
+    key=f"seg_groups_{by}",
+    help="Pick two or more. The global filters in the sidebar narrow every group.",
+)
+if len(chosen) < 2:
+    st.info("Pick at least two groups to compare them side by side.", icon=":material/rule:")
+    st.stop()
+
+cmp = _compare(ui.version(), by, tuple(chosen), None if scope is None else tuple(scope))
+if cmp.notes:
+    st.info(" ".join(cmp.notes), icon=":material/info:")
+missing = segments.missing_inputs(con, "segments")
+if missing:
+    st.info("Fewer signals: " + "; ".join(missing) + ".", icon=":material/info:")
+
+st.plotly_chart(charts_product.segment_kpis(cmp.summary, chosen), width="stretch")
+summary_config = {
+    "group": segments.BREAKDOWNS[by],
+    "accounts": st.column_config.NumberColumn("Accounts", format="localized"),
+    "activation_eligible": st.column_config.NumberColumn(
+        "Judged on activation", format="localized"
+    ),
+    "activation_rate": st.column_config.NumberColumn(
+        "Activated within 30 d", format="percent", help="Of accounts signed up 30+ days ago"
+    ),
+    "reached_value_share": st.column_config.NumberColumn("Reached first value", format="percent"),
+    "median_ttv_days": st.column_config.NumberColumn("Median TTV (days)", format="%.1f"),
+    "p90_ttv_days": st.column_config.NumberColumn("p90 TTV (days)", format="%.1f"),
+    "dau_mau": st.column_config.NumberColumn("DAU/MAU", format="percent"),
+    "retention_12m": st.column_config.NumberColumn("Customers at 12 months", format="percent"),
+    "median_health": st.column_config.NumberColumn("Median health", format="%.0f"),
+    "at_risk_share": st.column_config.NumberColumn("At risk", format="percent"),
+    "moments_per_100": st.column_config.NumberColumn("Moments per 100", format="%.1f"),
+}
+st.dataframe(cmp.summary, hide_index=True, width="stretch", column_config=summary_config)
+ui.download(cmp.summary, f"segments-{by}-summary")
+
+left, right = st.columns(2)
+with left:
+    if cmp.retention.is_empty():
+        st.caption("No retention curve: no account in these groups is old enough yet.")
+    else:
+        st.plotly_chart(charts_product.retention_curves(cmp.retention, chosen), width="stretch")
+        st.caption(
+            "Signup cohorts pooled like a survival curve: each month's loss is measured on the "
+            "accounts old enough to have reached it."
+        )
+with right:
+    if cmp.health.is_empty():
+        st.caption("No health scores for these groups yet.")
+    else:
+        st.plotly_chart(charts_product.health_distribution(cmp.health, chosen), width="stretch")
+
+left, right = st.columns(2)
+with left:
+    if cmp.adoption.is_empty():
+        st.caption("No product events in the last 28 days for these groups.")
+    else:
+        st.plotly_chart(charts_product.adoption_heatmap(cmp.adoption, chosen), width="stretch")
+with right:
+    if cmp.moments.is_empty():
+        st.caption("No moments of truth detected for these groups in the last 365 days.")
+    else:
+        st.plotly_chart(charts_product.moments_per_100(cmp.moments, chosen), width="stretch")
+        st.caption("Per 100 accounts that were customers at some point in the last 365 days.")
+
+st.subheader("The numbers behind the charts")
+
+
+def _table(frame, name: str) -> None:
+    cohort = st.column_config.DateColumn("Signup month", format="MMM YYYY")
+    st.dataframe(frame, hide_index=True, width="stretch", column_config={"cohort": cohort})
+    ui.download(frame, f"segments-{by}-{name}")
+
+
+t1, t2, t3, t4, t5 = st.tabs(["Activation by cohort", "Retention", "Adoption", "Health", "Moments"])
+with t1:
+    _table(cmp.activation, "activation")
+with t2:
+    _table(cmp.retention, "retention")
+with t3:
+    _table(cmp.adoption, "feature-adoption")
+with t4:
+    _table(cmp.health, "health")
+with t5:
+    _table(cmp.moments, "moments")
