@@ -1,10 +1,10 @@
-"""The app's router: page config, first-run bootstrap, shared sidebar, navigation."""
+"""The app's router: page config, first-run bootstrap, sign-in gate, shared sidebar, navigation."""
 
 from pathlib import Path
 
 import streamlit as st
 
-from health import bootstrap, catalog, db, ui
+from health import auth, bootstrap, catalog, db, ui, ui_auth
 from pages import PAGES
 
 st.set_page_config(
@@ -27,16 +27,29 @@ def _ensure_database(path: str) -> None:
 
 ui.guard(lambda: _ensure_database(str(db.db_path())))
 
-pages = {}
-for spec in PAGES:
-    page = st.Page(spec.file, title=spec.title, icon=spec.icon, url_path=spec.url)
-    pages.setdefault(spec.section, []).append(page)
-current = st.navigation(pages)
-
-with st.sidebar:
+user = ui_auth.current_user()  # None until someone signs in, or when the app may not open
+if user is None:
+    # Only the sign-in page exists until then. It answers at every page's URL too, so that a
+    # deep link (an account's page) opens, checked, once signed in, instead of "page not found".
+    login = "pages/login.py"
+    signin = [st.Page(login, title="Sign in", url_path="login", default=True)]
+    signin += [st.Page(login, title="Sign in", url_path=spec.url) for spec in PAGES]
+    current = st.navigation(signin, position="hidden")
+else:
+    allowed = auth.pages_for(user.role, [spec.url for spec in PAGES])
+    pages = {}
+    for spec in PAGES:
+        if spec.url in allowed:  # a page a role may not open is not registered at all
+            page = st.Page(spec.file, title=spec.title, icon=spec.icon, url_path=spec.url)
+            pages.setdefault(spec.section, []).append(page)
+    current = st.navigation(pages)
+    with st.sidebar:
+        ui_auth.sidebar(user)
+        if db.exists():
+            facts = catalog.meta(ui.cursor())
+            st.caption(f"Data as of **{facts.get('as_of', 'not refreshed')}**")
+            st.caption(f"Refreshed {facts.get('refreshed_at', 'never')}")
     if db.exists():
-        facts = catalog.meta(ui.cursor())
-        st.caption(f"Data as of **{facts.get('as_of', 'not refreshed')}**")
-        st.caption(f"Refreshed {facts.get('refreshed_at', 'never')}")
+        ui.guard(ui.sidebar_filters)
 
 ui.guard(current.run)

@@ -224,6 +224,122 @@ def moments(data: DataOption, as_of: RequiredAsOf, out_file: OutOption) -> None:
     _oneshot(data, as_of, out_file, "q_moments", "moments")
 
 
+@app.command()
+def actions(
+    out_file: OutOption,
+    db_file: DbOption = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="Only this CSM's list (accounts.csm_owner).")
+    ] = None,
+) -> None:
+    """Write today's suggested actions (as of the last refresh), highest priority first.
+
+    Open actions within each CSM's daily budget, with statuses from the action log. Columns:
+    action_id, account_id, account, owner, priority, due_on, title, reason, evidence,
+    questions_or_recognition, email_subject.
+    """
+    from health import action_log
+    from health import actions as acts
+    from health.export import neutralise
+    from health.oneshot import write_csv
+
+    if not db.exists(db_file):
+        fail(f"{db.db_path(db_file)}: no database yet. Run `python -m health load DIR` first.")
+    con = db.connect(db_file, read_only=True)
+    try:
+        if not db.table_exists(con, "mart_actions"):
+            fail("no actions yet: run `python -m health refresh` first.")
+        known = acts.owners(con)
+        if owner is not None and owner not in known:
+            fail(f"no account is owned by {owner!r} (--owner); owners: {', '.join(known)}.")
+        today = acts.todays_actions(con, action_log.log_path(db_file), owner)
+        as_of = con.execute("select as_of from params").fetchall()[0][0]
+    finally:
+        con.close()
+    write_csv(neutralise(today.select(acts.LIST_COLUMNS)), out_file)
+    who = f" for {owner}" if owner else ""
+    out.print(
+        f"Wrote {today.height:,} open actions{who} as of {as_of} to {out_file}.", highlight=False
+    )
+
+
+users_app = typer.Typer(
+    help="Who may sign in to the app, and with which role (data/users.toml or $HEALTH_USERS).",
+    no_args_is_help=True,
+)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="The name to sign in with.")],
+    role: Annotated[str, typer.Option(help="csm, pm, leader or admin.")],
+    name: Annotated[str, typer.Option(help="The person's full name.")] = "",
+    csm_name: Annotated[
+        str, typer.Option(help="For a CSM: their name in accounts.csm_owner (default: --name).")
+    ] = "",
+    email: Annotated[str, typer.Option(help="Email; single sign-on matches people by it.")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    no_password: Annotated[
+        bool, typer.Option("--no-password", help="Single sign-on only (needs --email).")
+    ] = False,
+) -> None:
+    """Add a user (or replace the one with that username); asks for the password twice."""
+    from health import auth
+
+    password_hash = ""
+    if not no_password:
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        if len(password) < 8:
+            fail("the password is shorter than 8 characters; choose a longer one.")
+        password_hash = auth.hash_password(password)
+    user = auth.User(username.strip(), name, role, csm_name, email, password_hash)
+    try:
+        saved = auth.add_user(user)
+    except auth.UsersError as exc:
+        fail(str(exc))
+    book = f", book {saved.csm_name!r}" if saved.role == "csm" else ""
+    out.print(f"Saved {saved.username} ({saved.role}{book}) in {auth.users_path()}.")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List the users: username, name, role, CSM book, email, how they sign in."""
+    from rich.table import Table
+
+    from health import auth
+
+    try:
+        users = auth.load_users()
+    except auth.UsersError as exc:
+        fail(str(exc))
+    if not users:
+        out.print(f"No users in {auth.users_path()}: the app runs in single-user mode.")
+        return
+    table = Table("username", "name", "role", "CSM book", "email", "sign-in")
+    for u in users:
+        signs_in = "password" if u.password_hash else "single sign-on"
+        table.add_row(u.username, u.name, u.role, u.csm_name, u.email, signs_in)
+    Console(soft_wrap=True).print(table)
+
+
+@users_app.command("remove")
+def users_remove(username: Annotated[str, typer.Argument(help="The user to remove.")]) -> None:
+    """Remove a user; their open sessions end at their next click."""
+    from health import auth
+
+    try:
+        auth.remove_user(username)
+    except auth.UsersError as exc:
+        fail(str(exc))
+    out.print(f"Removed {username} from {auth.users_path()}.")
+
+
 def main() -> None:
     """Run the CLI; unexpected errors are reported in one line, not a traceback."""
     try:

@@ -71,7 +71,11 @@ def _group(group_by: str) -> str:
 
 
 def funnel(
-    con, group_by: str = "segment", segments: list[str] | None = None, stall_days: int = 60
+    con,
+    group_by: str = "segment",
+    segments: list[str] | None = None,
+    stall_days: int = 60,
+    account_ids: list[str] | None = None,
 ) -> pl.DataFrame:
     """The journey map: per group and step, accounts reaching it in order, conversion, time."""
     return db.query(
@@ -80,6 +84,8 @@ def funnel(
         group_by=_group(group_by),
         segments=segments or [],
         stall_days=stall_days,
+        # None keeps every account (the global filters are off); a list keeps only those.
+        account_ids=None if account_ids is None else list(account_ids),
     )
 
 

@@ -135,19 +135,36 @@ def _scoped_ids(version: tuple[int, int], chosen: tuple) -> list[str]:
 def sidebar_filters() -> None:
     """The global filters, in the sidebar; they narrow every page to the same accounts."""
     from health.catalog import is_refreshed
+    from health.ui_auth import default_owner
 
     if not is_refreshed(cursor()):
         return
     opts = _filter_options(version())
     st.sidebar.markdown("**Filters** (all pages)")
     for column, key in FILTER_KEYS.items():
+        if column == "csm_owner" and default_owner():
+            continue  # a CSM's book is fixed: no choosing another CSM's accounts
         if len(opts.get(column, [])) > 1:
-            st.sidebar.multiselect(FILTER_LABELS[column], opts[column], key=key)
+            # Streamlit drops a widget's state between page runs; the selection lives in a
+            # plain session key and re-seeds the widget on every run.
+            kept = [v for v in st.session_state.get(_store(key), []) if v in opts[column]]
+            st.session_state[key] = kept
+            st.sidebar.multiselect(
+                FILTER_LABELS[column], opts[column], key=key, on_change=_keep, args=(key,)
+            )
+
+
+def _store(key: str) -> str:
+    return f"{key}-kept"
+
+
+def _keep(key: str) -> None:
+    st.session_state[_store(key)] = st.session_state[key]
 
 
 def chosen_filters() -> tuple[tuple[str, ...], ...]:
     """The global filter selection: (segments, owners, plans, regions)."""
-    return tuple(tuple(st.session_state.get(key) or ()) for key in FILTER_KEYS.values())
+    return tuple(tuple(st.session_state.get(_store(key)) or ()) for key in FILTER_KEYS.values())
 
 
 def scope() -> list[str] | None:

@@ -4,6 +4,8 @@ import streamlit as st
 
 from health import account, action_log, actions, charts, timeline, ui, ui_auth
 
+ui_auth.require_page("account")
+
 con = ui.cursor()
 account_id = st.query_params.get("account")
 if not account_id:
@@ -30,12 +32,14 @@ acts = actions.account_actions(con, log, account_id)
 
 st.title(facts["name"])
 st.caption(f"{account_id} · {facts['segment']} · {facts['plan']} · owner {facts['csm_owner']}")
-ui.account_header(facts)
+people = [facts["champion_name"]]
+hidden = ui_auth.redact_people(facts["champion_name"], people, "hidden for your role")
+ui.account_header({**facts, "champion_name": hidden})
 
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Why")
-    drivers = (facts["drivers"] or "").split("; ")
+    drivers = (ui_auth.redact_people(facts["drivers"], people) or "").split("; ")
     st.markdown("\n".join(f"- {d}" for d in drivers if d) or "No risk driver stands out.")
 with right:
     changes = account.health_changes(con, account_id)
@@ -57,7 +61,7 @@ found = account.moments(con, account_id)
 if found.is_empty():
     st.caption("No moment of truth detected for this account.")
 for m in found.iter_rows(named=True):
-    ui.moment_card(m)
+    ui.moment_card({**m, "evidence": ui_auth.redact_people(m["evidence"], people)})
 
 people, support, voice, contract, done = st.tabs(
     ["Contacts", "Tickets", "NPS", "Subscriptions", "Action history"]
@@ -65,7 +69,7 @@ people, support, voice, contract, done = st.tabs(
 for tab, frame, name in (
     (people, ui_auth.mask_contacts(account.contacts(con, account_id)), "contacts"),
     (support, account.tickets(con, account_id), "tickets"),
-    (voice, account.nps(con, account_id), "nps"),
+    (voice, ui_auth.mask_contacts(account.nps(con, account_id)), "nps"),
     (contract, account.subscriptions(con, account_id), "subscriptions"),
     (done, acts.filter(acts["status"] != "open") if acts.height else acts, "actions"),
 ):

@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from health import accounts, catalog, charts, ui
+from health import accounts, catalog, charts, ui, ui_auth
+
+ui_auth.require_page("accounts")
 
 st.title("Accounts")
 con = ui.cursor()
@@ -11,15 +13,22 @@ if not catalog.is_refreshed(con):
     st.stop()
 
 opts = accounts.options(con)
+book = ui_auth.default_owner()  # a CSM's own book: the only accounts they may see
 c1, c2, c3, c4 = st.columns([2, 2, 2, 3])
+owners = c2.multiselect(
+    "CSM", [book] if book else opts["csm_owner"], default=book, disabled=bool(book), key="acc_owner"
+)
 filters = accounts.Filters(
     segments=tuple(c1.multiselect("Segment", opts["segment"], key="acc_segment")),
-    owners=tuple(c2.multiselect("CSM", opts["csm_owner"], key="acc_owner")),
+    owners=(book,) if book else tuple(owners),
     plans=tuple(c3.multiselect("Plan", opts["plan"], key="acc_plan")),
     search=c4.text_input("Search name or ID", key="acc_search"),
     active_only=st.toggle("Active customers only", value=True, key="acc_active"),
 )
 frame = accounts.overview(con, filters)
+scope = ui.scope()  # the global sidebar filters narrow this page too
+if scope is not None:
+    frame = frame.filter(frame["account_id"].is_in(scope))
 if frame.is_empty():
     st.warning("No account matches these filters.", icon=":material/filter_alt_off:")
     st.stop()
@@ -48,11 +57,11 @@ shown = frame.select(
     "last_active_on",
     "renewal_date",
 )
-st.dataframe(
+st.caption("Click a row to open the account.")
+ui.account_table(
     shown,
-    hide_index=True,
-    width="stretch",
-    column_config={
+    "accounts",
+    {
         "account_id": "ID",
         "name": "Account",
         "segment": "Segment",

@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from health import catalog, charts, ui
+from health import catalog, charts, ui, ui_auth
+
+ui_auth.require_page("data")
 
 st.title("Data")
 con = ui.cursor()

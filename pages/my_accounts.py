@@ -4,6 +4,8 @@ import streamlit as st
 
 from health import action_log, actions, book, db, ui, ui_auth
 
+ui_auth.require_page("my-accounts")
+
 st.title("My accounts")
 con = ui.cursor()
 if not db.table_exists(con, "mart_account_health"):

@@ -14,6 +14,15 @@ APP_DIR = Path(__file__).resolve().parent.parent
 SMALL_DEMO = 150  # accounts: enough for every planted kind, small enough to build in seconds
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_local_users(tmp_path_factory):
+    """Tests run in single-user mode unless they set up users: a developer's own
+    data/users.toml must not change what they see."""
+    import os
+
+    os.environ["HEALTH_USERS"] = str(tmp_path_factory.mktemp("users") / "users.toml")
+
+
 @pytest.fixture(scope="session")
 def demo_folder(tmp_path_factory) -> Path:
     """A small demo data folder (its truth beside it)."""

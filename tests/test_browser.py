@@ -116,7 +116,7 @@ def test_walk_every_page_in_a_real_browser(server, page):
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(server)
     wait_for_page(page)
-    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+    page.wait_for_selector('[data-testid="stDataFrame"]', timeout=60_000)
 
     for i, spec in enumerate(PAGES):
         # Streamlit serves the default (first) page at the root only.
@@ -127,9 +127,9 @@ def test_walk_every_page_in_a_real_browser(server, page):
         page.screenshot(path=str(ARTIFACTS / f"{spec.url}.png"), full_page=True)
 
     # Navigation by clicking, as a person would.
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Accounts").click()
+    page.get_by_role("link", name="Accounts", exact=True).click()
     wait_for_page(page)
-    page.wait_for_selector('[data-testid="stDataFrame"]')
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
     unexpected = [u for u in bad_responses if not BASE_PATH_PROBE.search(u)]
     assert not unexpected, unexpected
     assert not [e for e in errors if not e.startswith(NOT_FOUND)], errors

@@ -126,3 +126,17 @@ def test_data_page_recomputes_everything_as_of_an_earlier_date(warehouse, tmp_pa
     assert con.execute("SELECT as_of FROM params").fetchall()[0][0] == earlier
     latest = con.execute("SELECT max(event_time)::DATE FROM stg_events").fetchall()[0][0]
     assert latest <= earlier  # nothing after the as-of date is seen
+
+
+def test_global_sidebar_filters_narrow_every_page(app_db):
+    con = db.connect(app_db)
+    segment, n = con.execute(
+        "SELECT segment, count(*) FROM mart_account_overview WHERE is_active "
+        "GROUP BY ALL ORDER BY 2 LIMIT 1"
+    ).fetchall()[0]
+    at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60).run()
+    at.sidebar.multiselect(key="f_segment").select(segment).run()
+    at.switch_page("pages/accounts.py").run()
+    assert _metric(at, "Accounts") == f"{n:,}"  # kept across the page switch
+    at.switch_page("pages/my_accounts.py").run()
+    assert set(at.dataframe[0].value["segment"]) == {segment}

@@ -9,7 +9,9 @@ with
                 else cohort_month end as grp,
             *
         from steps
-        where len($segments) = 0 or list_contains($segments, segment)
+        where (len($segments) = 0 or list_contains($segments, segment))
+          and ($account_ids::varchar[] is null
+               or list_contains($account_ids::varchar[], account_id))
     ),
     counted as (
         select
