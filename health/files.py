@@ -173,19 +173,19 @@ def map_columns(path: Path, table: Table, header: list[str]) -> tuple[dict[str, 
 
 
 def save_uploads(files: list[tuple[str, bytes]], root: Path | None = None) -> Path:
-    """Write uploaded files into a new folder under data/uploads; names must be contract tables."""
+    """Write uploaded files into a new folder beside the database; names must be contract tables."""
     import datetime as dt
 
-    root = root or db.ROOT / "data" / "uploads"
-    folder = root / dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    folder.mkdir(parents=True)
-    for name, content in files:
-        base = Path(name).name  # never a path from the browser
-        lower = base.lower()
-        if not any(lower == t + s for t in TABLE_BY_NAME for s in SUFFIXES):
+    names = [Path(name).name for name, _ in files]  # never a path from the browser
+    for base in names:
+        if not any(base.lower() == t + s for t in TABLE_BY_NAME for s in SUFFIXES):
             raise LoadError(
                 f"{base}: not a table of the contract. Name files after their table, "
                 "e.g. accounts.csv, events.parquet, tickets.csv.gz."
             )
+    root = root or db.db_path().parent / "uploads"
+    folder = root / dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    folder.mkdir(parents=True)
+    for base, (_, content) in zip(names, files, strict=True):
         (folder / base).write_bytes(content)
     return folder

@@ -72,17 +72,20 @@ def guard(run) -> None:
 
 def load_and_refresh(folder: str, uploads: list, replace: bool) -> None:
     """Load a folder (or uploaded files) through the same validation as the CLI, then refresh."""
+    import shutil
+
     from health.ingest import LoadError, load, save_uploads
     from health.refresh import RefreshError, refresh
 
     if not folder.strip() and not uploads:
         st.warning("Give a folder path or upload files first.", icon=":material/warning:")
         return
+    saved = None
     try:
         with st.status("Loading…", expanded=True) as status:
             source = folder.strip()
             if uploads:
-                source = save_uploads([(f.name, f.getvalue()) for f in uploads])
+                source = saved = save_uploads([(f.name, f.getvalue()) for f in uploads])
             report = load(source, replace=replace, progress=st.write)
             status.update(label="Refreshing…")
             refresh(progress=lambda step: st.write(f"Computing {step}"))
@@ -92,6 +95,9 @@ def load_and_refresh(folder: str, uploads: list, replace: bool) -> None:
             f"{exc}\n\nNothing was loaded; the data you had is unchanged.", icon=":material/error:"
         )
         return
+    finally:
+        if saved:  # the uploaded copies served their purpose; rejected rows stay in `rejects`
+            shutil.rmtree(saved, ignore_errors=True)
     clear_caches()
     for t in report.tables:
         line = f"**{t.file}**: {t.rows_read:,} rows read, {t.rows_loaded:,} loaded"
