@@ -1,0 +1,274 @@
+"""Moments of truth, told as stories: a small town of steady accounts, and one account per story.
+
+Every account uses the product every working day (Poisson counts per user and day); the town
+shares a year-end holiday. Each story changes one account's life, and the tests say what the
+product finds on it: the right kind, started within a week of the change, detected soon after.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import pytest
+
+from health.moments import COLUMNS, detect_folder
+from tests.folders import make_folder
+
+START = dt.date(2024, 1, 1)  # a Monday
+AS_OF = dt.date(2025, 3, 30)
+DAYS = (AS_OF - START).days + 1
+WEEKDAY = np.array([1.0, 1.05, 1.0, 1.0, 0.9, 0.15, 0.1])  # Monday..Sunday
+HOLIDAY = (dt.date(2024, 12, 24), dt.date(2025, 1, 1))  # everybody is off
+CRISES = {"engagement_drop", "champion_left"}
+
+
+@dataclass
+class Story:
+    """One account's life: who, how busy, and what happens to it (days count from signup)."""
+
+    account_id: str
+    signup: dt.date = dt.date(2024, 1, 15)
+    users: int = 8
+    rate: float = 2.0  # events per user per working day
+    level: dict[int, float] = field(default_factory=dict)  # from day d on, usage x level
+    decline: tuple[int, int, float] | None = None  # (from day, to day, level reached)
+    dead: tuple[int, int] | None = None  # no events at all between these days
+    champion_leaves: int | None = None  # day the champion (user 1) is deactivated
+    new_event: int | None = None  # day it starts using `automation_created`, steadily
+    seats: list[tuple[int, int]] = field(default_factory=list)  # (day, seats) contract periods
+    nps: list[tuple[int, int]] = field(default_factory=list)  # (day, score) from user 2
+
+
+def _town() -> list[Story]:
+    """Twenty steady accounts signing up over the first quarter: the peers and the index."""
+    return [
+        Story(
+            f"T{i:02d}",
+            signup=START + dt.timedelta(days=4 * i),
+            users=5 + i % 6,
+            new_event=0 if i < 4 else None,  # a few use the advanced feature from day one
+            seats=[(0, 12 + i % 6)],
+        )
+        for i in range(20)
+    ]
+
+
+STORIES = [
+    # An account active for 20 weeks whose champion leaves on day 150.
+    Story("CHAMP", champion_leaves=150, level={150: 0.7}, seats=[(0, 12)]),
+    # Usage falls to 30 % of its level on day 200 and stays there.
+    Story("DROP", level={200: 0.3}, seats=[(0, 12)]),
+    # One dead week, then back to normal.
+    Story("GAP", dead=(210, 217)),
+    # A slow decline over six months, to a third of the usual use.
+    Story("SLOW", decline=(150, 332, 0.35)),
+    # Expansion: 10 seats, then 16 from day 200.
+    Story("GROW", seats=[(0, 10), (200, 16)]),
+    # A passive (5) who answers 10 six months later.
+    Story("NPS", nps=[(100, 5), (280, 10)]),
+    # A tiny team of two with sparse use: noise, nothing to report.
+    Story("TINY", users=2, rate=0.6),
+    # Starts using an advanced feature on day 250 and keeps at it.
+    Story("ADOPT", new_event=250),
+    # A stalled start: a tenth of the usual use for the first eight weeks.
+    Story("STALL", signup=dt.date(2024, 5, 6), level={0: 0.1, 56: 1.0}, seats=[(0, 12)]),
+]
+
+
+def _events(stories: list[Story], rng: np.random.Generator) -> pl.DataFrame:
+    days = np.arange(DAYS)
+    dates = np.array([START + dt.timedelta(days=int(d)) for d in days])
+    shared = WEEKDAY[days % 7] * np.where((dates >= HOLIDAY[0]) & (dates <= HOLIDAY[1]), 0.25, 1.0)
+    frames = []
+    for s in stories:
+        age = days - (s.signup - START).days
+        mult = shared * (age >= 0)
+        for d, lvl in sorted(s.level.items()):
+            mult = np.where(age >= d, shared * lvl * (age >= 0), mult)
+        if s.decline:
+            a, b, to = s.decline
+            mult = mult * np.interp(age, [a, b], [1.0, to])
+        if s.dead:
+            mult = mult * ~((age >= s.dead[0]) & (age < s.dead[1]))
+        for u in range(1, s.users + 1):
+            lam = s.rate * mult * (2.0 if u == 1 else 1.0)
+            if u == 1 and s.champion_leaves is not None:
+                lam = lam * (age < s.champion_leaves)
+            counts = rng.poisson(lam)
+            day = np.repeat(days, counts)
+            names = rng.choice(["login", "report_viewed", "task_done"], size=len(day))
+            frames.append(_rows(s, u, day, names, rng))
+        if s.new_event is not None:
+            lam = 1.5 * mult * (age >= s.new_event)
+            day = np.repeat(days, rng.poisson(lam))
+            frames.append(_rows(s, 2, day, np.full(len(day), "automation_created"), rng))
+    return pl.concat(frames).sort("account_id", "event_time")
+
+
+def _rows(s: Story, user: int, day, names, rng) -> pl.DataFrame:
+    seconds = rng.integers(8 * 3600, 18 * 3600, len(day))
+    times = [
+        dt.datetime.combine(START, dt.time()) + dt.timedelta(days=int(d), seconds=int(x))
+        for d, x in zip(day, seconds, strict=True)
+    ]
+    return pl.DataFrame(
+        {
+            "account_id": s.account_id,
+            "event_time": pl.Series(times, dtype=pl.Datetime("us")),
+            "event": pl.Series(names, dtype=pl.String),
+            "user_id": f"{s.account_id}-u{user}",
+        }
+    )
+
+
+def _folder(tmp_path, stories: list[Story], *, optional: bool = True):
+    rng = np.random.default_rng(4)
+    on = lambda s, d: (s.signup + dt.timedelta(days=d)).isoformat()  # noqa: E731
+    accounts = [
+        {"account_id": s.account_id, "signup_date": s.signup.isoformat(), "segment": "Mid-Market"}
+        for s in stories
+    ]
+    tables = {"accounts": accounts, "events": _events(stories, rng)}
+    if optional:
+        tables["users"] = [
+            {
+                "user_id": f"{s.account_id}-u{u}",
+                "account_id": s.account_id,
+                "name": "Jane Doe" if u == 1 else f"User {u}",
+                "is_champion": "true" if u == 1 else "false",
+                "created_at": on(s, 0),
+                "deactivated_at": on(s, s.champion_leaves) if u == 1 and s.champion_leaves else "",
+            }
+            for s in stories
+            for u in range(1, s.users + 1)
+        ]
+        tables["subscriptions"] = [
+            {"account_id": s.account_id, "start_date": on(s, d), "seats": n, "mrr": 40 * n}
+            for s in stories
+            for d, n in s.seats
+        ]
+        tables["surveys"] = [
+            {
+                "account_id": s.account_id,
+                "user_id": f"{s.account_id}-u2",
+                "responded_at": on(s, d) + "T10:00:00",
+                "score": score,
+            }
+            for s in stories
+            for d, score in s.nps
+        ]
+    return make_folder(tmp_path, formats={"events": "parquet"}, **tables)
+
+
+@pytest.fixture(scope="module")
+def found(tmp_path_factory) -> pl.DataFrame:
+    """Every moment the product finds in the town and its stories."""
+    folder = _folder(tmp_path_factory.mktemp("town"), _town() + STORIES)
+    return detect_folder(folder, AS_OF)
+
+
+def _of(found: pl.DataFrame, account: str) -> pl.DataFrame:
+    return found.filter(pl.col("account_id") == account)
+
+
+def _day(account: str, d: int) -> dt.date:
+    story = next(s for s in STORIES if s.account_id == account)
+    return story.signup + dt.timedelta(days=d)
+
+
+def test_champion_leaving_on_day_150_is_a_crisis_dated_that_day(found):
+    crisis = _of(found, "CHAMP").filter(pl.col("kind") == "champion_left")
+    assert crisis.height == 1
+    row = crisis.row(0, named=True)
+    assert row["moment"] == "crisis"
+    assert abs((row["started_on"] - _day("CHAMP", 150)).days) <= 7
+    assert row["detected_on"] <= _day("CHAMP", 150) + dt.timedelta(days=21)
+    assert "Jane Doe" in row["evidence"] and "did the champion leave" in row["guidance"]
+
+
+def test_sudden_sustained_drop_to_30_percent_is_an_engagement_drop(found):
+    drops = _of(found, "DROP").filter(pl.col("kind") == "engagement_drop")
+    assert drops.height == 1
+    row = drops.row(0, named=True)
+    assert abs((row["started_on"] - _day("DROP", 200)).days) <= 7
+    assert 0 < (row["detected_on"] - row["started_on"]).days <= 35  # confirmed, not instantly
+    assert row["severity"] >= 0.5
+    assert "→" in row["evidence"]
+
+
+def test_holiday_shared_by_everybody_is_no_crisis(found):
+    # The town and the steady story accounts all live through the year-end holiday.
+    steady = [s.account_id for s in _town()] + ["GAP", "SLOW", "GROW", "NPS", "TINY", "ADOPT"]
+    crises = found.filter(pl.col("account_id").is_in(steady) & pl.col("kind").is_in(CRISES))
+    assert crises.is_empty(), crises
+
+
+def test_a_single_dead_week_is_no_crisis(found):
+    assert _of(found, "GAP").filter(pl.col("moment") == "crisis").is_empty()
+
+
+def test_slow_decline_over_six_months_is_not_an_engagement_drop(found):
+    assert _of(found, "SLOW").filter(pl.col("kind") == "engagement_drop").is_empty()
+
+
+def test_nps_5_then_10_is_a_promoter(found):
+    rows = _of(found, "NPS").filter(pl.col("kind") == "promoter")
+    assert rows.height == 1
+    assert rows["started_on"][0] == _day("NPS", 280)
+    assert rows["moment"][0] == "delight" and "blog post" in rows["guidance"][0]
+
+
+def test_more_seats_is_an_expansion(found):
+    rows = _of(found, "GROW").filter(pl.col("kind") == "expansion")
+    assert rows.height == 1
+    assert rows["started_on"][0] == _day("GROW", 200)
+    assert "seats 10 → 16" in rows["evidence"][0]
+
+
+def test_a_new_advanced_feature_kept_up_is_a_usage_spike(found):
+    rows = _of(found, "ADOPT").filter(pl.col("kind") == "usage_spike")
+    assert rows.height == 1
+    assert abs((rows["started_on"][0] - _day("ADOPT", 250)).days) <= 3
+    assert "automation_created" in rows["evidence"][0]
+
+
+def test_a_stalled_start_is_found_against_peers_of_the_same_age(found):
+    rows = _of(found, "STALL").filter(pl.col("kind") == "stalled_onboarding")
+    assert rows.height == 1
+    assert rows["started_on"][0] == _day("STALL", 0)
+    assert rows["detected_on"][0] <= _day("STALL", 8 * 7)
+
+
+def test_tiny_two_user_account_noise_is_nothing(found):
+    assert _of(found, "TINY").is_empty()
+
+
+def test_the_steady_town_has_no_moments_after_onboarding(found):
+    town = found.filter(
+        pl.col("account_id").str.starts_with("T") & (pl.col("account_id") != "TINY")
+    )
+    assert town.filter(pl.col("moment") != "relationship_change").is_empty(), town
+
+
+def test_moments_are_causal_and_well_formed(found):
+    assert found.columns[: len(COLUMNS)] == list(COLUMNS)
+    assert (found["detected_on"] <= AS_OF).all()
+    assert (found["started_on"] <= found["detected_on"]).all()
+    assert found["severity"].is_between(0, 1).all()
+    assert found["evidence"].str.len_chars().min() > 10
+    assert found["guidance"].is_not_null().all()
+
+
+def test_without_optional_tables_only_usage_moments_and_no_error(tmp_path):
+    stories = _town() + [Story("DROP", level={200: 0.3}), Story("CHAMP", champion_leaves=150)]
+    found = detect_folder(_folder(tmp_path, stories, optional=False), AS_OF)
+    assert set(found["kind"]) <= {
+        "engagement_drop",
+        "usage_spike",
+        "early_wow",
+        "stalled_onboarding",
+    }
+    assert "engagement_drop" in set(_of(found, "DROP")["kind"])
