@@ -164,6 +164,11 @@ def _store(key: str) -> str:
     return f"{key}-kept"
 
 
+def kept_filter_key(column: str) -> str:
+    """The session key that holds a global filter's selection (tests set it directly)."""
+    return _store(FILTER_KEYS[column])
+
+
 def _keep(key: str) -> None:
     st.session_state[_store(key)] = st.session_state[key]
 

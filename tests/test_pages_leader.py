@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from health import alignment, db, metrics, portfolio
+from health import alignment, db, metrics, portfolio, ui
 from health.ingest import load
 from health.refresh import refresh
 from tests.conftest import APP_DIR
@@ -24,6 +24,8 @@ from tests.conftest import APP_DIR
 def open_page(file: str, **state) -> AppTest:
     at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60)
     for key, value in state.items():
+        if key == "segment_filter":  # the global sidebar filter, as the app keeps it
+            key = ui.kept_filter_key("segment")
         at.session_state[key] = value
     at.run()
     assert not at.exception
@@ -373,7 +375,7 @@ def test_portfolio_page_follows_the_global_filters(app_db):
         "select segment, sum(arr) from mart_account_overview where is_active "
         "group by all order by 2 desc limit 1",
     )
-    at = open_page("pages/portfolio.py", f_segment=[segment])
+    at = open_page("pages/portfolio.py", segment_filter=[segment])
     assert metric(at, "Active ARR") == f"${arr:,.0f}"
 
 

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from health import db, feature_impact, journey, metrics, segments
+from health import db, feature_impact, journey, metrics, segments, ui
 from health.charts import COLORS
 from health.charts_product import MOMENT_LABELS, TIER_LABELS
 from health.feature_impact import newcombe, wilson, with_intervals
@@ -25,6 +25,8 @@ TIER_KEYS = {label: tier for tier, label in TIER_LABELS.items()}
 def open_page(file: str, **session) -> AppTest:
     at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60)
     for key, value in session.items():
+        if key == "segment_filter":  # the global sidebar filter, as the app keeps it
+            key = ui.kept_filter_key("segment")
         at.session_state[key] = value
     at.run()
     assert not at.exception
@@ -186,7 +188,7 @@ def test_journey_page_time_to_value_matches_metrics(app_db):
 def test_journey_page_respects_the_global_filters(app_db):
     con = db.connect(app_db)
     smb = con.execute("select count(*) from stg_accounts where segment = 'SMB'").fetchall()[0][0]
-    at = open_page("pages/journey.py", f_segment=["SMB"])
+    at = open_page("pages/journey.py", segment_filter=["SMB"])
     at.selectbox(key="jr_by").select("plan").run()
     plans = [o for o in at.multiselect(key="jr_groups_plan").options]
     at.multiselect(key="jr_groups_plan").set_value(plans).run()
