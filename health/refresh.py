@@ -25,7 +25,21 @@ STEPS: list[str] = [
     "int_user_days",
     "int_feature_weeks",
     "int_account_weeks",
+    "int_kpi_revenue_periods",
     "mart_account_overview",
+    "int_account_rolling_users",
+    "int_core_features",
+    "int_account_feature_breadth",
+    "int_account_event_breadth",
+    "int_account_contract_weeks",
+    "int_account_support_weeks",
+    "int_account_people_weeks",
+    "mart_account_features",
+    "model:refresh_scores",
+    "moments:refresh_moments",
+    "journey:refresh_milestones",
+    "journey:refresh_stage",
+    "actions:refresh_actions",
 ]
 
 

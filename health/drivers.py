@@ -1,0 +1,271 @@
+"""Drivers: plain sentences with numbers a CSM can check, picked per account and week."""
+
+from __future__ import annotations
+
+import polars as pl
+
+# When a signal becomes a driver. Keyword-overridable so they can be tuned and backtested.
+THRESHOLDS: dict[str, float] = {
+    "users_drop": 0.25,  # active users down at least 25 % over 4 weeks
+    "events_drop": 0.3,
+    "inactive_days": 10,
+    "renewal_days": 90,
+    "champion_days": 21,
+    "nps_low": 6,
+    "nps_fall": 2,
+    "touch_days": 60,
+    "contraction": 0.1,
+    "low_share": 0.3,
+    "low_core": 0.5,
+    "ticket_burst": 4,
+    "low_csat": 3,
+    "growth": 0.25,
+    "expansion": 0.1,
+    "promoter": 9,
+    "new_days": 90,
+    "low_usage_pct": 0.2,  # events per seat in the lowest 20 % of accounts that week
+    "anniversary_days": 45,
+}
+MAX_DRIVERS = 3
+NONE_FOUND = "no warning signs in the last 4 weeks"
+# The model can see risk in the combination of many small signals none of which is a driver.
+NONE_FOUND_AT_RISK = "no single warning sign: the risk comes from the overall pattern"
+
+
+def _n(x: pl.Expr) -> pl.Expr:
+    return x.round(0).cast(pl.Int64, strict=False)
+
+
+def _pct(x: pl.Expr) -> pl.Expr:
+    return _n(x.abs() * 100)
+
+
+def _plural(n: pl.Expr, one: str, many: str) -> pl.Expr:
+    return pl.when(n == 1).then(pl.lit(one)).otherwise(pl.lit(many))
+
+
+def _rules(t: dict[str, float]) -> list[tuple[str, pl.Expr, pl.Expr]]:
+    """(side, severity 0-1 or null, sentence) for every driver the data can support."""
+    c = pl.col
+    users_prev = c("active_users_prev_28d")
+    usage_pct = c("events_per_seat_28d").rank().over("week_end") / c(
+        "events_per_seat_28d"
+    ).count().over("week_end")
+    to_anniversary = 365 - c("tenure_days") % 365
+    seats_before = c("seats_90d_ago")
+    high = c("high_open")
+    urgent = c("urgent_open")
+    return [
+        (
+            "risk",
+            pl.when((c("active_users_change_28d") <= -t["users_drop"]) & (users_prev >= 3)).then(
+                0.4 - c("active_users_change_28d")
+            ),
+            pl.format(
+                "active users down {} % in 4 weeks (from {} to {})",
+                _pct(c("active_users_change_28d")),
+                _n(users_prev),
+                _n(c("active_users_28d")),
+            ),
+        ),
+        (
+            "risk",
+            pl.when(c("events_change_28d") <= -t["events_drop"]).then(
+                0.3 - 0.9 * c("events_change_28d")
+            ),
+            pl.format(
+                "product activity down {} % in 4 weeks ({} events, {} the 4 weeks before)",
+                _pct(c("events_change_28d")),
+                _n(c("events_28d")),
+                _n(c("events_prev_28d")),
+            ),
+        ),
+        (
+            "risk",
+            pl.when(c("days_since_active") >= t["inactive_days"]).then(
+                (c("days_since_active") / 30).clip(0.4, 1.2)
+            ),
+            pl.format("no product activity for {} days", _n(c("days_since_active"))),
+        ),
+        (
+            "risk",
+            pl.when(c("days_to_renewal") <= t["renewal_days"]).then(
+                0.35 + 0.45 * (1 - c("days_to_renewal") / t["renewal_days"])
+            ),
+            pl.format("renewal in {} days", _n(c("days_to_renewal"))),
+        ),
+        (
+            "risk",
+            pl.when(high >= 1).then(0.5 + 0.15 * high.clip(0, 3)),
+            pl.when(urgent >= 1)
+            .then(pl.format("{} urgent {} open", urgent, _plural(urgent, "ticket", "tickets")))
+            .otherwise(
+                pl.format("{} high-priority {} open", high, _plural(high, "ticket", "tickets"))
+            ),
+        ),
+        (
+            "risk",
+            pl.when((c("champions") > 0) & (c("champions_left") >= c("champions"))).then(0.95),
+            pl.lit("the champion has left (account deactivated)"),
+        ),
+        (
+            "risk",
+            pl.when(
+                (c("champion_days_inactive") >= t["champion_days"])
+                & (c("champions_left") < c("champions"))
+            ).then((c("champion_days_inactive") / 45).clip(0.45, 1.1)),
+            pl.format("champion inactive for {} days", _n(c("champion_days_inactive"))),
+        ),
+        (
+            "risk",
+            pl.when(c("nps_latest") <= t["nps_low"]).then(0.45 + (6 - c("nps_latest")) * 0.06),
+            pl.format("NPS answers average {} (detractor)", c("nps_latest").round(1)),
+        ),
+        (
+            "risk",
+            pl.when(c("nps_change") <= -t["nps_fall"]).then(0.35 - c("nps_change") * 0.08),
+            pl.format("NPS down {} points since the survey before", (-c("nps_change")).round(1)),
+        ),
+        (
+            "risk",
+            pl.when(c("sentiment_latest") == -1).then(0.7),
+            pl.lit("CSM sentiment red at the last touchpoint"),
+        ),
+        (
+            "risk",
+            pl.when(c("days_since_touch") >= t["touch_days"]).then(0.3),
+            pl.format("no CSM touchpoint for {} days", _n(c("days_since_touch"))),
+        ),
+        (
+            "risk",
+            pl.when(c("seats_change_90d") <= -t["contraction"]).then(0.5 - c("seats_change_90d")),
+            pl.format(
+                "seats cut {} % in 90 days (from {} to {})",
+                _pct(c("seats_change_90d")),
+                _n(seats_before),
+                _n(c("seats")),
+            ),
+        ),
+        (
+            "risk",
+            pl.when((c("active_user_share") < t["low_share"]) & (c("seats") > 0)).then(
+                0.45 - c("active_user_share")
+            ),
+            pl.format(
+                "only {} of {} seats active in 28 days ({} %)",
+                _n(c("active_users_28d")),
+                _n(c("seats")),
+                _pct(c("active_user_share")),
+            ),
+        ),
+        (
+            "risk",
+            pl.when(c("core_adoption_28d") < t["low_core"]).then(0.3),
+            pl.format("uses {} % of the core features", _pct(c("core_adoption_28d"))),
+        ),
+        (
+            "risk",
+            pl.when(c("tickets_28d") >= t["ticket_burst"]).then(0.35),
+            pl.format("{} support tickets in 4 weeks", _n(c("tickets_28d"))),
+        ),
+        (
+            "risk",
+            pl.when(c("csat_84d") < t["low_csat"]).then(0.4),
+            pl.format("CSAT {} on recent tickets", c("csat_84d").round(1)),
+        ),
+        (
+            "risk",
+            pl.when(usage_pct <= t["low_usage_pct"]).then(0.35),
+            pl.format(
+                "usage in the lowest {} % of accounts ({} events per seat in 28 days)",
+                _pct(pl.lit(t["low_usage_pct"])),
+                c("events_per_seat_28d").round(1),
+            ),
+        ),
+        (
+            "risk",
+            # Without contract data, the signup anniversary is the likeliest renewal point.
+            pl.when(
+                c("annual_term").is_null()
+                & (c("tenure_days") >= 300)
+                & (to_anniversary <= t["anniversary_days"])
+            ).then(0.3),
+            pl.format(
+                "{}-year anniversary of signup in {} days (a usual renewal point)",
+                _n(c("tenure_days") // 365 + 1),
+                _n(to_anniversary),
+            ),
+        ),
+        (
+            "risk",
+            pl.when(c("tenure_days") < t["new_days"]).then(0.2),
+            pl.format("new customer ({} days)", _n(c("tenure_days"))),
+        ),
+        (
+            "good",
+            pl.when(c("active_users_change_28d") >= t["growth"]).then(
+                0.3 + c("active_users_change_28d").clip(0, 1)
+            ),
+            pl.format(
+                "active users up {} % in 4 weeks (from {} to {})",
+                _pct(c("active_users_change_28d")),
+                _n(users_prev),
+                _n(c("active_users_28d")),
+            ),
+        ),
+        (
+            "good",
+            pl.when(c("seats_change_90d") >= t["expansion"]).then(0.8),
+            pl.format("expanded from {} to {} seats in 90 days", _n(seats_before), _n(c("seats"))),
+        ),
+        (
+            "good",
+            pl.when(c("nps_latest") >= t["promoter"]).then(0.5),
+            pl.format("NPS answers average {} (promoter)", c("nps_latest").round(1)),
+        ),
+        (
+            "good",
+            pl.when(c("active_user_share") >= 0.8).then(0.35),
+            pl.format("{} % of seats active in 28 days", _pct(c("active_user_share"))),
+        ),
+    ]
+
+
+def explain(frame: pl.DataFrame, tier: str = "tier", **thresholds: float) -> pl.Series:
+    """The top drivers per row as one '; '-separated string: risks first unless healthy."""
+    t = {**THRESHOLDS, **thresholds}
+    healthy = pl.col(tier) == "healthy"
+    risk_w = pl.when(healthy).then(0.5).otherwise(1.0)
+    # Good news explains a healthy score; for an account at risk it would only muddy the why.
+    good_w = pl.when(healthy).then(1.0).when(pl.col(tier) == "watch").then(0.25)
+    cols = set(frame.columns)
+    cands = [
+        pl.struct(
+            (sev * (risk_w if side == "risk" else good_w)).cast(pl.Float64).alias("s"),
+            text.cast(pl.String).alias("t"),
+        )
+        for side, sev, text in _rules(t)
+        if _uses_known(sev, cols) and _uses_known(text, cols)
+    ]
+    picked = frame.select(
+        pl.concat_list(cands)
+        .list.eval(pl.element().filter(pl.element().struct.field("s").is_not_null()))
+        .list.eval(
+            pl.element()
+            .sort_by(pl.element().struct.field("s"), descending=True)
+            .head(MAX_DRIVERS)
+            .struct.field("t")
+        )
+        .list.join("; ")
+        .alias("drivers")
+    )["drivers"]
+    calm = frame.select(
+        pl.when(pl.col(tier) == "healthy")
+        .then(pl.lit(NONE_FOUND))
+        .otherwise(pl.lit(NONE_FOUND_AT_RISK))
+    ).to_series()
+    return picked.replace("", None).fill_null(calm)
+
+
+def _uses_known(expr: pl.Expr, columns: set[str]) -> bool:
+    return set(expr.meta.root_names()) <= columns
