@@ -98,6 +98,13 @@ def wait_for_page(page) -> None:
     page.wait_for_selector('[data-testid="stMain"]')
     page.wait_for_timeout(300)
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
+    # A run may not have started yet when the status widget is absent: wait for the skeletons
+    # Streamlit shows in place of elements still to come to be gone too.
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(300)
 
 
 # On a deep link Streamlit's frontend probes <page>/_stcore/health and /host-config before it
@@ -130,6 +137,19 @@ def test_walk_every_page_in_a_real_browser(server, page):
     page.get_by_role("link", name="Accounts", exact=True).click()
     wait_for_page(page)
     page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+    # The drill-down: click the riskiest account in the book, land on its page and timeline.
+    page.goto(server)
+    wait_for_page(page)
+    page.wait_for_selector('[data-testid="stDataFrame"]', timeout=60_000)
+    page.wait_for_timeout(500)  # the grid paints on a canvas after the element appears
+    # The grid is a canvas: click the first row's selection box (header ~35 px, rows ~35 px).
+    page.locator('[data-testid="stDataFrame"]').first.click(position={"x": 18, "y": 52})
+    page.wait_for_url("**/account?account=*", timeout=30_000)
+    wait_for_page(page)
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(ARTIFACTS / "account.png"), full_page=True)
+
     unexpected = [u for u in bad_responses if not BASE_PATH_PROBE.search(u)]
     assert not unexpected, unexpected
     assert not [e for e in errors if not e.startswith(NOT_FOUND)], errors

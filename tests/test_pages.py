@@ -140,3 +140,43 @@ def test_global_sidebar_filters_narrow_every_page(app_db):
     assert _metric(at, "Accounts") == f"{n:,}"  # kept across the page switch
     at.switch_page("pages/my_accounts.py").run()
     assert set(at.dataframe[0].value["segment"]) == {segment}
+
+
+@pytest.fixture(scope="module")
+def bare_warehouse(demo_folder, tmp_path_factory):
+    """The demo with only the two required tables: accounts and events."""
+    import shutil
+
+    from health.ingest import load
+    from health.refresh import refresh
+
+    folder = tmp_path_factory.mktemp("bare") / "data"
+    folder.mkdir()
+    for name in ("accounts.csv", "events.parquet"):
+        shutil.copy(demo_folder / name, folder / name)
+    path = folder.parent / "bare.duckdb"
+    load(folder, path)
+    refresh(path)
+    return path
+
+
+@pytest.mark.parametrize("spec", PAGES, ids=[p.title for p in PAGES])
+def test_every_page_works_with_only_accounts_and_events(bare_warehouse, spec, monkeypatch):
+    monkeypatch.setenv("HEALTH_DB", str(bare_warehouse))
+    at = open_page(spec.file)
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value
+
+
+def test_the_account_page_works_with_only_accounts_and_events(bare_warehouse, monkeypatch):
+    monkeypatch.setenv("HEALTH_DB", str(bare_warehouse))
+    con = db.connect(bare_warehouse)
+    account_id = con.execute(
+        "SELECT account_id FROM mart_account_health ORDER BY churn_risk DESC LIMIT 1"
+    ).fetchall()[0][0]
+    at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60).run()
+    at.query_params["account"] = account_id
+    at.switch_page("pages/account.py").run()
+    assert not at.exception and not at.error
+    assert any("No tickets recorded" in c.value for c in at.caption)
