@@ -25,8 +25,6 @@ def _ensure_database(path: str) -> None:
         status.update(label="Demo database ready", state="complete", expanded=False)
 
 
-ui.guard(lambda: _ensure_database(str(db.db_path())))
-
 user = ui_auth.current_user()  # None until someone signs in, or when the app may not open
 if user is None:
     # Only the sign-in page exists until then. It answers at every page's URL too, so that a
@@ -43,6 +41,11 @@ else:
             page = st.Page(spec.file, title=spec.title, icon=spec.icon, url_path=spec.url)
             pages.setdefault(spec.section, []).append(page)
     current = st.navigation(pages)
+
+# After the menu is registered, so the first run shows the app's own navigation while it builds.
+ui.guard(lambda: _ensure_database(str(db.db_path())))
+
+if user is not None:
     with st.sidebar:
         ui_auth.sidebar(user)
         if db.exists():
