@@ -122,10 +122,12 @@ def score(features: pl.DataFrame, card: Scorecard | None = None) -> pl.DataFrame
 def tier(health: pl.Expr, card: Scorecard | None = None) -> pl.Expr:
     """healthy / watch / at_risk from a 0-100 health score."""
     card = card or config()
+    # Judge the score as people see it (one decimal): 34.96 reads 35.0, so it is not at_risk.
+    shown = health.round(1)
     return (
-        pl.when(health >= card.healthy_from)
+        pl.when(shown >= card.healthy_from)
         .then(pl.lit("healthy"))
-        .when(health < card.at_risk_below)
+        .when(shown < card.at_risk_below)
         .then(pl.lit("at_risk"))
         .otherwise(pl.lit("watch"))
     )
