@@ -92,7 +92,11 @@ def _rules(t: dict[str, float]) -> list[tuple[str, pl.Expr, pl.Expr]]:
             pl.when(c("days_to_renewal") <= t["renewal_days"]).then(
                 0.35 + 0.45 * (1 - c("days_to_renewal") / t["renewal_days"])
             ),
-            pl.format("renewal in {} days", _n(c("days_to_renewal"))),
+            pl.format(
+                "renewal in {} {}",
+                _n(c("days_to_renewal")),
+                _plural(c("days_to_renewal"), "day", "days"),
+            ),
         ),
         (
             "risk",
