@@ -120,12 +120,43 @@ class Baseline:
     phi: np.ndarray  # overdispersion: variance over mean of the normalised baseline weeks
     pre: np.ndarray  # mean of the `pre_weeks` just before s, relative to base
     valid: np.ndarray  # bool: full windows inside the account's life, account old enough
+    trend: np.ndarray  # median of the baseline's later half over that of its earlier half
+
+
+def _pooled_phi(phi: np.ndarray, level: np.ndarray, ok: np.ndarray, min_accounts: int = 10):
+    """Per week, the median overdispersion of the accounts at a similar level (a doubling band).
+
+    Only the candidate week's own baseline windows go in (causal), and only valid ones; a band
+    with fewer than `min_accounts` accounts that week falls back to all of them.
+    """
+    band = np.floor(np.log2(np.maximum(np.nan_to_num(level, nan=1.0), 1.0))).astype(np.int64)
+    band = np.minimum(band, 12)
+    every = np.where(ok, phi, np.nan)
+    overall = np.nanmedian(every, axis=0)
+    out = np.broadcast_to(np.where(np.isnan(overall), 1.0, overall), phi.shape).copy()
+    for b in np.unique(band[ok]):
+        inside = ok & (band == b)
+        med = np.nanmedian(np.where(inside, phi, np.nan), axis=0)
+        use = (band == b) & (inside.sum(axis=0) >= min_accounts)[None, :]
+        out[use] = np.broadcast_to(med, phi.shape)[use]
+    return out
 
 
 def baseline_stats(
-    grid: Grid, index: np.ndarray, *, baseline_weeks: int, pre_weeks: int, min_age_weeks: int
+    grid: Grid,
+    index: np.ndarray,
+    *,
+    baseline_weeks: int,
+    pre_weeks: int,
+    min_age_weeks: int,
+    phi_prior: float = 0.0,
 ) -> Baseline:
-    """The level before every candidate week: `baseline_weeks` ending `pre_weeks` before it."""
+    """The level before every candidate week: `baseline_weeks` ending `pre_weeks` before it.
+
+    With `phi_prior` > 0 an account's own overdispersion (a variance over a few noisy weeks)
+    is shrunk towards the median of accounts at a similar level that week, weighing the pooled
+    value like `phi_prior` weeks of the account's own.
+    """
     e = grid.events
     norm = e / index[None, :]
     g = np.broadcast_to(index, e.shape)
@@ -148,6 +179,14 @@ def baseline_stats(
             & (grid.age >= min_age_weeks)
             & (base > 0)
         )
+        half = baseline_weeks // 2
+        early = np.maximum(_window_median(win[:, :, :half]), 1e-9)
+        trend = _window_median(win[:, :, half:]) / early
+        if phi_prior > 0:
+            raw_mean = np.nanmean(raw, axis=2)
+            pooled = _pooled_phi(phi, raw_mean, valid)
+            own = baseline_weeks - 1
+            phi = np.maximum(1.0, (phi_prior * pooled + own * phi) / (phi_prior + own))
         return Baseline(
             base,
             np.nanmean(raw, axis=2),
@@ -156,6 +195,7 @@ def baseline_stats(
             phi,
             pre,
             valid,
+            trend,
         )
 
 
@@ -176,6 +216,8 @@ def _level_shifts(
     min_age_weeks: int,
     refractory_weeks: int,
     kind: str,
+    phi_prior: float = 0.0,
+    min_trend: float = 0.0,
 ) -> pl.DataFrame:
     """Sequential test of a level shift at every week: confirmed at the first window that holds.
 
@@ -186,7 +228,12 @@ def _level_shifts(
     (the change must still hold when it is called).
     """
     bl = baseline_stats(
-        grid, index, baseline_weeks=baseline_weeks, pre_weeks=pre_weeks, min_age_weeks=min_age_weeks
+        grid,
+        index,
+        baseline_weeks=baseline_weeks,
+        pre_weeks=pre_weeks,
+        min_age_weeks=min_age_weeks,
+        phi_prior=phi_prior,
     )
     e = grid.events
     norm = e / index[None, :]
@@ -194,6 +241,8 @@ def _level_shifts(
     sign = 1.0 if down else -1.0
     start_ok = bl.valid & (bl.base >= min_base)
     start_ok &= sign * bl.pre >= sign * pre_ratio  # drops: pre high; jumps: pre low
+    if min_trend > 0:  # a baseline already sliding (drops) or climbing (jumps) is no sudden start
+        start_ok &= sign * np.log(np.maximum(bl.trend, 1e-9)) >= np.log(min_trend)
     hit_k = np.zeros(e.shape, dtype=np.int64)
     stats: dict[int, tuple[np.ndarray, ...]] = {}
     scale = np.maximum(bl.base, 1e-9)
@@ -264,15 +313,17 @@ def detect_engagement_drops(
     index: np.ndarray | None = None,
     baseline_weeks: int = 8,
     confirm_weeks: int = 4,
-    max_confirm_weeks: int = 8,
+    max_confirm_weeks: int = 12,
     pre_weeks: int = 2,
-    max_ratio: float = 0.4,
+    max_ratio: float = 0.35,
     sustain_ratio: float = 0.7,
     pre_ratio: float = 0.6,
     penalty: float = 10.0,
     min_base: float = 3.0,
     min_age_weeks: int = 12,
     refractory_weeks: int = 26,
+    phi_prior: float = 8.0,
+    min_trend: float = 0.75,
 ) -> pl.DataFrame:
     """Sudden, sustained falls in weekly events against the account's own baseline.
 
@@ -283,7 +334,10 @@ def detect_engagement_drops(
     significant for its counts: quasi-Poisson log-likelihood ratio at least `penalty` (a small
     account's noise is not a drop). Confirmed after `confirm_weeks` to `max_confirm_weeks`
     weeks (see `_level_shifts`); baseline median at least `min_base` events a week; account at
-    least `min_age_weeks` old (not onboarding); one drop per `refractory_weeks`.
+    least `min_age_weeks` old (not onboarding); one drop per `refractory_weeks`. The account's
+    overdispersion is shrunk towards that of accounts at its level (`phi_prior`, see
+    `baseline_stats`), and the later half of its baseline must be at least `min_trend` of the
+    earlier half (a slide already under way is a slow decline, not a drop).
     `weekly`: account_id, week_end, age_weeks, events.
     """
     grid = build_grid(weekly)
@@ -304,6 +358,8 @@ def detect_engagement_drops(
         min_base=min_base,
         min_age_weeks=min_age_weeks,
         refractory_weeks=refractory_weeks,
+        phi_prior=phi_prior,
+        min_trend=min_trend,
         kind="engagement_drop",
     )
 
@@ -323,6 +379,8 @@ def detect_usage_jumps(
     min_base: float = 3.0,
     min_age_weeks: int = 12,
     refractory_weeks: int = 26,
+    phi_prior: float = 8.0,
+    min_trend: float = 0.0,
 ) -> pl.DataFrame:
     """Sudden, sustained jumps in weekly events against the account's own baseline.
 
@@ -348,5 +406,7 @@ def detect_usage_jumps(
         min_base=min_base,
         min_age_weeks=min_age_weeks,
         refractory_weeks=refractory_weeks,
+        phi_prior=phi_prior,
+        min_trend=min_trend,
         kind="usage_spike",
     )
