@@ -68,6 +68,24 @@ class Steps:
         return self.progress.__exit__(*exc)
 
 
+class StepTimer:
+    """Seconds per progress step: each step lasts until the next one starts."""
+
+    def __init__(self, start: float):
+        self.start, self.marks = start, [("open and copy", start)]
+
+    def __call__(self, step: str) -> None:
+        self.marks.append((step, time.perf_counter()))
+
+    def write(self, path: Path) -> None:
+        import json
+
+        ends = [t for _, t in self.marks[1:]] + [time.perf_counter()]
+        steps = {name: round(end - t, 3) for (name, t), end in zip(self.marks, ends, strict=True)}
+        total = round(ends[-1] - self.start, 3)
+        path.write_text(json.dumps({"total": total, "steps": steps}, indent=1))
+
+
 def fail(message: str, code: int = 2) -> None:
     """Print an error the way a person can act on it, and exit non-zero."""
     out.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
@@ -153,17 +171,29 @@ def load(
 
 
 @app.command()
-def refresh(db_file: DbOption = None, as_of: AsOfOption = None) -> None:
+def refresh(
+    db_file: DbOption = None,
+    as_of: AsOfOption = None,
+    profile: Annotated[
+        Path | None,
+        typer.Option("--profile", help="Write each step's seconds to this JSON file."),
+    ] = None,
+) -> None:
     """Compute rollups, features, journey stages, scores, moments and actions as of a date."""
     from health.refresh import RefreshError
     from health.refresh import refresh as run_refresh
 
     start = time.perf_counter()
+    timer = StepTimer(start)
     try:
         with Steps("refresh") as steps:
-            used = run_refresh(db_file, as_of.date() if as_of else None, progress=steps)
+            used = run_refresh(
+                db_file, as_of.date() if as_of else None, progress=lambda s: (timer(s), steps(s))
+            )
     except RefreshError as exc:
         fail(str(exc))
+    if profile:
+        timer.write(profile)
     out.print(
         f"Refreshed {db.db_path(db_file)} as of {used} in {time.perf_counter() - start:.1f} s.",
         highlight=False,

@@ -79,6 +79,8 @@ def refresh(
                 getattr(importlib.import_module(f"health.{module}"), function)(con, as_of)
             else:
                 db.build(con, [step])
+        if progress:
+            progress("publish")  # the checkpoint and the atomic swap
         con.execute(
             "INSERT OR REPLACE INTO meta VALUES "
             "('as_of', ?), ('refreshed_at', strftime(now(), '%Y-%m-%d %H:%M:%S'))",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from datetime import date
@@ -33,12 +34,17 @@ def generate(
     seed: int = 7,
     n_accounts: int | None = None,
     end_date: date | None = None,
+    events_scale: float = 1.0,
     progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Write a demo data folder into `out_dir` and its truth beside it; return the truth folder."""
     if profile not in PROFILES:
         raise ValueError(f"unknown demo profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     prof = PROFILES[profile]
+    if events_scale != 1.0:  # denser usage for benchmarks: every user does more, nothing else
+        prof = dataclasses.replace(
+            prof, events_per_user_day=prof.events_per_user_day * events_scale
+        )
     n = prof.n_accounts if n_accounts is None else int(n_accounts)
     if n < 1:
         raise ValueError(f"n_accounts must be at least 1, got {n}")

@@ -9,3 +9,5 @@ select
     sum(value) as value
 from events
 group by all
+-- stored in account order: lookups of one account skip most of the table
+order by account_id, day

@@ -4,3 +4,5 @@ select account_id, user_id, day, count(*) as events, count(distinct feature) as 
 from events
 where user_id is not null
 group by all
+-- stored in account order: the drill-down's lookups by account or user skip most of the table
+order by account_id, user_id, day
