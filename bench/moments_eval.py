@@ -34,7 +34,7 @@ from health.demo import generate  # noqa: E402
 from health.ingest import load  # noqa: E402
 from health.moments import INPUTS, detect_folder, refresh_moments  # noqa: E402
 from health.moments_eval import evaluate  # noqa: E402
-from health.refresh import STEPS, default_as_of  # noqa: E402
+from health.refresh import default_as_of, run_steps, steps_through  # noqa: E402
 
 
 def _say(text: str) -> None:
@@ -85,9 +85,7 @@ def timing(work: Path, n_accounts: int) -> None:
     con = db.connect(path, read_only=False)
     try:
         as_of = default_as_of(con)
-        con.execute("CREATE OR REPLACE TABLE params AS SELECT ?::DATE AS as_of", [as_of])
-        con.execute(db.sql("macros"))
-        db.build(con, [s for s in STEPS[: STEPS.index("int_account_weeks") + 1] if ":" not in s])
+        run_steps(con, as_of, steps_through("int_account_weeks"))
         rolled = time.perf_counter()
         db.build(con, INPUTS)
         inputs = time.perf_counter()

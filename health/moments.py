@@ -254,18 +254,15 @@ def detect_folder(
     Runs only the refresh steps the moments read, so a backtest does not train the model.
     """
     from health.ingest import load
-    from health.refresh import STEPS, default_as_of
+    from health.refresh import default_as_of, run_steps, steps_through
 
-    upstream = [s for s in STEPS[: STEPS.index("int_account_weeks") + 1] if ":" not in s]
     with tempfile.TemporaryDirectory(prefix="health-moments-") as tmp:
         path = Path(tmp) / "moments.duckdb"
         load(data, path)
         con = db.connect(path, read_only=False)
         try:
             as_of = as_of or default_as_of(con)
-            con.execute("CREATE OR REPLACE TABLE params AS SELECT ?::DATE AS as_of", [as_of])
-            con.execute(db.sql("macros"))
-            db.build(con, upstream + INPUTS)
+            run_steps(con, as_of, steps_through("int_account_weeks") + INPUTS)
             return detect_moments(load_inputs(con), as_of, params)
         finally:
             con.close()

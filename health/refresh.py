@@ -20,6 +20,7 @@ STEPS: list[str] = [
     "stg_tickets",
     "stg_surveys",
     "stg_touchpoints",
+    "refresh:define_macros",
     "int_weeks",
     "int_account_days",
     "int_user_days",
@@ -41,6 +42,31 @@ STEPS: list[str] = [
     "journey:refresh_stage",
     "actions:refresh_actions",
 ]
+
+
+def steps_through(last: str) -> list[str]:
+    """The build order up to and including `last`, for partial pipelines (tests, backtests)."""
+    return STEPS[: STEPS.index(last) + 1]
+
+
+def run_steps(
+    con, as_of: dt.date, steps: list[str], progress: Callable[[str], None] | None = None
+) -> None:
+    """Set the as-of date and build the given steps in order on an open, writable connection."""
+    con.execute("CREATE OR REPLACE TABLE params AS SELECT ?::DATE AS as_of", [as_of])
+    for step in steps:
+        if progress:
+            progress(step.split(":")[-1])
+        if ":" in step:
+            module, function = step.split(":")
+            getattr(importlib.import_module(f"health.{module}"), function)(con, as_of)
+        else:
+            db.build(con, [step])
+
+
+def define_macros(con, as_of: dt.date) -> None:
+    """Refresh step: the SQL macros later steps and the app's queries use (after staging)."""
+    con.execute(db.sql("macros"))
 
 
 class RefreshError(Exception):
@@ -69,16 +95,7 @@ def refresh(
         if not db.table_exists(con, "events"):
             raise RefreshError("No data is loaded. Run `python -m health load DIR` first.")
         as_of = as_of or default_as_of(con)
-        con.execute("CREATE OR REPLACE TABLE params AS SELECT ?::DATE AS as_of", [as_of])
-        con.execute(db.sql("macros"))
-        for step in STEPS:
-            if progress:
-                progress(step.split(":")[-1])
-            if ":" in step:
-                module, function = step.split(":")
-                getattr(importlib.import_module(f"health.{module}"), function)(con, as_of)
-            else:
-                db.build(con, [step])
+        run_steps(con, as_of, STEPS, progress)
         if progress:
             progress("publish")  # the checkpoint and the atomic swap
         con.execute(

@@ -12,11 +12,11 @@ from polars.testing import assert_frame_equal
 
 from health import db, features
 from health.ingest import load
-from health.refresh import STEPS
+from health.refresh import run_steps, steps_through
 from tests.folders import make_folder
 
 # Only the SQL layers up to the features: what a refresh builds before it scores.
-FEATURE_STEPS = STEPS[: STEPS.index("mart_account_features") + 1]
+FEATURE_STEPS = steps_through("mart_account_features")
 
 
 def build_features(source: Path, work: Path, as_of: dt.date) -> Path:
@@ -24,11 +24,7 @@ def build_features(source: Path, work: Path, as_of: dt.date) -> Path:
     shutil.copy(source, work)
     con = db.connect(work, read_only=False)
     try:
-        con.execute("CREATE OR REPLACE TABLE params AS SELECT ?::DATE AS as_of", [as_of])
-        con.execute(db.sql("macros"))
-        for step in FEATURE_STEPS:
-            if ":" not in step:
-                db.build(con, [step])
+        run_steps(con, as_of, FEATURE_STEPS)
     finally:
         con.close()
     return work

@@ -3,20 +3,8 @@ with
     params as (select * from params),
     accounts as (select * from stg_accounts),
     events as (select * from stg_events),
-    -- The accounts asked for, each with the value it is grouped by ('All' without a breakdown).
-    scope as (
-        select
-            a.*,
-            case $by
-                when 'segment' then a.segment when 'plan' then a.plan
-                when 'industry' then a.industry when 'region' then a.region
-                when 'csm_owner' then a.csm_owner else 'All'
-            end as "group"
-        from accounts as a
-        where ($segments::varchar[] is null or list_contains($segments::varchar[], a.segment))
-          and ($account_ids::varchar[] is null
-               or list_contains($account_ids::varchar[], a.account_id))
-    ),
+    -- The accounts asked for, each with its group (see kpi_scope in macros.sql).
+    scope as (select * from kpi_scope($segments, $account_ids, $by)),
     scoped as (select s."group", e.* from events as e join scope as s using (account_id)),
     recent as (
         select r.* from scoped as r, params as p where r.day > p.as_of - $days::integer

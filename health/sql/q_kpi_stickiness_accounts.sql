@@ -1,22 +1,9 @@
 -- one row per account with a user active in the last days: its DAU/MAU over them
 with
     params as (select * from params),
-    accounts as (select * from stg_accounts),
     user_days as (select * from int_user_days),
-    -- The accounts asked for, each with the value it is grouped by ('All' without a breakdown).
-    scope as (
-        select
-            a.*,
-            case $by
-                when 'segment' then a.segment when 'plan' then a.plan
-                when 'industry' then a.industry when 'region' then a.region
-                when 'csm_owner' then a.csm_owner else 'All'
-            end as "group"
-        from accounts as a
-        where ($segments::varchar[] is null or list_contains($segments::varchar[], a.segment))
-          and ($account_ids::varchar[] is null
-               or list_contains($account_ids::varchar[], a.account_id))
-    ),
+    -- The accounts asked for, each with its group (see kpi_scope in macros.sql).
+    scope as (select * from kpi_scope($segments, $account_ids, $by)),
     recent as (
         select s."group", s.name, d.account_id, d.user_id, d.day
         from user_days as d
