@@ -243,32 +243,49 @@ def explain(frame: pl.DataFrame, tier: str = "tier", **thresholds: float) -> pl.
     # Good news explains a healthy score; for an account at risk it would only muddy the why.
     good_w = pl.when(healthy).then(1.0).when(pl.col(tier) == "watch").then(0.25)
     cols = set(frame.columns)
-    cands = [
-        pl.struct(
-            (sev * (risk_w if side == "risk" else good_w)).cast(pl.Float64).alias("s"),
-            text.cast(pl.String).alias("t"),
-        )
+    rules = [
+        (sev * (risk_w if side == "risk" else good_w), text)
         for side, sev, text in _rules(t)
         if _uses_known(sev, cols) and _uses_known(text, cols)
     ]
-    picked = frame.select(
-        pl.concat_list(cands)
-        .list.eval(pl.element().filter(pl.element().struct.field("s").is_not_null()))
-        .list.eval(
-            pl.element()
-            .sort_by(pl.element().struct.field("s"), descending=True)
-            .head(MAX_DRIVERS)
-            .struct.field("t")
-        )
-        .list.join("; ")
-        .alias("drivers")
-    )["drivers"]
-    calm = frame.select(
+    # Long form: every rule's severity on all rows (some compare a row with its week's), then
+    # its sentence only for the rows where it applies, then the strongest few per row (the
+    # earlier rule first on a tie). Sentences must be row-wise expressions.
+    scored = (
+        frame.lazy()
+        .with_row_index("_row")
+        .with_columns(*(sev.cast(pl.Float64).alias(f"_s{i}") for i, (sev, _) in enumerate(rules)))
+    )
+    scored = scored.collect().lazy()
+    hits = pl.concat(
+        [
+            scored.filter(pl.col(f"_s{i}").is_not_null()).select(
+                "_row",
+                pl.col(f"_s{i}").alias("s"),
+                pl.lit(i, pl.Int32).alias("rule"),
+                text.cast(pl.String).alias("t"),
+            )
+            for i, (_, text) in enumerate(rules)
+        ]
+    )
+    picked = (
+        hits.sort(["_row", "s", "rule"], descending=[False, True, False])
+        .group_by("_row", maintain_order=True)
+        .agg(pl.col("t").head(MAX_DRIVERS).str.join("; ").alias("drivers"))
+        .collect()
+    )
+    calm = (
         pl.when(pl.col(tier) == "healthy")
         .then(pl.lit(NONE_FOUND))
         .otherwise(pl.lit(NONE_FOUND_AT_RISK))
-    ).to_series()
-    return picked.replace("", None).fill_null(calm)
+    )
+    return (
+        frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), calm.alias("calm"))
+        .join(picked, on="_row", how="left", maintain_order="left")
+        .select(pl.col("drivers").replace("", None).fill_null(pl.col("calm")))
+        .to_series()
+        .alias("drivers")
+    )
 
 
 def _uses_known(expr: pl.Expr, columns: set[str]) -> bool:

@@ -35,6 +35,10 @@ MAX_TRAIN_ROWS = 20_000
 # A challenger replaces the default (linear, easiest to explain) model only when it wins the
 # backtest in this share of account-level bootstrap resamples.
 CHALLENGER_WINS = 0.95
+# A refresh within this many days after the model was trained scores with it instead of
+# training again (retrained weekly, as churn outcomes take weeks to become known anyway),
+# unless the data before its training date changed.
+RETRAIN_AFTER_DAYS = 7
 HISTORY_COLUMNS = (
     "account_id",
     "week_end",
@@ -207,17 +211,24 @@ def _importance(est, X, y, oot: pl.DataFrame, numeric: list[str], rows: int = 40
     return sorted(out, key=lambda r: -r["importance"])
 
 
-def score(frame: pl.DataFrame, as_of: dt.date) -> tuple[pl.DataFrame, dict, Fitted | None]:
-    """Health per account and week: the model's calibrated risk, or the scorecard in cold start."""
+def score(
+    frame: pl.DataFrame, as_of: dt.date, reuse: Fitted | None = None
+) -> tuple[pl.DataFrame, dict, Fitted | None]:
+    """Health per account and week: the model's calibrated risk, or the scorecard in cold start.
+
+    `reuse`: a model trained at most RETRAIN_AFTER_DAYS before (see `reusable`), scored with
+    instead of training anew."""
     card_cfg = scorecard.config()
     frame = frame.hstack(scorecard.score(frame, card_cfg).drop("account_id", "week_end"))
-    try:
-        # OpenMP threads fight over small data on a 2-core machine: one thread trains the
-        # gradient boosting ~15x faster here than the default two.
-        with threadpool_limits(limits=1, user_api="openmp"):
-            fitted = train(frame, as_of)
-    except NotEnoughHistory as exc:
-        fitted, reason = None, str(exc)
+    fitted = reuse
+    if fitted is None:
+        try:
+            # OpenMP threads fight over small data on a 2-core machine: one thread trains the
+            # gradient boosting ~15x faster here than the default two.
+            with threadpool_limits(limits=1, user_api="openmp"):
+                fitted = train(frame, as_of)
+        except NotEnoughHistory as exc:
+            fitted, reason = None, str(exc)
     if fitted is not None:
         risk = fitted.estimator.predict_proba(design(frame, fitted.numeric))[:, 1]
         decision = fitted.estimator.predict_proba(
@@ -250,10 +261,15 @@ def score(frame: pl.DataFrame, as_of: dt.date) -> tuple[pl.DataFrame, dict, Fitt
             "base_rate": base,
         }
     frame = frame.with_columns(tier=scorecard.tier(pl.col("health_score"), card_cfg))
+    if reuse is None:
+        card = {
+            **card,
+            "trained_as_of": str(as_of),
+            "trained_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        }
     card = {
         **card,
         "as_of": str(as_of),
-        "trained_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
         "horizon_days": features.HORIZON_DAYS,
         "versions": _versions(),
         "tiers": {
@@ -284,19 +300,48 @@ def _summary(card: dict) -> str:
 
 def refresh_scores(con, as_of: dt.date) -> None:
     """Refresh step: score every account and week, write the health tables and the model card."""
-    frame, card, fitted = score(features.load(con), as_of)
+    frame = features.load(con)
+    database = model_store.database_file(con)
+    reuse = reusable(con, database, frame, as_of)
+    frame, card, fitted = score(frame, as_of, reuse)
     frame = _renewal_now(con, frame, as_of)
     frame = frame.with_columns(drivers=drivers.explain(frame))
-    database = model_store.database_file(con)
-    try:
-        card = model_store.save(database, fitted.estimator if fitted else None, card)
-    except OSError as exc:  # a read-only models folder must not stop the refresh
-        log.warning("could not save the model for %s: %s", database, exc)
+    if reuse is None:
+        try:
+            card = model_store.save(database, fitted.estimator if fitted else None, card)
+        except OSError as exc:  # a read-only models folder must not stop the refresh
+            log.warning("could not save the model for %s: %s", database, exc)
     _write(con, "mart_health_history", frame.select(HISTORY_COLUMNS))
     _write(con, "mart_account_health", current(con, frame, as_of))
     con.execute(
         "CREATE OR REPLACE TABLE model_card AS SELECT ?::VARCHAR AS card", [json.dumps(card)]
     )
+
+
+def reusable(con, database, frame: pl.DataFrame, as_of: dt.date) -> Fitted | None:
+    """The model the last refresh saved, when it may score this as-of date: trained on or at
+    most RETRAIN_AFTER_DAYS - 1 days before it (never after: no leakage), by the same library
+    versions on the same features, with no data before its training date changed since (a
+    load's earliest new event day, `meta.events_changed_from`, is after it). Else None."""
+    card = model_store.read_card(con)
+    if database is None or not card or card.get("status") != "model":
+        return None
+    trained = dt.date.fromisoformat(card.get("trained_as_of") or "0001-01-01")
+    if not 0 <= (as_of - trained).days < RETRAIN_AFTER_DAYS or card.get("versions") != _versions():
+        return None
+    changed = (
+        con.execute("SELECT value FROM meta WHERE key = 'events_changed_from'").fetchall()
+        if db.table_exists(con, "meta")
+        else []
+    )
+    if changed and (changed[0][0] == "all" or dt.date.fromisoformat(changed[0][0]) <= trained):
+        return None
+    labelled = frame.filter(pl.col("churned").is_not_null())
+    numeric = features.known(labelled)
+    if numeric != card.get("numeric_features"):
+        return None
+    estimator = model_store.load(database)
+    return Fitted(estimator, numeric, card) if estimator is not None else None
 
 
 def _renewal_now(con, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:

@@ -24,6 +24,7 @@ STEPS: list[str] = [
     "int_weeks",
     "int_account_days",
     "int_user_days",
+    "int_event_days",
     "int_feature_weeks",
     "int_account_weeks",
     "int_kpi_revenue_periods",
@@ -49,19 +50,62 @@ def steps_through(last: str) -> list[str]:
     return STEPS[: STEPS.index(last) + 1]
 
 
+# Daily rollups: a day's row depends on that day's events only, so a refresh keeps the days
+# built before and rebuilds just those from the first day with new events (and drops days
+# after the as-of date). meta['events_changed_from'] is that day, written by every load that
+# adds events ('all' after --replace or into an empty table); meta['daily_through'] is the
+# as-of date the daily rollups were last built for.
+DAILY = ("int_account_days", "int_user_days", "int_event_days")
+
+
 def run_steps(
     con, as_of: dt.date, steps: list[str], progress: Callable[[str], None] | None = None
 ) -> None:
     """Set the as-of date and build the given steps in order on an open, writable connection."""
     con.execute("CREATE OR REPLACE TABLE params AS SELECT ?::DATE AS as_of", [as_of])
+    since = daily_rebuild_from(con, as_of)
     for step in steps:
         if progress:
             progress(step.split(":")[-1])
         if ":" in step:
             module, function = step.split(":")
             getattr(importlib.import_module(f"health.{module}"), function)(con, as_of)
+        elif step in DAILY and since is not None:
+            con.execute(f"DELETE FROM {step} WHERE day >= ? OR day > ?", [since, as_of])
+            if since <= as_of:
+                con.execute(
+                    f"INSERT INTO {step} SELECT * FROM ({db.sql(step)}) WHERE day >= ?", [since]
+                )
         else:
             db.build(con, [step])
+    if any(step in DAILY for step in steps) and db.table_exists(con, "meta"):
+        con.execute("DELETE FROM meta WHERE key IN ('events_changed_from', 'daily_through')")
+        con.execute("INSERT INTO meta VALUES ('daily_through', ?)", [as_of.isoformat()])
+
+
+def _meta(con, key: str) -> str | None:
+    if not db.table_exists(con, "meta"):
+        return None
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+    return row[0][0] if row else None
+
+
+def daily_rebuild_from(con, as_of: dt.date) -> dt.date | None:
+    """The first day whose daily rollups must be rebuilt; None when they must be built whole."""
+    built, changed = _meta(con, "daily_through"), _meta(con, "events_changed_from")
+    if built is None or changed == "all" or not all(db.table_exists(con, t) for t in DAILY):
+        return None
+    since = dt.date.fromisoformat(built) + dt.timedelta(days=1)
+    if changed is not None:
+        since = min(since, dt.date.fromisoformat(changed))
+    # Events changed by anything but a load (an edit in SQL) would leave the kept days stale:
+    # the kept days must still count exactly the events before `since`.
+    kept = con.execute(
+        "SELECT (SELECT coalesce(sum(events), 0) FROM int_account_days WHERE day < ?),"
+        " (SELECT count(*) FROM events WHERE event_time < ?::DATE)",
+        [since, since],
+    ).fetchone()
+    return since if kept[0] == kept[1] else None
 
 
 def define_macros(con, as_of: dt.date) -> None:

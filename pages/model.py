@@ -15,7 +15,8 @@ if card is None:
     st.stop()
 
 st.caption(
-    f"As of {card['as_of']} · trained {card['trained_at']} UTC · churn within "
+    f"As of {card['as_of']} · trained on the data to {card.get('trained_as_of', card['as_of'])} "
+    f"({card['trained_at']} UTC; retrained weekly) · churn within "
     f"{card['horizon_days']} days · health: {card['tiers']['health']}"
 )
 if card["status"] != "model":

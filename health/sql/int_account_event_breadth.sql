@@ -1,11 +1,11 @@
 -- one row per account per week: distinct event types used in the 28 days to week_end, and ever
 with
-    events as (select * from stg_events),
+    event_days as (select * from int_event_days),
     weeks as (select account_id, week_end from int_account_weeks),
     params as (select * from params),
     event_weeks as (
         select distinct e.account_id, e.event, week_end(e.day, p.as_of) as week_end
-        from events as e, params as p
+        from event_days as e, params as p
     ),
     recent as (
         select

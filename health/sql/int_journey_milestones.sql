@@ -1,7 +1,7 @@
 -- one row per account: the date each journey milestone was first reached, up to the as-of date
 with
     accounts as (select * from stg_accounts),
-    events as (select * from stg_events),
+    event_days as (select * from int_event_days),
     features as (select * from int_journey_features),
     feature_weeks as (select * from int_feature_weeks),
     weeks as (select * from int_account_weeks),
@@ -13,10 +13,10 @@ with
         select account_id, min(occurred_at)::date as on_date
         from touchpoints where kind in ('kickoff', 'onboarding') group by all
     ),
-    first_event as (select account_id, min(day) as on_date from events group by all),
+    first_event as (select account_id, min(day) as on_date from event_days group by all),
     first_value as (
         select e.account_id, min(e.day) as on_date
-        from events as e join features as f on f.feature = e.feature and f.is_value
+        from event_days as e join features as f on f.feature = e.feature and f.is_value
         group by all
     ),
     -- Core features used in the 4 weeks ending at each week (a week counts for itself and 3 after).

@@ -4,7 +4,7 @@ with
     params as (select * from params),
     days as (select * from int_account_days),
     user_days as (select * from int_user_days),
-    events as (select * from stg_events),
+    event_days as (select * from int_event_days),
     early as (
         select a.account_id, a.signup_date, least(p.as_of + 1, coalesce(a.churn_date, p.as_of + 1)) as until
         from accounts as a, params as p
@@ -38,7 +38,7 @@ with
     ),
     feature_firsts as (
         select v.account_id, v.feature, min(v.day) as first_day
-        from events as v join early as e using (account_id)
+        from event_days as v join early as e using (account_id)
         where v.day < e.signup_date + 84
         group by all
     ),

@@ -15,7 +15,7 @@ with
     -- unknown (NULL), not zero; the first day is the same in every later refresh.
     sources as (
         select
-            (select min(day) from stg_events where user_id is not null) as users_from,
+            (select min(day) from int_user_days) as users_from,
             (select min(coalesce(created_at, '-infinity'::timestamp)) from stg_users) as people_from,
             (select min(start_date) from stg_subscriptions) as contracts_from,
             (select min(opened_at)::date from stg_tickets) as tickets_from,
