@@ -126,21 +126,20 @@ def detect_moments(
     weekly = inputs.weekly.filter(pl.col("week_end") <= as_of)
     grid = build_grid(weekly)
     index = shared_index(grid, **kw("shared_index"))
+    index_frame = pl.DataFrame({"week_end": grid.week_end, "index": index})
     parts: list[pl.DataFrame] = []
 
     drop_kw, jump_kw = kw("engagement_drop"), kw("usage_jump")
     drops = detect_engagement_drops(weekly, index=index, **drop_kw)
     jumps = detect_usage_jumps(weekly, index=index, **jump_kw)
-    for frame, k, source in ((drops, drop_kw, "engagement_drop"), (jumps, jump_kw, "usage_jump")):
-        b = k.get("baseline_weeks", 8)
-        parts.append(ev.with_text(frame, lambda r, b=b: ev.level_shift(r, b), source))
+    for frame, source in ((drops, "engagement_drop"), (jumps, "usage_jump")):
+        parts.append(ev.with_text(frame, ev.level_shift, source))
 
     if not inputs.firsts.is_empty():
         adopted = detect_feature_adoption(inputs.firsts, as_of, **kw("feature_adoption"))
         parts.append(ev.with_text(adopted, ev.adoption, "feature_adoption"))
 
     if not inputs.onboarding.is_empty():
-        index_frame = pl.DataFrame({"week_end": grid.week_end, "index": index})
         stats = onboarding_stats(
             inputs.onboarding, inputs.accounts, index_frame, **kw("onboarding_stats")
         )
@@ -164,7 +163,12 @@ def detect_moments(
 
     if not inputs.users.is_empty():
         champs = detect_champion_left(
-            inputs.users, weekly, inputs.accounts, as_of, **kw("champion_left")
+            inputs.users,
+            weekly,
+            inputs.accounts,
+            as_of,
+            holiday_weeks=index_frame,
+            **kw("champion_left"),
         )
         parts.append(ev.with_text(champs, ev.champion, "champion_left"))
         waves = detect_user_waves(inputs.users, weekly, **kw("user_wave"))

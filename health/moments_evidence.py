@@ -54,9 +54,10 @@ def _clip(x: float) -> float:
     return 0.0 if x is None or math.isnan(x) else min(max(float(x), 0.0), 1.0)
 
 
-def level_shift(r: dict, baseline_weeks: int) -> tuple[str, float]:
-    """A drop or a jump in weekly events."""
+def level_shift(r: dict, baseline_weeks: int = 8) -> tuple[str, float]:
+    """A drop or a jump in weekly events (against the baseline length the detector used)."""
     ratio = r["ratio"]
+    baseline_weeks = r.get("baseline_weeks") or baseline_weeks
     text = (
         f"weekly events {num(r['metric_before'])} → {num(r['metric_after'])} since "
         f"{day(r['started_on'])} ({ratio:.0%} of the {baseline_weeks}-week baseline after "

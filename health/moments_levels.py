@@ -17,7 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from numpy.lib.stride_tricks import sliding_window_view
+
+from health.moments_baseline import (
+    adaptive_baseline,
+    leading,
+    poisson_llr,
+    trailing,
+    window_median,
+)
 
 WEEK = dt.timedelta(days=7)
 
@@ -51,28 +58,7 @@ def build_grid(weekly: pl.DataFrame) -> Grid:
 
 def trailing_median(x: np.ndarray, width: int) -> np.ndarray:
     """Median of the `width` columns before each column (NaN where there are none)."""
-    return _window_median(_trailing(x, width))
-
-
-def _window_median(windows: np.ndarray) -> np.ndarray:
-    """NaN-skipping median over the last axis; np.nanmedian is ~20x slower on small windows."""
-    ordered = np.sort(windows, axis=-1)  # NaN sorts last
-    n = np.sum(~np.isnan(windows), axis=-1)
-    lo = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0)[..., None], axis=-1)[..., 0]
-    hi = np.take_along_axis(ordered, (n // 2)[..., None], axis=-1)[..., 0]
-    return np.where(n > 0, (lo + hi) / 2, np.nan)
-
-
-def _trailing(x: np.ndarray, width: int) -> np.ndarray:
-    """Windows of the `width` columns before each column: shape (rows, cols, width), NaN-padded."""
-    pad = np.full((x.shape[0], width), np.nan)
-    return sliding_window_view(np.concatenate([pad, x], axis=1), width, axis=1)[:, : x.shape[1]]
-
-
-def _leading(x: np.ndarray, width: int) -> np.ndarray:
-    """Windows of each column and the `width - 1` after it: shape (rows, cols, width)."""
-    pad = np.full((x.shape[0], width - 1), np.nan)
-    return sliding_window_view(np.concatenate([x, pad], axis=1), width, axis=1)
+    return window_median(trailing(x, width))
 
 
 def shared_index(
@@ -95,116 +81,13 @@ def shared_index(
     return np.clip(index, 0.05, 5.0)
 
 
-def _poisson_llr(x_b, t_b, x_a, t_a) -> np.ndarray:
-    """Log-likelihood ratio of two Poisson rates against one (counts x over exposures t)."""
-
-    def xlogy(x, y):
-        return np.where(x > 0, x * np.log(np.maximum(y, 1e-12)), 0.0)
-
-    pooled = (x_b + x_a) / np.maximum(t_b + t_a, 1e-12)
-    return (
-        xlogy(x_b, x_b / np.maximum(t_b, 1e-12))
-        + xlogy(x_a, x_a / np.maximum(t_a, 1e-12))
-        - xlogy(x_b + x_a, pooled)
-    )
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """Per account and candidate change week s: the account's level before s."""
-
-    base: np.ndarray  # median normalised weekly events over the baseline weeks
-    base_raw: np.ndarray  # mean raw weekly events over the baseline weeks
-    x: np.ndarray  # events over the baseline weeks
-    t: np.ndarray  # exposure over the baseline weeks (sum of the shared index)
-    phi: np.ndarray  # overdispersion: variance over mean of the normalised baseline weeks
-    pre: np.ndarray  # mean of the `pre_weeks` just before s, relative to base
-    valid: np.ndarray  # bool: full windows inside the account's life, account old enough
-    trend: np.ndarray  # median of the baseline's later half over that of its earlier half
-
-
-def _pooled_phi(phi: np.ndarray, level: np.ndarray, ok: np.ndarray, min_accounts: int = 10):
-    """Per week, the median overdispersion of the accounts at a similar level (a doubling band).
-
-    Only the candidate week's own baseline windows go in (causal), and only valid ones; a band
-    with fewer than `min_accounts` accounts that week falls back to all of them.
-    """
-    band = np.floor(np.log2(np.maximum(np.nan_to_num(level, nan=1.0), 1.0))).astype(np.int64)
-    band = np.minimum(band, 12)
-    every = np.where(ok, phi, np.nan)
-    overall = np.nanmedian(every, axis=0)
-    out = np.broadcast_to(np.where(np.isnan(overall), 1.0, overall), phi.shape).copy()
-    for b in np.unique(band[ok]):
-        inside = ok & (band == b)
-        med = np.nanmedian(np.where(inside, phi, np.nan), axis=0)
-        use = (band == b) & (inside.sum(axis=0) >= min_accounts)[None, :]
-        out[use] = np.broadcast_to(med, phi.shape)[use]
-    return out
-
-
-def baseline_stats(
-    grid: Grid,
-    index: np.ndarray,
-    *,
-    baseline_weeks: int,
-    pre_weeks: int,
-    min_age_weeks: int,
-    phi_prior: float = 0.0,
-) -> Baseline:
-    """The level before every candidate week: `baseline_weeks` ending `pre_weeks` before it.
-
-    With `phi_prior` > 0 an account's own overdispersion (a variance over a few noisy weeks)
-    is shrunk towards the median of accounts at a similar level that week, weighing the pooled
-    value like `phi_prior` weeks of the account's own.
-    """
-    e = grid.events
-    norm = e / index[None, :]
-    g = np.broadcast_to(index, e.shape)
-    span = baseline_weeks + pre_weeks  # the pre weeks are judged apart from the baseline
-    with (
-        np.errstate(all="ignore"),
-        warnings.catch_warnings(action="ignore", category=RuntimeWarning),
-    ):
-        win = _trailing(norm, span)[:, :, :baseline_weeks]
-        raw = _trailing(e, span)[:, :, :baseline_weeks]
-        exposure = np.where(np.isnan(raw), 0, _trailing(g, span)[:, :, :baseline_weeks])
-        base = _window_median(win)
-        mean = np.nanmean(win, axis=2)
-        phi = np.maximum(1.0, np.where(mean > 0, np.nanvar(win, axis=2, ddof=1) / mean, 1.0))
-        pre_win = _trailing(norm, pre_weeks)
-        pre = np.nanmean(pre_win, axis=2) / np.maximum(base, 1e-9)
-        valid = (
-            (np.sum(~np.isnan(win), axis=2) == baseline_weeks)
-            & (np.sum(~np.isnan(pre_win), axis=2) == pre_weeks)
-            & (grid.age >= min_age_weeks)
-            & (base > 0)
-        )
-        half = baseline_weeks // 2
-        early = np.maximum(_window_median(win[:, :, :half]), 1e-9)
-        trend = _window_median(win[:, :, half:]) / early
-        if phi_prior > 0:
-            raw_mean = np.nanmean(raw, axis=2)
-            pooled = _pooled_phi(phi, raw_mean, valid)
-            own = baseline_weeks - 1
-            phi = np.maximum(1.0, (phi_prior * pooled + own * phi) / (phi_prior + own))
-        return Baseline(
-            base,
-            np.nanmean(raw, axis=2),
-            np.nansum(raw, axis=2),
-            exposure.sum(axis=2),
-            phi,
-            pre,
-            valid,
-            trend,
-        )
-
-
 def _level_shifts(
     grid: Grid,
     index: np.ndarray,
     *,
     down: bool,
-    baseline_weeks: int,
+    baseline_weeks: int | tuple[int, ...],
+    baseline_events: float,
     confirm_weeks: int,
     max_confirm_weeks: int,
     pre_weeks: int,
@@ -218,6 +101,11 @@ def _level_shifts(
     kind: str,
     phi_prior: float = 0.0,
     min_trend: float = 0.0,
+    trend_penalty: float = 0.0,
+    pre_penalty: float = 0.0,
+    ref_weeks: int = 0,
+    min_slide: float = 0.0,
+    holiday_index: float = 0.0,
 ) -> pl.DataFrame:
     """Sequential test of a level shift at every week: confirmed at the first window that holds.
 
@@ -227,22 +115,35 @@ def _level_shifts(
     `sustain_ratio` (noise), never the first (the change starts at s, not before) nor the last
     (the change must still hold when it is called).
     """
-    bl = baseline_stats(
-        grid,
+    bl = adaptive_baseline(
+        grid.events,
+        grid.age,
         index,
         baseline_weeks=baseline_weeks,
+        baseline_events=baseline_events,
         pre_weeks=pre_weeks,
         min_age_weeks=min_age_weeks,
         phi_prior=phi_prior,
+        ref_weeks=ref_weeks,
     )
     e = grid.events
     norm = e / index[None, :]
     g = np.where(np.isnan(e), np.nan, np.broadcast_to(index, e.shape))
     sign = 1.0 if down else -1.0
     start_ok = bl.valid & (bl.base >= min_base)
-    start_ok &= sign * bl.pre >= sign * pre_ratio  # drops: pre high; jumps: pre low
+    # Drops: the weeks just before s still at the level; jumps: not already up (a slide or a
+    # climb under way), unless a small account's few counts cannot tell that from noise.
+    moved = (sign * bl.pre < sign * pre_ratio) & (bl.pre_llr >= pre_penalty)
+    start_ok &= ~moved
     if min_trend > 0:  # a baseline already sliding (drops) or climbing (jumps) is no sudden start
-        start_ok &= sign * np.log(np.maximum(bl.trend, 1e-9)) >= np.log(min_trend)
+        sliding = sign * np.log(np.maximum(bl.trend, 1e-9)) < np.log(min_trend)
+        start_ok &= ~(sliding & (bl.trend_llr >= trend_penalty))
+    # No change is dated in a week everybody had off: who stopped and who is away can't be told
+    # apart until ordinary weeks come back, and a change that lasts still shows from then on.
+    start_ok &= (index >= holiday_index)[None, :]
+    if min_slide > 0:  # the months before the baseline were higher (drops) or lower (jumps)
+        long = sign * np.log(np.maximum(bl.slide, 1e-9)) < np.log(min_slide)
+        start_ok &= ~(long & (bl.slide_llr >= trend_penalty))
     hit_k = np.zeros(e.shape, dtype=np.int64)
     stats: dict[int, tuple[np.ndarray, ...]] = {}
     scale = np.maximum(bl.base, 1e-9)
@@ -251,12 +152,12 @@ def _level_shifts(
         warnings.catch_warnings(action="ignore", category=RuntimeWarning),
     ):
         for k in range(confirm_weeks, max_confirm_weeks + 1):
-            win = _leading(norm, k) / scale[:, :, None]
-            raw = _leading(e, k)
-            x_a, t_a = np.nansum(raw, axis=2), np.nansum(_leading(g, k), axis=2)
+            win = leading(norm, k) / scale[:, :, None]
+            raw = leading(e, k)
+            x_a, t_a = np.nansum(raw, axis=2), np.nansum(leading(g, k), axis=2)
             ratio = x_a / np.maximum(t_a, 1e-9) / scale
             wrong = (win > sustain_ratio) if down else (win < sustain_ratio)
-            score = _poisson_llr(bl.x, bl.t, x_a, t_a) / bl.phi
+            score = poisson_llr(bl.x, bl.t, x_a, t_a) / bl.phi
             ok = (
                 start_ok
                 & (np.sum(~np.isnan(win), axis=2) == k)
@@ -289,6 +190,7 @@ def _level_shifts(
                 "ratio": float(ratio),
                 "score": float(score),
                 "weeks": k,
+                "baseline_weeks": int(bl.weeks[r, c]),
             }
         )
     return pl.DataFrame(out, schema=SHIFT_SCHEMA)
@@ -304,6 +206,7 @@ SHIFT_SCHEMA = {
     "ratio": pl.Float64,
     "score": pl.Float64,
     "weeks": pl.Int64,
+    "baseline_weeks": pl.Int64,
 }
 
 
@@ -311,7 +214,8 @@ def detect_engagement_drops(
     weekly: pl.DataFrame,
     *,
     index: np.ndarray | None = None,
-    baseline_weeks: int = 8,
+    baseline_weeks: int | tuple[int, ...] = (8, 13, 20),
+    baseline_events: float = 80.0,
     confirm_weeks: int = 4,
     max_confirm_weeks: int = 12,
     pre_weeks: int = 2,
@@ -324,6 +228,11 @@ def detect_engagement_drops(
     refractory_weeks: int = 26,
     phi_prior: float = 8.0,
     min_trend: float = 0.75,
+    trend_penalty: float = 2.0,
+    pre_penalty: float = 0.0,
+    ref_weeks: int = 26,
+    min_slide: float = 0.8,
+    holiday_index: float = 0.8,
 ) -> pl.DataFrame:
     """Sudden, sustained falls in weekly events against the account's own baseline.
 
@@ -336,8 +245,15 @@ def detect_engagement_drops(
     weeks (see `_level_shifts`); baseline median at least `min_base` events a week; account at
     least `min_age_weeks` old (not onboarding); one drop per `refractory_weeks`. The account's
     overdispersion is shrunk towards that of accounts at its level (`phi_prior`, see
-    `baseline_stats`), and the later half of its baseline must be at least `min_trend` of the
-    earlier half (a slide already under way is a slow decline, not a drop).
+    `baseline_stats`). A small account's baseline grows through the `baseline_weeks` lengths
+    until it holds `baseline_events` events (see `adaptive_baseline`). A slide already under
+    way is a slow decline, not a drop: no drop starts where the later half of the baseline
+    runs under `min_trend` of its earlier half, or the baseline under `min_slide` of the
+    `ref_weeks` before it, when that difference is itself significant (quasi-Poisson
+    log-likelihood ratio at least `trend_penalty`, so a small account's noise blocks nothing).
+    The `pre_weeks` test is waived where the pre weeks' difference from the baseline is under
+    `pre_penalty` (noise). No drop starts in a shared holiday week (shared index under
+    `holiday_index`): it is dated from the first ordinary week instead.
     `weekly`: account_id, week_end, age_weeks, events.
     """
     grid = build_grid(weekly)
@@ -348,6 +264,7 @@ def detect_engagement_drops(
         shared_index(grid) if index is None else index,
         down=True,
         baseline_weeks=baseline_weeks,
+        baseline_events=baseline_events,
         confirm_weeks=confirm_weeks,
         max_confirm_weeks=max_confirm_weeks,
         pre_weeks=pre_weeks,
@@ -360,6 +277,11 @@ def detect_engagement_drops(
         refractory_weeks=refractory_weeks,
         phi_prior=phi_prior,
         min_trend=min_trend,
+        trend_penalty=trend_penalty,
+        pre_penalty=pre_penalty,
+        ref_weeks=ref_weeks,
+        min_slide=min_slide,
+        holiday_index=holiday_index,
         kind="engagement_drop",
     )
 
@@ -368,7 +290,8 @@ def detect_usage_jumps(
     weekly: pl.DataFrame,
     *,
     index: np.ndarray | None = None,
-    baseline_weeks: int = 8,
+    baseline_weeks: int | tuple[int, ...] = (8, 13, 20),
+    baseline_events: float = 80.0,
     confirm_weeks: int = 3,
     max_confirm_weeks: int = 6,
     pre_weeks: int = 2,
@@ -381,12 +304,19 @@ def detect_usage_jumps(
     refractory_weeks: int = 26,
     phi_prior: float = 8.0,
     min_trend: float = 0.0,
+    trend_penalty: float = 0.0,
+    pre_penalty: float = 0.0,
+    ref_weeks: int = 0,
+    min_slide: float = 0.0,
+    holiday_index: float = 0.0,
 ) -> pl.DataFrame:
     """Sudden, sustained jumps in weekly events against the account's own baseline.
 
     The mirror of `detect_engagement_drops`: the weeks from s average at least `min_ratio`
     times the baseline median and stay above `sustain_ratio`, the `pre_weeks` before were at
-    most `pre_ratio` (steady growth is not a jump), quasi-Poisson score at least `penalty`.
+    most `pre_ratio` (steady growth is not a jump), quasi-Poisson score at least `penalty`; the
+    baseline grows for small accounts as for drops. The slide and holiday guards are off by
+    default (`min_trend`, `min_slide`, `holiday_index` at 0): backtests found they cost jumps.
     """
     grid = build_grid(weekly)
     if not grid.ids:
@@ -396,6 +326,7 @@ def detect_usage_jumps(
         shared_index(grid) if index is None else index,
         down=False,
         baseline_weeks=baseline_weeks,
+        baseline_events=baseline_events,
         confirm_weeks=confirm_weeks,
         max_confirm_weeks=max_confirm_weeks,
         pre_weeks=pre_weeks,
@@ -408,5 +339,10 @@ def detect_usage_jumps(
         refractory_weeks=refractory_weeks,
         phi_prior=phi_prior,
         min_trend=min_trend,
+        trend_penalty=trend_penalty,
+        pre_penalty=pre_penalty,
+        ref_weeks=ref_weeks,
+        min_slide=min_slide,
+        holiday_index=holiday_index,
         kind="usage_spike",
     )

@@ -32,6 +32,8 @@ def detect_champion_left(
     min_active_days: int = 8,
     min_other_events: int = 1,
     baseline_weeks: int = 8,
+    holiday_weeks: pl.DataFrame | None = None,
+    holiday_index: float = 0.8,
 ) -> pl.DataFrame:
     """Champions who stopped: deactivated, or silent for `silence_days` while colleagues go on.
 
@@ -39,15 +41,25 @@ def detect_champion_left(
     before their last one). A deactivation is known the day it happens; a silence only once it
     has lasted `silence_days` (longer than a holiday) and the account's other users logged at
     least `min_other_events` meanwhile (so an account that stopped altogether is churn, not
-    this). `users`: int_moment_users; `weekly`: account_id, week_end, events;
+    this). A week every account was off (`holiday_weeks`: week_end, index, the shared weekly
+    index; weeks under `holiday_index`) does not count towards the silence: a champion who
+    stops on the Friday before the year-end break and comes back after it never left.
+    `users`: int_moment_users; `weekly`: account_id, week_end, events;
     `accounts`: account_id, churn_date.
     """
     champs = users.filter(pl.col("is_champion") & pl.col("last_day").is_not_null())
     if champs.is_empty():
         return pl.DataFrame(schema=CHAMPION_SCHEMA)
     silent_on = pl.col("last_day") + pl.duration(days=1)
-    noticed = pl.col("last_day") + pl.duration(days=silence_days)
     deact = pl.col("deactivated_on")
+    champs = champs.with_columns(noticed=pl.col("last_day") + pl.duration(days=silence_days))
+    for end in _holiday_ends(holiday_weeks, holiday_index):
+        # A shared holiday week inside the silence so far pushes the day it is noticed a week on.
+        inside = (pl.col("last_day") < end) & (end - dt.timedelta(days=6) <= pl.col("noticed"))
+        champs = champs.with_columns(
+            noticed=pl.when(inside).then(pl.col("noticed") + WEEK).otherwise(pl.col("noticed"))
+        )
+    noticed = pl.col("noticed")
     cand = (
         champs.filter(pl.col("active_days_8w") >= min_active_days)
         .join(accounts.select("account_id", "churn_date"), on="account_id", how="left")
@@ -100,6 +112,13 @@ def detect_champion_left(
         )
         .sort("account_id", "started_on")
     )
+
+
+def _holiday_ends(holiday_weeks: pl.DataFrame | None, below: float) -> list[dt.date]:
+    """Week ends of the shared holiday weeks (the shared index under `below`), in order."""
+    if holiday_weeks is None or holiday_weeks.is_empty():
+        return []
+    return holiday_weeks.filter(pl.col("index") < below).sort("week_end")["week_end"].to_list()
 
 
 def _window_mean(cand, weekly, lo: int, hi: int, name: str) -> pl.DataFrame:

@@ -538,3 +538,42 @@ def test_the_demo_gets_an_action_for_every_moment_no_duplicates_and_the_budget(w
     assert_one_pending_per_reason(mart)
     per_owner = mart.filter(surfaced_on=as_of).group_by("owner").len()
     assert per_owner["len"].max() <= actions_playbooks.playbooks()["settings"]["daily_budget"]
+
+
+# Planted moments the detectors may still miss, so no action follows (issue 5 stays open on
+# this): one engagement drop on a 3-seat account at ~4 events a week that churns 7 weeks
+# after the drop began, before a drop that small can be told from a slow slide. A floor: any
+# other miss, or a second one, fails.
+MAX_UNMATCHED = 1
+
+
+def test_every_planted_moment_in_the_demo_has_its_matching_action(warehouse, demo_folder):
+    # The demo's answer key (written beside its folder) against the actions the refresh made:
+    # each planted moment started by the as-of date needs an action on the same account whose
+    # reason is the moment's kind, dated within the moments' scoring tolerance (four weeks).
+    truth = pl.read_csv(
+        demo_folder.parent / f"{demo_folder.name}.truth" / "moments.csv", try_parse_dates=True
+    ).filter(pl.col("planted"))
+    con = db.connect(warehouse)
+    try:
+        as_of = con.execute("select as_of from params").fetchall()[0][0]
+        mart = db.run(con, "select account_id, reason, started_on, state from mart_actions")
+    finally:
+        con.close()
+    planted = truth.with_columns(pl.col("started_on").cast(pl.Date)).filter(
+        pl.col("started_on") <= as_of
+    )
+    matched = (
+        planted.join(mart, left_on=["account_id", "kind"], right_on=["account_id", "reason"])
+        .filter((pl.col("started_on_right") - pl.col("started_on")).dt.total_days().abs() <= 28)
+        .select("account_id", "kind", "started_on")
+        .unique()
+    )
+    missing = planted.join(matched, on=["account_id", "kind", "started_on"], how="anti")
+    assert planted.height > 0 and set(planted["kind"]) >= {"engagement_drop", "usage_spike"}
+    with pl.Config(tbl_rows=50, fmt_str_lengths=60):
+        said = f"{missing.height}/{planted.height} planted moments unmatched:\n" + str(
+            missing.select("account_id", "kind", "started_on", "note")
+        )
+        assert missing.height <= MAX_UNMATCHED, said
+        assert set(missing["kind"]) <= {"engagement_drop"}, said

@@ -37,6 +37,7 @@ class Story:
     decline: tuple[int, int, float] | None = None  # (from day, to day, level reached)
     dead: tuple[int, int] | None = None  # no events at all between these days
     champion_leaves: int | None = None  # day the champion (user 1) is deactivated
+    champion_away: tuple[dt.date, dt.date] | None = None  # the champion is off these days
     new_event: int | None = None  # day it starts using `automation_created`, steadily
     seats: list[tuple[int, int]] = field(default_factory=list)  # (day, seats) contract periods
     nps: list[tuple[int, int]] = field(default_factory=list)  # (day, score) from user 2
@@ -73,6 +74,11 @@ STORIES = [
     Story("TINY", users=2, rate=0.6),
     # Starts using an advanced feature on day 250 and keeps at it.
     Story("ADOPT", new_event=250),
+    # The champion's last activity is the Friday before the year-end holiday; back on Monday
+    # 20 January: four weeks of silence, two of them the holiday everybody takes.
+    Story("XMAS", champion_away=(dt.date(2024, 12, 21), dt.date(2025, 1, 19))),
+    # A small team (~6 events a week) whose use falls to ~1 a week for six weeks on day 200.
+    Story("SMALL", users=3, rate=0.3, level={200: 0.17, 242: 1.0}),
     # A stalled start: a tenth of the usual use for the first eight weeks.
     Story("STALL", signup=dt.date(2024, 5, 6), level={0: 0.1, 56: 1.0}, seats=[(0, 12)]),
 ]
@@ -97,6 +103,8 @@ def _events(stories: list[Story], rng: np.random.Generator) -> pl.DataFrame:
             lam = s.rate * mult * (2.0 if u == 1 else 1.0)
             if u == 1 and s.champion_leaves is not None:
                 lam = lam * (age < s.champion_leaves)
+            if u == 1 and s.champion_away is not None:
+                lam = lam * ~((dates >= s.champion_away[0]) & (dates <= s.champion_away[1]))
             counts = rng.poisson(lam)
             day = np.repeat(days, counts)
             names = rng.choice(["login", "report_viewed", "task_done"], size=len(day))
@@ -202,8 +210,31 @@ def test_sudden_sustained_drop_to_30_percent_is_an_engagement_drop(found):
 def test_holiday_shared_by_everybody_is_no_crisis(found):
     # The town and the steady story accounts all live through the year-end holiday.
     steady = [s.account_id for s in _town()] + ["GAP", "SLOW", "GROW", "NPS", "TINY", "ADOPT"]
+    steady += ["XMAS"]
     crises = found.filter(pl.col("account_id").is_in(steady) & pl.col("kind").is_in(CRISES))
     assert crises.is_empty(), crises
+
+
+def test_a_champion_silent_over_the_year_end_holiday_has_not_left(tmp_path_factory, found):
+    # As of Saturday 18 January the champion has been silent for four weeks, two of them the
+    # holiday everybody takes: ordinary silence is two weeks, not enough to say they left.
+    folder = _folder(tmp_path_factory.mktemp("xmas"), _town() + STORIES)
+    then = detect_folder(folder, dt.date(2025, 1, 18))
+    assert _of(then, "XMAS").filter(pl.col("moment") == "crisis").is_empty()
+    assert _of(found, "XMAS").filter(pl.col("moment") == "crisis").is_empty()
+    # The same four weeks of silence in ordinary weeks would be a champion leaving.
+    assert _of(found, "CHAMP")["kind"].to_list() == ["champion_left"]
+
+
+def test_a_small_account_falling_from_6_to_1_event_a_week_is_an_engagement_drop(found):
+    # ~6 events a week is too few for a two-month baseline to show a fall within weeks; the
+    # baseline grows to months of history, and six weeks at ~1 a week then are a drop.
+    drops = _of(found, "SMALL").filter(pl.col("kind") == "engagement_drop")
+    assert drops.height == 1, _of(found, "SMALL")
+    row = drops.row(0, named=True)
+    assert abs((row["started_on"] - _day("SMALL", 200)).days) <= 7
+    assert row["detected_on"] <= _day("SMALL", 249)  # by the end of its sixth low week
+    assert "-week baseline" in row["evidence"]
 
 
 def test_a_single_dead_week_is_no_crisis(found):
