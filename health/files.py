@@ -63,21 +63,21 @@ def reader(path: Path) -> str:
     )
 
 
-def read_header(con, path: Path) -> list[str]:
-    """The file's column names, or a LoadError saying why the file can't be read."""
+def read_header(con, path: Path) -> tuple[list[str], list[str]]:
+    """The file's column names and types, or a LoadError saying why the file can't be read."""
     if path.stat().st_size == 0:
         raise LoadError(f"{path.name}: the file is empty. It needs at least a header line.")
     try:
         rows = con.execute(f"DESCRIBE SELECT * FROM {reader(path)}", [str(path)]).fetchall()
     except duckdb.Error as exc:
         raise LoadError(read_error(path, exc)) from None
-    described = [r[0] for r in rows]
+    described, types = [r[0] for r in rows], [r[1] for r in rows]
     # DuckDB renames repeated names (Plan, plan -> Plan, plan_1), which would hide a duplicate
     # column from _map_columns; read the names as written in the file instead.
     written = _written_names(con, path)
     if len(written) != len(described):
-        return described
-    return [w if w.strip() else d for w, d in zip(written, described, strict=True)]
+        return described, types
+    return [w if w.strip() else d for w, d in zip(written, described, strict=True)], types
 
 
 def _written_names(con, path: Path) -> list[str]:

@@ -19,7 +19,7 @@ from health.files import (  # noqa: F401 - LoadError and save_uploads are part o
     reader,
     save_uploads,
 )
-from health.validate import ddl, typed_select
+from health.validate import checked_select, ddl, record
 
 MAX_EXAMPLES = 5
 # Beyond this share of bad rows a file is taken to be in the wrong format, not just dirty.
@@ -64,101 +64,93 @@ class LoadReport:
         return sum(t.rows_rejected for t in self.tables)
 
 
-def _stage(con, path: Path, table: Table, report: TableReport) -> None:
-    """Read the file into temp table raw_<t> (text), then typed_<t> with each row's problems."""
-    header = read_header(con, path)
+def _is_parquet(path: Path) -> bool:
+    return path.name.lower().endswith(".parquet")
+
+
+def _is_empty(con, name: str) -> bool:
+    return con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {name})").fetchone()[0]
+
+
+def _stage(con, path: Path, table: Table, report: TableReport) -> str:
+    """Make raw_<t> (the file's columns and row numbers) and typed_<t> (each row checked).
+
+    Returns the SQL expression for a row of raw_<t> as written, as JSON, for the rejects.
+    """
+    name = table.name
+    header, types = read_header(con, path)
     positions, extra = map_columns(path, table, header)
     if extra and not table.keeps_extra:
         names = ", ".join(extra.values())
         report.warnings.append(f"{path.name}: columns not in the contract, ignored: {names}")
     cols = [
-        f"#{positions[c]}::VARCHAR AS {c}" if c in positions else f"NULL::VARCHAR AS {c}"
+        f"#{positions[c]} AS {c}" if c in positions else f"NULL::VARCHAR AS {c}"
         for c in table.names
     ]
     cols += [f"#{int(alias[1:]) + 1}::VARCHAR AS {alias}" for alias in extra]
-    params = [str(path)]
-    source = reader(path)
+    file_types = {c: types[i - 1] for c, i in positions.items()}
+    parquet = _is_parquet(path)
+    # Point people at the line they see in an editor (the header is line 1).
+    where, offset = ("row", 0) if parquet else ("line", 1)
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE raw AS SELECT row_number() OVER () AS _row, "
-            f"{', '.join(cols)} FROM {source}",
-            params,
+        if parquet and "file_row_number" not in {h.strip().lower() for h in header}:
+            # Parquet numbers its rows itself, so raw_<t> is a view: the file is read where it
+            # is used, in its own types, with no numbering pass and no copy in memory.
+            con.execute(f"SET VARIABLE source_{name} = ?", [str(path)])
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW raw_{name} AS "
+                f"SELECT file_row_number + 1 AS _row, {', '.join(cols)} "
+                f"FROM read_parquet(getvariable('source_{name}'), file_row_number = true)"
+            )
+        else:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE raw_{name} AS SELECT row_number() OVER () AS _row, "
+                f"{', '.join(cols)} FROM {reader(path)}",
+                [str(path)],
+            )
+        checked = checked_select(
+            table, f"raw_{name}", file_types, extra, where_word=where, offset=offset
         )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE typed_{table.name} AS {typed_select(table, extra)}"
-        )
+        # Rows going into an empty table are read twice (rejects, then insert) rather than
+        # copied: for 16M events the copy costs more than the second read. Keyed tables and
+        # merges into rows already loaded use the checked rows several times: keep them.
+        kind = "TABLE" if table.key or not _is_empty(con, name) else "VIEW"
+        con.execute(f"CREATE OR REPLACE TEMP {kind} typed_{name} AS {checked}")
+        report.rows_read = con.execute(f"SELECT count(*) FROM raw_{name}").fetchone()[0]
     except duckdb.Error as exc:
         raise LoadError(read_error(path, exc)) from None
-    report.rows_read = con.execute("SELECT count(*) FROM raw").fetchone()[0]
+    return record(table, file_types, extra)
 
 
-def _flag_duplicates(con, table: Table, path: Path) -> None:
-    """Among rows that are otherwise fine, keep the first of each key and reject the rest."""
-    if not table.key:
-        return
-    key = ", ".join(table.key)
-    shown = " and ".join(table.key)
-    # Point people at the line they see in an editor (the header is line 1).
-    where, offset = ("row", 0) if path.name.lower().endswith(".parquet") else ("line", 1)
-    con.execute(
-        f"""
-        UPDATE typed_{table.name} AS t
-        SET _problems = list_append(t._problems, 'duplicate {shown}: {where} '
-                                    || (d.first_row + {offset}) || ' has the same and is kept')
-        FROM (
-            SELECT _row, min(_row) OVER (PARTITION BY {key}) AS first_row
-            FROM typed_{table.name} WHERE len(_problems) = 0
-        ) AS d
-        WHERE t._row = d._row AND d._row > d.first_row
-        """
-    )
-
-
-def _flag_orphans(con, table: Table) -> None:
-    """Reject rows whose account_id is neither loaded before nor valid in this folder."""
-    if not table.account_fk:
-        return
-    con.execute(
-        f"""
-        UPDATE typed_{table.name} AS t
-        SET _problems = list_append(t._problems,
-                                    'account_id ''' || t.account_id || ''' is not in accounts')
-        WHERE t.account_id IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM known_accounts k WHERE k.account_id = t.account_id)
-        """
-    )
-
-
-def _collect_rejects(con, table: Table, path: Path, report: TableReport) -> None:
-    """Count the bad rows, keep them all in `rejects`, and show a few."""
-    is_csv = not path.name.lower().endswith(".parquet")
-    rows = con.execute(
-        f"""
-        SELECT t._row, array_to_string(t._problems, '; ')
-        FROM typed_{table.name} AS t WHERE len(t._problems) > 0 ORDER BY t._row
-        """
+def _collect_rejects(con, table: Table, path: Path, report: TableReport, as_written: str) -> None:
+    """Count the bad rows, keep them all in `rejects` with the record `as_written`, show a few."""
+    name, is_csv = table.name, not _is_parquet(path)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE rejected_{name} AS "
+            f"SELECT _row, _problems FROM typed_{name} WHERE _problems IS NOT NULL"
+        )
+    except duckdb.Error as exc:  # typed_<t> may be a view reading the file for the first time
+        raise LoadError(read_error(path, exc)) from None
+    report.rows_rejected = con.execute(f"SELECT count(*) FROM rejected_{name}").fetchone()[0]
+    first = con.execute(
+        f"SELECT _row, _problems FROM rejected_{name} ORDER BY _row LIMIT {MAX_EXAMPLES}"
     ).fetchall()
-    report.rows_rejected = len(rows)
     where = "line" if is_csv else "row"
     report.examples = [
-        Reject(
-            path.name,
-            f"{where} {r + 1 if is_csv else r}",
-            why,
-        )
-        for r, why in rows[:MAX_EXAMPLES]
+        Reject(path.name, f"{where} {r + 1 if is_csv else r}", why) for r, why in first
     ]
-    con.execute("DELETE FROM rejects WHERE table_name = ?", [table.name])
-    con.execute(
-        f"""
-        INSERT INTO rejects
-        SELECT ?, ?, t._row, CASE WHEN ? THEN t._row + 1 END,
-               array_to_string(t._problems, '; '), to_json(raw), now()::TIMESTAMP
-        FROM typed_{table.name} AS t JOIN raw USING (_row)
-        WHERE len(t._problems) > 0
-        """,
-        [table.name, path.name, is_csv],
-    )
+    con.execute("DELETE FROM rejects WHERE table_name = ?", [name])
+    if report.rows_rejected:  # the record is read back from the file for these rows only
+        con.execute(
+            f"""
+            INSERT INTO rejects
+            SELECT ?, ?, _row, CASE WHEN ? THEN _row + 1 END, r._problems, {as_written},
+                   now()::TIMESTAMP
+            FROM rejected_{name} AS r JOIN raw_{name} AS raw USING (_row)
+            """,
+            [name, path.name, is_csv],
+        )
     if report.rows_read >= 10 and report.rows_rejected / report.rows_read > MAX_REJECT_SHARE:
         share = report.rows_rejected / report.rows_read
         raise LoadError(
@@ -169,20 +161,58 @@ def _collect_rejects(con, table: Table, path: Path, report: TableReport) -> None
 
 
 def _merge(con, table: Table, report: TableReport) -> None:
-    """Insert the valid rows: keyed tables replace rows with the same key, others add new rows."""
+    """Insert the valid rows: keyed tables replace rows with the same key, others add new rows.
+
+    Rows an unkeyed table gets when it already has some are left in temp table new_<t>.
+    """
+    name = table.name
     cols = ", ".join(table.names + (["extra"] if table.keeps_extra else []))
-    valid = f"SELECT {cols} FROM typed_{table.name} WHERE len(_problems) = 0"
+    valid = f"SELECT {cols} FROM typed_{name} WHERE _problems IS NULL"
     report.rows_loaded = report.rows_read - report.rows_rejected
     if table.key:
-        match = " AND ".join(f"s.{k} = v.{k}" for k in table.key)
-        con.execute(f"DELETE FROM {table.name} AS s USING ({valid}) AS v WHERE {match}")
-        con.execute(f"INSERT INTO {table.name} ({cols}) {valid} ORDER BY {', '.join(table.key)}")
-    else:
-        # Multiset difference: a second load of the same rows adds nothing, but genuine
-        # repeats within one file (two identical clicks) are kept.
+        # Only rows that are new or differ from the stored row with their key are rewritten:
+        # a daily export repeats most of them, and rewriting them all grows the file.
         con.execute(
-            f"INSERT INTO {table.name} ({cols}) {valid} EXCEPT ALL SELECT {cols} FROM {table.name}"
+            f"CREATE OR REPLACE TEMP TABLE changed_{name} AS "
+            f"{valid} EXCEPT SELECT {cols} FROM {name}"
         )
+        match = " AND ".join(f"s.{k} = v.{k}" for k in table.key)
+        con.execute(f"DELETE FROM {name} AS s USING changed_{name} AS v WHERE {match}")
+        con.execute(
+            f"INSERT INTO {name} ({cols}) SELECT * FROM changed_{name} "
+            f"ORDER BY {', '.join(table.key)}"
+        )
+        return
+    if _is_empty(con, name):
+        # In the file's order: exports come sorted by account or by time, and sorting 16M rows
+        # would take longer than the rest of the load.
+        con.execute(f"INSERT INTO {name} ({cols}) {valid}")
+        return
+    # Multiset difference: a second load of the same rows adds nothing, but genuine repeats
+    # within one file (two identical clicks) are kept. Only rows of the same accounts, in the
+    # file's time span, can be equal to the file's: the rest are not compared.
+    # (Both columns are required, so no valid row has a NULL there that the filter would miss.)
+    near, params = ["true"], []
+    if table.column("account_id").required:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE incoming_accounts AS "
+            f"SELECT DISTINCT account_id FROM typed_{name} WHERE _problems IS NULL"
+        )
+        near.append("account_id IN (SELECT account_id FROM incoming_accounts)")
+    clock = table.clock
+    if clock and table.column(clock).required:
+        near.append(f"{clock} BETWEEN ? AND ?")
+        params += con.execute(
+            f"SELECT min({clock}), max({clock}) FROM typed_{name} WHERE _problems IS NULL"
+        ).fetchone()
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE new_{name} AS {valid} "
+        f"EXCEPT ALL SELECT {cols} FROM {name} WHERE {' AND '.join(near)}",
+        params,
+    )
+    # Appended rows in account order, so scans for one account touch few row groups.
+    order = ", ".join(["account_id", clock] if clock else ["account_id"])
+    con.execute(f"INSERT INTO {name} ({cols}) SELECT * FROM new_{name} ORDER BY {order}")
 
 
 def _ensure_schema(con) -> None:
@@ -205,16 +235,39 @@ def _ensure_schema(con) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
 
 
-def _warn_unknown_users(con, report: TableReport) -> None:
+def _warn_unknown_users(con, report: TableReport, *, only_these: bool) -> None:
+    # When the events table holds only this load's rows, read them there rather than check
+    # the file over again.
+    loaded = "events" if only_these else "typed_events WHERE _problems IS NULL"
     n = con.execute(
-        """
-        SELECT count(*) FROM typed_events AS e
-        WHERE len(e._problems) = 0 AND e.user_id IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM users AS u WHERE u.user_id = e.user_id)
+        f"""
+        SELECT count(*) FROM (SELECT user_id FROM {loaded}) AS e
+        ANTI JOIN users AS u ON u.user_id = e.user_id
+        WHERE e.user_id IS NOT NULL
         """
     ).fetchone()[0]
     if n and con.execute("SELECT count(*) FROM users").fetchone()[0]:
         report.warnings.append(f"{report.file}: {n} rows name a user_id that is not in users")
+
+
+def _note_events_added(con) -> None:
+    """Move meta's events_changed_from back to the first day of the events this load added.
+
+    Its value is an ISO date, or 'all' when every event may have changed; the refresh clears
+    it once it has caught up, and a load that adds no event leaves it as it is.
+    """
+    current = con.execute("SELECT value FROM meta WHERE key = 'events_changed_from'").fetchone()
+    if current and current[0] == "all":
+        return
+    con.execute(
+        """
+        INSERT OR REPLACE INTO meta
+        SELECT 'events_changed_from', least(min(event_time)::DATE, (
+            SELECT try_cast(value AS DATE) FROM meta WHERE key = 'events_changed_from'
+        ))::VARCHAR
+        FROM new_events HAVING count(*) > 0
+        """
+    )
 
 
 def load(
@@ -234,6 +287,7 @@ def load(
             for table in TABLES:
                 con.execute(f"DELETE FROM {table.name}")
             con.execute("DELETE FROM rejects")
+        events_were_empty = _is_empty(con, "events")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE known_accounts AS SELECT account_id FROM accounts"
         )
@@ -244,15 +298,13 @@ def load(
             if progress:
                 progress(f"{table.name} ({path_t.name})")
             tr = TableReport(table.name, path_t.name)
-            _stage(con, path_t, table, tr)
-            _flag_duplicates(con, table, path_t)
+            as_written = _stage(con, path_t, table, tr)
             if table.name == "accounts":
                 con.execute(
                     "INSERT INTO known_accounts SELECT account_id FROM typed_accounts "
-                    "WHERE len(_problems) = 0"
+                    "WHERE _problems IS NULL"
                 )
-            _flag_orphans(con, table)
-            _collect_rejects(con, table, path_t, tr)
+            _collect_rejects(con, table, path_t, tr, as_written)
             _merge(con, table, tr)
             con.execute(
                 "INSERT INTO loads VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
@@ -268,7 +320,11 @@ def load(
             report.tables.append(tr)
         events = next((t for t in report.tables if t.table == "events"), None)
         if events and "users" in files:
-            _warn_unknown_users(con, events)
+            _warn_unknown_users(con, events, only_these=events_were_empty)
+        if events and not (replace or events_were_empty):
+            _note_events_added(con)
+        elif events and (replace or not _is_empty(con, "events")):
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('events_changed_from', 'all')")
         con.execute(
             "INSERT OR REPLACE INTO meta VALUES ('loaded_at', strftime(now(), '%Y-%m-%d %H:%M:%S'))"
         )

@@ -9,6 +9,7 @@ import re
 import shutil
 import sys
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -689,3 +690,146 @@ def test_replace_drops_what_was_loaded_before(tmp_path, loaded):
     assert ids(db, "events") == ["B1"]
     assert table(db, "tickets") == []
     assert table(db, "rejects") == []
+
+
+# --- what changed, for the incremental refresh ------------------------------------------------
+
+
+def changed_from(db) -> str | None:
+    """meta's events_changed_from: the first day whose events changed, 'all', or None."""
+    found = rows(db, "SELECT value FROM meta WHERE key = 'events_changed_from'")
+    return found[0][0] if found else None
+
+
+def refreshed(db) -> None:
+    """What the refresh does once it has caught up: it clears the key."""
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("DELETE FROM meta WHERE key = 'events_changed_from'")
+    finally:
+        con.close()
+
+
+def test_a_first_load_marks_every_event_changed(tmp_path, loaded):
+    _, db = loaded(full_folder(tmp_path))
+    assert changed_from(db) == "all"
+
+
+def test_a_new_day_marks_that_day_and_a_repeat_changes_nothing(tmp_path, loaded):
+    _, db = loaded(full_folder(tmp_path, "monday"))
+    refreshed(db)
+    new_day = [{"account_id": "A2", "event_time": "2024-03-04T09:30:00", "event": "login"}]
+    tuesday = full_folder(tmp_path, "tuesday", events=EVENTS + [EVENTS[0]] + new_day)
+    loaded(tuesday)
+    assert changed_from(db) == "2024-03-04"
+    loaded(tuesday)  # nothing new: the mark stays as it was
+    assert changed_from(db) == "2024-03-04"
+    refreshed(db)
+    loaded(tuesday)
+    assert changed_from(db) is None
+
+
+def test_a_late_event_moves_the_mark_back_but_never_forward(tmp_path, loaded):
+    _, db = loaded(make_folder(tmp_path, "first"))
+    refreshed(db)
+    late = {"account_id": "A3", "event_time": "2024-02-20T08:00:00", "event": "login"}
+    later = {"account_id": "A3", "event_time": "2024-03-10T08:00:00", "event": "login"}
+    loaded(make_folder(tmp_path, "later", events=EVENTS + [later]))
+    loaded(make_folder(tmp_path, "late", events=EVENTS + [late]))
+    assert changed_from(db) == "2024-02-20"
+    loaded(make_folder(tmp_path, "both", events=EVENTS + [late, later, {**later, "event": "x"}]))
+    assert changed_from(db) == "2024-02-20"
+
+
+def test_replace_marks_every_event_changed(tmp_path, loaded):
+    _, db = loaded(make_folder(tmp_path, "old"))
+    refreshed(db)
+    loaded(make_folder(tmp_path, "new", events=EVENTS[:1]), replace=True)
+    assert changed_from(db) == "all"
+
+
+# --- typed Parquet: the same rules and messages as text -----------------------------------
+
+
+def test_typed_parquet_values_are_checked_like_text(tmp_path, loaded):
+    # The same dirty rows once as an exporter with real types writes them, once as text.
+    accounts = {
+        "account_id": [1, 2, 3, 4, 5],
+        "signup_date": [dt.date(2024, 1, 1)] * 4 + [None],
+        "churn_date": [None, dt.date(2023, 12, 1), None, None, None],
+        "arr": [1200.5, 10.0, -5.0, float("nan"), 0.0],
+    }
+    tickets = {
+        "ticket_id": [1, 2, 3, 3],
+        "account_id": ["1", "1", "9", "1"],
+        "opened_at": [dt.datetime(2024, 3, 2, 10)] * 3 + [None],
+        "closed_at": [dt.datetime(2024, 3, 1, 10), None, None, None],
+        "csat": [6, 1, 2, 3],
+    }
+    typed = make_folder(
+        tmp_path,
+        "typed",
+        accounts=pl.DataFrame(accounts),
+        tickets=pl.DataFrame(tickets),
+        formats={"accounts": "parquet", "tickets": "parquet"},
+    )
+    as_text = {
+        name: [{k: None if v is None else str(v) for k, v in row.items()} for row in frame]
+        for name, frame in (
+            ("accounts", pl.DataFrame(accounts).to_dicts()),
+            ("tickets", pl.DataFrame(tickets).to_dicts()),
+        )
+    }
+    text = make_folder(
+        tmp_path,
+        "text",
+        formats={"accounts": "parquet", "tickets": "parquet"},
+        **as_text,
+    )
+    _, db_typed = loaded(typed)
+    typed_rejects = {t: rejects(db_typed, t) for t in ("accounts", "tickets")}
+    (tmp_path / "health.duckdb").unlink()
+    _, db_text = loaded(text)
+    assert typed_rejects == {t: rejects(db_text, t) for t in ("accounts", "tickets")}
+    assert typed_rejects == {
+        "accounts": [
+            (2, "churn_date is before signup_date"),
+            (3, "arr -5.0 is below the minimum 0"),
+            (
+                4,
+                "arr 'nan' is not a number such as 1200 or 1200.50 "
+                "(no currency symbols or thousands separators)",
+            ),
+            (5, "signup_date is missing"),
+        ],
+        "tickets": [
+            (1, "csat 6 is above the maximum 5; closed_at is before opened_at"),
+            (3, "account_id '9' is not in accounts"),
+            (4, "opened_at is missing"),
+        ],
+    }
+
+
+def test_a_parquet_column_called_file_row_number_is_an_extra(tmp_path, loaded):
+    events = pl.DataFrame(
+        {
+            "account_id": ["A1", "ZZ"],
+            "event_time": ["2024-03-01", "2024-03-02"],
+            "event": ["login", "login"],
+            "file_row_number": [70, 80],
+        }
+    )
+    report, db = loaded(make_folder(tmp_path, events=events, formats={"events": "parquet"}))
+    assert rejects(db, "events") == [(2, "account_id 'ZZ' is not in accounts")]
+    assert report["events"].warnings == [
+        "events.parquet: columns not in the contract, ignored: file_row_number"
+    ]
+
+
+def test_events_of_users_not_in_users_are_counted_in_a_warning(tmp_path, loaded):
+    users = [{"user_id": "u1", "account_id": "A1"}]
+    report, _ = loaded(make_folder(tmp_path, users=users))  # EVENTS name u1 once, and no other
+    assert report["events"].warnings == []
+    events = EVENTS + [{**EVENTS[0], "user_id": "u9"}, {**EVENTS[0], "user_id": "u8"}]
+    report, _ = loaded(make_folder(tmp_path, "more", users=users, events=events))
+    assert report["events"].warnings == ["events.csv: 2 rows name a user_id that is not in users"]
