@@ -79,22 +79,40 @@ print(json.dumps(out))
 
 
 def run_child(args: list[str], log: Path, env: dict | None = None) -> tuple[float, float, str]:
-    """Run a process to completion: (wall seconds, peak RSS in MB, its stdout)."""
+    """Run a process to completion: (wall seconds, peak RSS in MB, its stdout).
+
+    The peak is the child's own VmHWM, polled from /proc: the rusage of wait4 would not do, as
+    Linux carries a parent's high-water mark into a child it forks (this harness holds GBs of
+    DuckDB pages after splitting the data), so every step would report at least that."""
     start = time.perf_counter()
-    with open(log, "a") as err:
+    with open(log, "a") as err, tempfile.TemporaryFile() as out:
         err.write(f"\n$ {' '.join(args)}\n")
         err.flush()
         proc = subprocess.Popen(
-            args, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, env={**os.environ, **(env or {})}
+            args, cwd=ROOT, stdout=out, stderr=err, env={**os.environ, **(env or {})}
         )
-        # wait4 gives this child's own rusage: its peak RSS, not the harness's.
-        out = proc.stdout.read().decode()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - start
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, _hwm_kb(proc.pid))
+            time.sleep(0.02)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        text = out.read().decode()
     if proc.returncode != 0:
         raise SystemExit(f"step failed ({proc.returncode}): {' '.join(args)}; see {log}")
-    return wall, usage.ru_maxrss / 1024, out
+    return wall, peak / 1024, text
+
+
+def _hwm_kb(pid: int) -> int:
+    """The process's peak resident memory so far (kB), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def health(*args: str) -> list[str]:
