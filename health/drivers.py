@@ -252,11 +252,10 @@ def explain(frame: pl.DataFrame, tier: str = "tier", **thresholds: float) -> pl.
     # its sentence only for the rows where it applies, then the strongest few per row (the
     # earlier rule first on a tie). Sentences must be row-wise expressions.
     scored = (
-        frame.lazy()
-        .with_row_index("_row")
+        frame.with_row_index("_row")
         .with_columns(*(sev.cast(pl.Float64).alias(f"_s{i}") for i, (sev, _) in enumerate(rules)))
+        .lazy()
     )
-    scored = scored.collect().lazy()
     hits = pl.concat(
         [
             scored.filter(pl.col(f"_s{i}").is_not_null()).select(

@@ -13,7 +13,7 @@ import polars as pl
 from sklearn.inspection import permutation_importance
 from threadpoolctl import threadpool_limits
 
-from health import db, drivers, features, model_health, model_store, scorecard
+from health import catalog, db, drivers, features, model_health, model_store, scorecard
 from health.model_train import (
     NotEnoughHistory,
     TimeSplitCalibrated,
@@ -329,12 +329,8 @@ def reusable(con, database, frame: pl.DataFrame, as_of: dt.date) -> Fitted | Non
     trained = dt.date.fromisoformat(card.get("trained_as_of") or "0001-01-01")
     if not 0 <= (as_of - trained).days < RETRAIN_AFTER_DAYS or card.get("versions") != _versions():
         return None
-    changed = (
-        con.execute("SELECT value FROM meta WHERE key = 'events_changed_from'").fetchall()
-        if db.table_exists(con, "meta")
-        else []
-    )
-    if changed and (changed[0][0] == "all" or dt.date.fromisoformat(changed[0][0]) <= trained):
+    changed = catalog.meta(con).get("events_changed_from")
+    if changed and (changed == "all" or dt.date.fromisoformat(changed) <= trained):
         return None
     labelled = frame.filter(pl.col("churned").is_not_null())
     numeric = features.known(labelled)

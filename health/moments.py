@@ -40,8 +40,7 @@ from health.moments_delight import (
 )
 from health.moments_levels import (
     build_grid,
-    detect_engagement_drops,
-    detect_usage_jumps,
+    level_shifts,
     shared_index,
 )
 from health.moments_onboarding import (
@@ -130,8 +129,8 @@ def detect_moments(
     parts: list[pl.DataFrame] = []
 
     drop_kw, jump_kw = kw("engagement_drop"), kw("usage_jump")
-    drops = detect_engagement_drops(weekly, index=index, **drop_kw)
-    jumps = detect_usage_jumps(weekly, index=index, **jump_kw)
+    drops = level_shifts(grid, index, "engagement_drop", **drop_kw)
+    jumps = level_shifts(grid, index, "usage_spike", **jump_kw)
     for frame, source in ((drops, "engagement_drop"), (jumps, "usage_jump")):
         parts.append(ev.with_text(frame, ev.level_shift, source))
 

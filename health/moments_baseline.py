@@ -45,7 +45,6 @@ class Baseline:
     t: np.ndarray  # exposure over the baseline weeks (sum of the shared index)
     phi: np.ndarray  # overdispersion: variance over mean of the normalised baseline weeks
     pre: np.ndarray  # mean of the `pre_weeks` just before s, relative to base
-    pre_llr: np.ndarray  # quasi-Poisson log-likelihood ratio of the pre weeks against the baseline
     valid: np.ndarray  # bool: full windows inside the account's life, account old enough
     trend: np.ndarray  # rate of the baseline's later half over that of its earlier half
     trend_llr: np.ndarray  # quasi-Poisson log-likelihood ratio of that difference
@@ -120,8 +119,6 @@ def baseline_stats(
         phi = np.maximum(1.0, np.where(mean > 0, np.nanvar(win, axis=2, ddof=1) / mean, 1.0))
         pre_win = trailing(norm, pre_weeks)
         pre = np.nanmean(pre_win, axis=2) / np.maximum(base, 1e-9)
-        x_pre = np.nansum(trailing(e, pre_weeks), axis=2)
-        t_pre = np.nansum(np.where(np.isnan(pre_win), 0, trailing(g, pre_weeks)), axis=2)
         valid = (
             (np.sum(~np.isnan(win), axis=2) == baseline_weeks)
             & (np.sum(~np.isnan(pre_win), axis=2) == pre_weeks)
@@ -143,7 +140,6 @@ def baseline_stats(
         trend = (x_late / np.maximum(t_late, 1e-9)) / np.maximum(x_early / t_early, 1e-9)
         trend_llr = poisson_llr(x_early, t_early, x_late, t_late) / phi
         x, t = np.nansum(raw, axis=2), exposure.sum(axis=2)
-        pre_llr = poisson_llr(x, t, x_pre, t_pre) / phi
         # The months before the baseline: was the account already sliding into it?
         x_ref, t_ref = _window_sums(e, g, span, ref_weeks)
         slide = np.where(t_ref > 0, (x / np.maximum(t, 1e-9)) / np.maximum(x_ref / t_ref, 1e-9), 1)
@@ -155,7 +151,6 @@ def baseline_stats(
             t,
             phi,
             pre,
-            pre_llr,
             valid,
             trend,
             trend_llr,

@@ -102,7 +102,6 @@ def _level_shifts(
     phi_prior: float = 0.0,
     min_trend: float = 0.0,
     trend_penalty: float = 0.0,
-    pre_penalty: float = 0.0,
     ref_weeks: int = 0,
     min_slide: float = 0.0,
     holiday_index: float = 0.0,
@@ -133,8 +132,7 @@ def _level_shifts(
     start_ok = bl.valid & (bl.base >= min_base)
     # Drops: the weeks just before s still at the level; jumps: not already up (a slide or a
     # climb under way), unless a small account's few counts cannot tell that from noise.
-    moved = (sign * bl.pre < sign * pre_ratio) & (bl.pre_llr >= pre_penalty)
-    start_ok &= ~moved
+    start_ok &= ~(sign * bl.pre < sign * pre_ratio)
     if min_trend > 0:  # a baseline already sliding (drops) or climbing (jumps) is no sudden start
         sliding = sign * np.log(np.maximum(bl.trend, 1e-9)) < np.log(min_trend)
         start_ok &= ~(sliding & (bl.trend_llr >= trend_penalty))
@@ -210,139 +208,69 @@ SHIFT_SCHEMA = {
 }
 
 
-def detect_engagement_drops(
-    weekly: pl.DataFrame,
-    *,
-    index: np.ndarray | None = None,
-    baseline_weeks: int | tuple[int, ...] = (8, 13, 20),
-    baseline_events: float = 80.0,
-    confirm_weeks: int = 4,
-    max_confirm_weeks: int = 12,
-    pre_weeks: int = 2,
-    max_ratio: float = 0.35,
-    sustain_ratio: float = 0.7,
-    pre_ratio: float = 0.6,
-    penalty: float = 10.0,
-    min_base: float = 3.0,
-    min_age_weeks: int = 12,
-    refractory_weeks: int = 26,
-    phi_prior: float = 8.0,
-    min_trend: float = 0.75,
-    trend_penalty: float = 2.0,
-    pre_penalty: float = 0.0,
-    ref_weeks: int = 26,
-    min_slide: float = 0.8,
-    holiday_index: float = 0.8,
-) -> pl.DataFrame:
-    """Sudden, sustained falls in weekly events against the account's own baseline.
+# The level-shift detectors' parameters (see `_level_shifts`). Drops: the weeks from s
+# average at most `limit` of the baseline median and stay under `sustain_ratio` (one dead
+# week is not a drop), the `pre_weeks` just before s were still at `pre_ratio` or more (a slow
+# slide is not a drop), and the change is significant for its counts: quasi-Poisson
+# log-likelihood ratio at least `penalty` (a small account's noise is not a drop). Confirmed
+# after `confirm_weeks` to `max_confirm_weeks` weeks; baseline median at least `min_base`
+# events a week; account at least `min_age_weeks` old (not onboarding); one per
+# `refractory_weeks`. The account's overdispersion is shrunk towards that of accounts at its
+# level (`phi_prior`, see `baseline_stats`); a small account's baseline grows through the
+# `baseline_weeks` lengths until it holds `baseline_events` events (`adaptive_baseline`). A
+# slide already under way is a slow decline, not a drop: no drop starts where the later half
+# of the baseline runs under `min_trend` of its earlier half, or the baseline under
+# `min_slide` of the `ref_weeks` before it, when that difference is itself significant (llr
+# at least `trend_penalty`, so a small account's noise blocks nothing). No drop starts in a
+# shared holiday week (shared index under `holiday_index`).
+# Jumps mirror drops (at least `limit` times the baseline, staying above `sustain_ratio`, the
+# pre weeks at most `pre_ratio`: steady growth is not a jump); the slide and holiday guards
+# are off for them (backtests found they cost jumps).
+LEVEL_SHIFTS: dict[str, dict] = {
+    "engagement_drop": {
+        "down": True,
+        "baseline_weeks": (8, 13, 20),
+        "baseline_events": 80.0,
+        "confirm_weeks": 4,
+        "max_confirm_weeks": 12,
+        "pre_weeks": 2,
+        "limit": 0.35,
+        "sustain_ratio": 0.7,
+        "pre_ratio": 0.6,
+        "penalty": 10.0,
+        "min_base": 3.0,
+        "min_age_weeks": 12,
+        "refractory_weeks": 26,
+        "phi_prior": 8.0,
+        "min_trend": 0.75,
+        "trend_penalty": 2.0,
+        "ref_weeks": 26,
+        "min_slide": 0.8,
+        "holiday_index": 0.8,
+    },
+    "usage_spike": {
+        "down": False,
+        "baseline_weeks": (8, 13, 20),
+        "baseline_events": 80.0,
+        "confirm_weeks": 3,
+        "max_confirm_weeks": 6,
+        "pre_weeks": 2,
+        "limit": 2.0,
+        "sustain_ratio": 1.4,
+        "pre_ratio": 1.5,
+        "penalty": 10.0,
+        "min_base": 3.0,
+        "min_age_weeks": 12,
+        "refractory_weeks": 26,
+        "phi_prior": 8.0,
+    },
+}
 
-    A drop starting at week s, after dividing out the shared weekly index (holidays): the
-    weeks from s average at most `max_ratio` of the median of the `baseline_weeks` before,
-    they stay under `sustain_ratio` (one dead week is not a drop), the `pre_weeks` just before
-    s were still at `pre_ratio` or more (a slow slide is not a drop), and the change is
-    significant for its counts: quasi-Poisson log-likelihood ratio at least `penalty` (a small
-    account's noise is not a drop). Confirmed after `confirm_weeks` to `max_confirm_weeks`
-    weeks (see `_level_shifts`); baseline median at least `min_base` events a week; account at
-    least `min_age_weeks` old (not onboarding); one drop per `refractory_weeks`. The account's
-    overdispersion is shrunk towards that of accounts at its level (`phi_prior`, see
-    `baseline_stats`). A small account's baseline grows through the `baseline_weeks` lengths
-    until it holds `baseline_events` events (see `adaptive_baseline`). A slide already under
-    way is a slow decline, not a drop: no drop starts where the later half of the baseline
-    runs under `min_trend` of its earlier half, or the baseline under `min_slide` of the
-    `ref_weeks` before it, when that difference is itself significant (quasi-Poisson
-    log-likelihood ratio at least `trend_penalty`, so a small account's noise blocks nothing).
-    The `pre_weeks` test is waived where the pre weeks' difference from the baseline is under
-    `pre_penalty` (noise). No drop starts in a shared holiday week (shared index under
-    `holiday_index`): it is dated from the first ordinary week instead.
-    `weekly`: account_id, week_end, age_weeks, events.
-    """
-    grid = build_grid(weekly)
+
+def level_shifts(grid: Grid, index: np.ndarray, kind: str, **params) -> pl.DataFrame:
+    """Sudden, sustained drops (`engagement_drop`) or jumps (`usage_spike`) in weekly events
+    against each account's own baseline, after dividing out the shared weekly `index`
+    (holidays); `params` override LEVEL_SHIFTS[kind]."""
     if not grid.ids:
         return pl.DataFrame(schema=SHIFT_SCHEMA)
-    return _level_shifts(
-        grid,
-        shared_index(grid) if index is None else index,
-        down=True,
-        baseline_weeks=baseline_weeks,
-        baseline_events=baseline_events,
-        confirm_weeks=confirm_weeks,
-        max_confirm_weeks=max_confirm_weeks,
-        pre_weeks=pre_weeks,
-        limit=max_ratio,
-        sustain_ratio=sustain_ratio,
-        pre_ratio=pre_ratio,
-        penalty=penalty,
-        min_base=min_base,
-        min_age_weeks=min_age_weeks,
-        refractory_weeks=refractory_weeks,
-        phi_prior=phi_prior,
-        min_trend=min_trend,
-        trend_penalty=trend_penalty,
-        pre_penalty=pre_penalty,
-        ref_weeks=ref_weeks,
-        min_slide=min_slide,
-        holiday_index=holiday_index,
-        kind="engagement_drop",
-    )
-
-
-def detect_usage_jumps(
-    weekly: pl.DataFrame,
-    *,
-    index: np.ndarray | None = None,
-    baseline_weeks: int | tuple[int, ...] = (8, 13, 20),
-    baseline_events: float = 80.0,
-    confirm_weeks: int = 3,
-    max_confirm_weeks: int = 6,
-    pre_weeks: int = 2,
-    min_ratio: float = 2.0,
-    sustain_ratio: float = 1.4,
-    pre_ratio: float = 1.5,
-    penalty: float = 10.0,
-    min_base: float = 3.0,
-    min_age_weeks: int = 12,
-    refractory_weeks: int = 26,
-    phi_prior: float = 8.0,
-    min_trend: float = 0.0,
-    trend_penalty: float = 0.0,
-    pre_penalty: float = 0.0,
-    ref_weeks: int = 0,
-    min_slide: float = 0.0,
-    holiday_index: float = 0.0,
-) -> pl.DataFrame:
-    """Sudden, sustained jumps in weekly events against the account's own baseline.
-
-    The mirror of `detect_engagement_drops`: the weeks from s average at least `min_ratio`
-    times the baseline median and stay above `sustain_ratio`, the `pre_weeks` before were at
-    most `pre_ratio` (steady growth is not a jump), quasi-Poisson score at least `penalty`; the
-    baseline grows for small accounts as for drops. The slide and holiday guards are off by
-    default (`min_trend`, `min_slide`, `holiday_index` at 0): backtests found they cost jumps.
-    """
-    grid = build_grid(weekly)
-    if not grid.ids:
-        return pl.DataFrame(schema=SHIFT_SCHEMA)
-    return _level_shifts(
-        grid,
-        shared_index(grid) if index is None else index,
-        down=False,
-        baseline_weeks=baseline_weeks,
-        baseline_events=baseline_events,
-        confirm_weeks=confirm_weeks,
-        max_confirm_weeks=max_confirm_weeks,
-        pre_weeks=pre_weeks,
-        limit=min_ratio,
-        sustain_ratio=sustain_ratio,
-        pre_ratio=pre_ratio,
-        penalty=penalty,
-        min_base=min_base,
-        min_age_weeks=min_age_weeks,
-        refractory_weeks=refractory_weeks,
-        phi_prior=phi_prior,
-        min_trend=min_trend,
-        trend_penalty=trend_penalty,
-        pre_penalty=pre_penalty,
-        ref_weeks=ref_weeks,
-        min_slide=min_slide,
-        holiday_index=holiday_index,
-        kind="usage_spike",
-    )
+    return _level_shifts(grid, index, kind=kind, **{**LEVEL_SHIFTS[kind], **params})

@@ -7,7 +7,7 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 
-from health import db
+from health import catalog, db
 
 # Build order, dbt-style layers: staging (views) -> intermediate -> marts. A name is a SQL file
 # in health/sql; "module:function" is a Python step called as function(con, as_of), for work
@@ -79,20 +79,14 @@ def run_steps(
         else:
             db.build(con, [step])
     if any(step in DAILY for step in steps) and db.table_exists(con, "meta"):
-        con.execute("DELETE FROM meta WHERE key IN ('events_changed_from', 'daily_through')")
-        con.execute("INSERT INTO meta VALUES ('daily_through', ?)", [as_of.isoformat()])
-
-
-def _meta(con, key: str) -> str | None:
-    if not db.table_exists(con, "meta"):
-        return None
-    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
-    return row[0][0] if row else None
+        con.execute("DELETE FROM meta WHERE key = 'events_changed_from'")
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('daily_through', ?)", [as_of.isoformat()])
 
 
 def daily_rebuild_from(con, as_of: dt.date) -> dt.date | None:
     """The first day whose daily rollups must be rebuilt; None when they must be built whole."""
-    built, changed = _meta(con, "daily_through"), _meta(con, "events_changed_from")
+    meta = catalog.meta(con)
+    built, changed = meta.get("daily_through"), meta.get("events_changed_from")
     if built is None or changed == "all" or not all(db.table_exists(con, t) for t in DAILY):
         return None
     since = dt.date.fromisoformat(built) + dt.timedelta(days=1)
