@@ -1,5 +1,6 @@
 """The app's router: page config, first-run bootstrap, sign-in gate, shared sidebar, navigation."""
 
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -16,13 +17,21 @@ st.set_page_config(
 
 
 @st.cache_resource(show_spinner=False)
+def _build_lock() -> threading.Lock:
+    return threading.Lock()
+
+
 def _ensure_database(path: str) -> None:
-    # Once per server process: a fresh clone has no database, so build the demo one.
+    # A fresh clone has no database: the first session builds the demo one while the others
+    # wait. Not a cached function: Streamlit would replay its progress on every later page.
     if db.exists(path):
         return
-    with st.status("First run: building the demo database…", expanded=True) as status:
-        bootstrap.ensure_database(path, progress=st.write)
-        status.update(label="Demo database ready", state="complete", expanded=False)
+    with _build_lock():
+        if db.exists(path):
+            return
+        with st.status("First run: building the demo database…", expanded=True) as status:
+            bootstrap.ensure_database(path, progress=st.write)
+            status.update(label="Demo database ready", state="complete", expanded=False)
 
 
 user = ui_auth.current_user()  # None until someone signs in, or when the app may not open

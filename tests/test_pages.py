@@ -180,3 +180,34 @@ def test_the_account_page_works_with_only_accounts_and_events(bare_warehouse, mo
     at.switch_page("pages/account.py").run()
     assert not at.exception and not at.error
     assert any("No tickets recorded" in c.value for c in at.caption)
+
+
+def test_the_first_run_builds_the_database_once_and_its_progress_goes_away(
+    warehouse, tmp_path, monkeypatch
+):
+    # A fresh clone: no database. The build itself is the demo's (tested in test_demo and by
+    # the browser test's fresh server); here a copy of the test warehouse stands in for it.
+    import shutil
+
+    from health import bootstrap
+
+    path, built = tmp_path / "first.duckdb", []
+
+    def build(target, progress):
+        progress("Loading the demo data")
+        shutil.copy(warehouse, target)
+        built.append(target)
+        return True
+
+    monkeypatch.setattr(bootstrap, "ensure_database", build)
+    monkeypatch.setenv("HEALTH_DB", str(path))
+    at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert built == [str(path)]
+    assert [s.label for s in at.status] == ["Demo database ready"]
+    # Nothing of the build is shown again: not on the next run, nor to the next visitor.
+    for again in (at.run(), AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60).run()):
+        assert not again.exception
+        assert not again.status, [s.label for s in again.status]
+        assert again.title[0].value == "My accounts"
+    assert built == [str(path)]
