@@ -61,15 +61,27 @@ def _pooled_phi(phi: np.ndarray, level: np.ndarray, ok: np.ndarray, min_accounts
     """
     band = np.floor(np.log2(np.maximum(np.nan_to_num(level, nan=1.0), 1.0))).astype(np.int64)
     band = np.minimum(band, 12)
-    every = np.where(ok, phi, np.nan)
-    overall = np.nanmedian(every, axis=0)
+    overall = window_median(np.where(ok, phi, np.nan).T)
     out = np.broadcast_to(np.where(np.isnan(overall), 1.0, overall), phi.shape).copy()
     for b in np.unique(band[ok]):
         inside = ok & (band == b)
-        med = np.nanmedian(np.where(inside, phi, np.nan), axis=0)
+        med = window_median(np.where(inside, phi, np.nan).T)
         use = (band == b) & (inside.sum(axis=0) >= min_accounts)[None, :]
         out[use] = np.broadcast_to(med, phi.shape)[use]
     return out
+
+
+def window_sums(x: np.ndarray, skip: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum and count of the non-NaN values over the `width` columns ending `skip` columns
+    before each column (cut at the first column): nansum and the count of
+    `trailing(x, skip + width)[:, :, :width]`, from two running sums instead of the windows."""
+    seen = ~np.isnan(x)
+    zero = np.zeros((x.shape[0], 1))
+    total = np.concatenate([zero, np.cumsum(np.where(seen, x, 0.0), axis=1)], axis=1)
+    count = np.concatenate([zero, np.cumsum(seen, axis=1)], axis=1)
+    col = np.arange(x.shape[1])
+    hi, lo = np.clip(col - skip, 0, None), np.clip(col - skip - width, 0, None)
+    return total[:, hi] - total[:, lo], count[:, hi] - count[:, lo]
 
 
 def poisson_llr(x_b, t_b, x_a, t_a) -> np.ndarray:
@@ -105,48 +117,48 @@ def baseline_stats(
     """
     e = events
     norm = e / index[None, :]
-    g = np.broadcast_to(index, e.shape)
+    g = np.where(np.isnan(e), np.nan, np.broadcast_to(index, e.shape))  # exposure where seen
     span = baseline_weeks + pre_weeks  # the pre weeks are judged apart from the baseline
     with (
         np.errstate(all="ignore"),
         warnings.catch_warnings(action="ignore", category=RuntimeWarning),
     ):
-        win = trailing(norm, span)[:, :, :baseline_weeks]
-        raw = trailing(e, span)[:, :, :baseline_weeks]
-        exposure = np.where(np.isnan(raw), 0, trailing(g, span)[:, :, :baseline_weeks])
-        base = window_median(win)
-        mean = np.nanmean(win, axis=2)
-        phi = np.maximum(1.0, np.where(mean > 0, np.nanvar(win, axis=2, ddof=1) / mean, 1.0))
-        pre_win = trailing(norm, pre_weeks)
-        pre = np.nanmean(pre_win, axis=2) / np.maximum(base, 1e-9)
-        valid = (
-            (np.sum(~np.isnan(win), axis=2) == baseline_weeks)
-            & (np.sum(~np.isnan(pre_win), axis=2) == pre_weeks)
-            & (age >= min_age_weeks)
-            & (base > 0)
-        )
+        # Sums over the baseline window [s - span, s - pre_weeks) come from running sums; only
+        # its median needs the windows themselves.
+        base = window_median(trailing(norm, span)[:, :, :baseline_weeks])
+        s1, n = window_sums(norm, pre_weeks, baseline_weeks)
+        s2, _ = window_sums(norm * norm, pre_weeks, baseline_weeks)
+        x, _ = window_sums(e, pre_weeks, baseline_weeks)
+        t, _ = window_sums(g, pre_weeks, baseline_weeks)
+        mean = s1 / n
+        var = np.where(n > 1, np.maximum(s2 - s1 * s1 / n, 0.0) / (n - 1), np.nan)
+        phi = np.maximum(1.0, np.where(mean > 0, var / mean, 1.0))
+        pre_sum, pre_n = window_sums(norm, 0, pre_weeks)
+        pre = (pre_sum / pre_n) / np.maximum(base, 1e-9)
+        valid = (n == baseline_weeks) & (pre_n == pre_weeks) & (age >= min_age_weeks) & (base > 0)
+        base_raw = x / n
         if phi_prior > 0:
-            raw_mean = np.nanmean(raw, axis=2)
-            pooled = _pooled_phi(phi, raw_mean, valid)
+            pooled = _pooled_phi(phi, base_raw, valid)
             own = baseline_weeks - 1
             phi = np.maximum(1.0, (phi_prior * pooled + own * phi) / (phi_prior + own))
         # The slide before s: the later half's rate against the earlier half's, counted (a
         # small account's halves differ by chance; its llr says how much that means).
         half = baseline_weeks // 2
-        x_early = np.nansum(raw[:, :, :half], axis=2)
-        t_early = np.nansum(exposure[:, :, :half], axis=2)
-        x_late = np.nansum(raw[:, :, half:], axis=2)
-        t_late = np.nansum(exposure[:, :, half:], axis=2)
+        x_early, _ = window_sums(e, span - half, half)
+        t_early, _ = window_sums(g, span - half, half)
+        x_late, _ = window_sums(e, pre_weeks, baseline_weeks - half)
+        t_late, _ = window_sums(g, pre_weeks, baseline_weeks - half)
         trend = (x_late / np.maximum(t_late, 1e-9)) / np.maximum(x_early / t_early, 1e-9)
         trend_llr = poisson_llr(x_early, t_early, x_late, t_late) / phi
-        x, t = np.nansum(raw, axis=2), exposure.sum(axis=2)
         # The months before the baseline: was the account already sliding into it?
-        x_ref, t_ref = _window_sums(e, g, span, ref_weeks)
+        full = (np.arange(e.shape[1]) >= span + ref_weeks)[None, :] & (ref_weeks > 0)
+        x_ref = np.where(full, window_sums(e, span, ref_weeks)[0], 0.0)
+        t_ref = np.where(full, window_sums(g, span, ref_weeks)[0], 0.0)
         slide = np.where(t_ref > 0, (x / np.maximum(t, 1e-9)) / np.maximum(x_ref / t_ref, 1e-9), 1)
         slide_llr = np.where(t_ref > 0, poisson_llr(x_ref, t_ref, x, t) / phi, 0.0)
         return Baseline(
             base,
-            np.nanmean(raw, axis=2),
+            base_raw,
             x,
             t,
             phi,
@@ -158,23 +170,6 @@ def baseline_stats(
             slide,
             slide_llr,
         )
-
-
-def _window_sums(e: np.ndarray, g: np.ndarray, skip: int, width: int):
-    """Events and exposure over the `width` weeks ending `skip` weeks before each column."""
-    if width <= 0:
-        return np.zeros(e.shape), np.zeros(e.shape)
-    seen = ~np.isnan(e)
-    zero = np.zeros((e.shape[0], 1))
-    cx = np.concatenate([zero, np.cumsum(np.where(seen, e, 0), axis=1)], axis=1)
-    ct = np.concatenate([zero, np.cumsum(np.where(seen, g, 0), axis=1)], axis=1)
-    col = np.arange(e.shape[1])
-    hi, lo = col - skip, col - skip - width
-    ok = lo >= 0
-    hi, lo = np.clip(hi, 0, None), np.clip(lo, 0, None)
-    x = np.where(ok, cx[:, hi] - cx[:, lo], 0.0)
-    t = np.where(ok, ct[:, hi] - ct[:, lo], 0.0)
-    return x, t
 
 
 def adaptive_baseline(

@@ -303,3 +303,48 @@ def test_without_optional_tables_only_usage_moments_and_no_error(tmp_path):
         "stalled_onboarding",
     }
     assert "engagement_drop" in set(_of(found, "DROP")["kind"])
+
+
+def test_baseline_sums_from_running_sums_equal_the_windowed_ones():
+    # The baseline's sums, means, variance and halves come from running sums; the windows they
+    # replace (accounts that start late and stop early, so windows are partly empty) say the same.
+    from health.moments_baseline import baseline_stats, trailing, window_sums
+
+    rng = np.random.default_rng(3)
+    events = rng.poisson(rng.gamma(2.0, 6.0, (40, 1)), (40, 90)).astype(float)
+    starts, stops = rng.integers(0, 30, 40), rng.integers(60, 91, 40)
+    for r in range(40):
+        events[r, : starts[r]], events[r, stops[r] :] = np.nan, np.nan
+    index = rng.uniform(0.4, 1.2, 90)
+    age = np.broadcast_to(np.arange(90) - 20, events.shape)
+    for skip, width in ((0, 3), (3, 12), (9, 6), (15, 20)):
+        windows = trailing(events, skip + width)[:, :, :width]
+        total, count = window_sums(events, skip, width)
+        np.testing.assert_allclose(total, np.nansum(windows, axis=2), rtol=1e-12, atol=1e-9)
+        np.testing.assert_array_equal(count, np.sum(~np.isnan(windows), axis=2))
+
+    bl = baseline_stats(events, age, index, baseline_weeks=12, pre_weeks=2, min_age_weeks=8)
+    norm = events / index
+    exposure = np.where(np.isnan(events), np.nan, np.broadcast_to(index, events.shape))
+    win, raw = trailing(norm, 14)[:, :, :12], trailing(events, 14)[:, :, :12]
+    expo, pre_win = trailing(exposure, 14)[:, :, :12], trailing(norm, 2)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        mean = np.nanmean(win, axis=2)
+        phi = np.maximum(1.0, np.where(mean > 0, np.nanvar(win, axis=2, ddof=1) / mean, 1.0))
+        pre = np.nanmean(pre_win, axis=2) / np.maximum(bl.base, 1e-9)
+        base_raw = np.nanmean(raw, axis=2)
+    full = (np.sum(~np.isnan(win), axis=2) == 12) & (np.sum(~np.isnan(pre_win), axis=2) == 2)
+    np.testing.assert_array_equal(bl.valid, full & (age >= 8) & (bl.base > 0))
+    v = bl.valid
+    assert v.sum() > 1000 and (~v).sum() > 500
+    np.testing.assert_allclose(bl.x[v], np.nansum(raw, axis=2)[v], rtol=1e-12)
+    np.testing.assert_allclose(bl.t[v], np.nansum(expo, axis=2)[v], rtol=1e-12)
+    np.testing.assert_allclose(bl.phi[v], phi[v], rtol=1e-9)
+    np.testing.assert_allclose(bl.pre[v], pre[v], rtol=1e-12)
+    np.testing.assert_allclose(bl.base_raw[v], base_raw[v], rtol=1e-12)
+    with np.errstate(all="ignore"):
+        rate = [
+            np.nansum(raw[:, :, h], axis=2) / np.nansum(expo[:, :, h], axis=2)
+            for h in (slice(0, 6), slice(6, 12))
+        ]
+    np.testing.assert_allclose(bl.trend[v], (rate[1] / rate[0])[v], rtol=1e-9)
