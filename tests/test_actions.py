@@ -200,12 +200,14 @@ class World:
             )
         )
 
-    def survey(self, account_id: str, day: dt.date, score: int, comment: str = "") -> None:
-        """An NPS answer from the champion."""
+    def survey(
+        self, account_id: str, day: dt.date, score: int, comment: str = "", user: str = ""
+    ) -> None:
+        """An NPS answer from the champion, or from `user` (a user ID nobody named)."""
         self.rows["stg_surveys"].append(
             dict(
                 account_id=account_id,
-                user_id=f"{account_id}-champion",
+                user_id=user or f"{account_id}-champion",
                 responded_at=at(day),
                 score=float(score),
                 comment=comment or None,
@@ -354,6 +356,19 @@ def test_risk_signals_become_actions_with_their_numbers(world):
         assert action["reason_kind"] == "risk"
         assert words in action["evidence"], action["evidence"]
         assert action["state"] in PENDING
+
+
+def test_a_detractor_action_quotes_the_latest_answer_and_only_its_own_comment(world):
+    # The champion complained first; a colleague answered later without a comment. The action
+    # names the colleague and quotes nobody: words are never put in another person's mouth.
+    world.account("NPS")
+    world.survey("NPS", ago(12), 3, comment="Too slow")
+    world.survey("NPS", ago(8), 5, user="U-KIM")
+    world.refresh()
+
+    evidence = one(world.mart(), account_id="NPS", reason="detractor")["evidence"]
+    assert evidence.startswith(f"NPS 5 from U-KIM on {ago(8):%-d %b %Y} (2 detractor answers")
+    assert "Too slow" not in evidence
 
 
 def test_a_risk_keeps_its_action_while_it_lasts(world):

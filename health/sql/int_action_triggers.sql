@@ -302,31 +302,44 @@ with
                     rows unbounded preceding) as island
         from low_answers
     ),
-    detractor as (
+    -- the episode's latest answer as one row: its score, who gave it and their own comment
+    -- (aggregating each column apart would pair one person's name with another's words)
+    detractor_episodes as (
         select
             l.account_id,
+            min(l.day) as started_on,
+            max(l.day) as last_day,
+            avg(l.score) as mean_score,
+            count(*) as answers,
+            arg_max({'score': l.score, 'who': l.who, 'comment': l.comment},
+                {'at': l.responded_at, 'user_id': l.user_id}) as latest
+        from low_islands as l
+        group by l.account_id, l.island
+    ),
+    detractor as (
+        select
+            d.account_id,
             'risk' as reason_kind,
             'detractor' as reason,
-            min(l.day) as started_on,
-            min(l.day) as triggered_on,
-            least(0.4 + (6 - avg(l.score)) * 0.1, 1) as severity,
+            d.started_on,
+            d.started_on as triggered_on,
+            least(0.4 + (6 - d.mean_score) * 0.1, 1) as severity,
             format(
                 'NPS {:d} from {} on {}{}{}',
-                arg_max(l.score, l.day)::integer,
-                arg_max(l.who, l.day),
-                strftime(max(l.day), '%-d %b %Y'),
-                case when arg_max(l.comment, l.day) is not null
-                    then format(': "{}"', left(arg_max(l.comment, l.day), 120)) else '' end,
-                case when count(*) > 1
-                    then format(' ({:d} detractor answers since {})', count(*),
-                        strftime(min(l.day), '%-d %b %Y'))
+                d.latest.score::integer,
+                d.latest.who,
+                strftime(d.last_day, '%-d %b %Y'),
+                case when d.latest.comment is not null
+                    then format(': "{}"', left(d.latest.comment, 120)) else '' end,
+                case when d.answers > 1
+                    then format(' ({:d} detractor answers since {})', d.answers,
+                        strftime(d.started_on, '%-d %b %Y'))
                     else '' end
             ) as evidence,
             true as active
-        from low_islands as l
+        from detractor_episodes as d
         cross join params as p
-        group by l.account_id, l.island
-        having max(l.day) > any_value(p.as_of) - $nps_gap_days::integer
+        where d.last_day > p.as_of - $nps_gap_days::integer
     ),
 
     -- no_touchpoint: no CSM touchpoint for touch_days on an account whose health slips
