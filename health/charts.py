@@ -206,4 +206,4 @@ def health_changes(frame: pl.DataFrame) -> go.Figure:
         yaxis={"autorange": "reversed"},
         hovermode="closest",
     )
-    return _layout(fig, "Why the health changed", height=260)
+    return _layout(fig, "What moved in 4 weeks", height=260)

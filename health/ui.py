@@ -223,8 +223,11 @@ def moment_card(m: dict) -> None:
             st.markdown(f"**What to do.** {m['guidance']}")
 
 
-def action_card(a: dict, log, actor: str, as_of) -> None:
-    """One suggested action with its questions, email draft and done / snooze / dismiss."""
+def action_card(a: dict, log, actor: str, as_of, drafts: bool = True) -> None:
+    """One suggested action with its questions, email draft and done / snooze / dismiss.
+
+    `drafts`: show the email draft (addressed to a person at the customer: only to roles that
+    may see who)."""
     import datetime as dt
 
     from health import action_log
@@ -234,9 +237,10 @@ def action_card(a: dict, log, actor: str, as_of) -> None:
         st.markdown(a["detail"])
         if a.get("questions_or_recognition"):
             st.markdown(a["questions_or_recognition"])
-        with st.expander("Email draft", icon=":material/mail:"):
-            st.text_input("Subject", a["email_subject"], key=f"subj-{a['action_id']}")
-            st.text_area("Body", a["email_body"], height=220, key=f"body-{a['action_id']}")
+        if drafts:
+            with st.expander("Email draft", icon=":material/mail:"):
+                st.text_input("Subject", a["email_subject"], key=f"subj-{a['action_id']}")
+                st.text_area("Body", a["email_body"], height=220, key=f"body-{a['action_id']}")
         with st.form(f"act-{a['action_id']}", border=False):
             note = st.text_input("Note", key=f"note-{a['action_id']}")
             c1, c2, c3, c4 = st.columns([3, 2, 2, 2])

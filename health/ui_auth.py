@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -164,15 +165,31 @@ def mask_contacts(frame: pl.DataFrame, columns=auth.CONTACT_COLUMNS) -> pl.DataF
     return auth.mask_contacts(frame, signed_in().role, columns)
 
 
-def redact_people(
-    text: str | None, names: list[str | None], placeholder: str = "the champion"
-) -> str | None:
-    """Free text with these people's names replaced, unless the user's role may see them."""
-    if text is None or auth.can_see_contacts(signed_in().role):
+def sees_contacts() -> bool:
+    """Whether the signed-in user's role sees the names and emails of people at customers."""
+    return auth.can_see_contacts(signed_in().role)
+
+
+def people_redactor(
+    names: Iterable[str | None], champion: str | None
+) -> Callable[[str | None], str | None]:
+    """A function hiding these people's names, full or first, in free text (evidence, actions,
+    timeline notes) unless the user's role may see them: "the champion" or "a contact"."""
+    if sees_contacts():
+        return lambda text: text
+    full = sorted(set(filter(None, names)), key=len, reverse=True)
+    subs = [(n, "the champion" if n == champion else "a contact") for n in full]
+    subs += [(n.split()[0], hidden) for n, hidden in subs if len(n.split()) > 1]
+    patterns = [(re.compile(rf"\b{re.escape(n)}\b"), hidden) for n, hidden in subs]
+
+    def redact(text: str | None) -> str | None:
+        if text is None:
+            return None
+        for pattern, hidden in patterns:
+            text = pattern.sub(hidden, text)
         return text
-    for name in filter(None, names):
-        text = text.replace(name, placeholder)
-    return text
+
+    return redact
 
 
 @st.cache_resource(show_spinner=False)

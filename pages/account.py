@@ -1,5 +1,6 @@
 """Account: one account's health, why it moved, its journey, moments, actions and people."""
 
+import polars as pl
 import streamlit as st
 
 from health import account, action_log, actions, charts, timeline, ui, ui_auth
@@ -32,42 +33,57 @@ acts = actions.account_actions(con, log, account_id)
 
 st.title(facts["name"])
 st.caption(f"{account_id} · {facts['segment']} · {facts['plan']} · owner {facts['csm_owner']}")
-people = [facts["champion_name"]]
-hidden = ui_auth.redact_people(facts["champion_name"], people, "hidden for your role")
-ui.account_header({**facts, "champion_name": hidden})
+contacts = account.contacts(con, account_id)
+sees_people = ui_auth.sees_contacts()
+private = ui_auth.people_redactor(
+    [facts["champion_name"], *contacts["name"].to_list()], facts["champion_name"]
+)
+hidden = facts["champion_name"] if sees_people or not facts["champion_name"] else None
+ui.account_header({**facts, "champion_name": hidden or "hidden for your role"})
 
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Why")
-    drivers = (ui_auth.redact_people(facts["drivers"], people) or "").split("; ")
+    drivers = (private(facts["drivers"]) or "").split("; ")
     st.markdown("\n".join(f"- {d}" for d in drivers if d) or "No risk driver stands out.")
 with right:
     changes = account.health_changes(con, account_id)
     st.plotly_chart(charts.health_changes(changes), width="stretch")
+    if facts.get("score_source") == "model":
+        st.caption(
+            "Health is the churn model's score. Engagement, Adoption, Relationship, Support and "
+            "Contract are the transparent scorecard's parts (0–100, higher is better): they weigh "
+            "the same signals differently, so a part can rise while the model's health falls."
+        )
 
 tl = timeline.build(con, account_id, account.action_points(acts))
-st.plotly_chart(charts.timeline(tl.activity, tl.health, tl.points, timeline.LANES), width="stretch")
+points = tl.points.with_columns(
+    detail=pl.Series([private(d) for d in tl.points["detail"]], dtype=pl.String)
+)
+st.plotly_chart(charts.timeline(tl.activity, tl.health, points, timeline.LANES), width="stretch")
 
 st.subheader("Suggested actions")
 todo = acts.filter(acts["state"].is_in(["listed", "queued"])) if acts.height else acts
 if todo.is_empty():
     st.caption("Nothing to do for this account today.")
 user = ui_auth.current_user()
+texts = ("title", "detail", "questions_or_recognition", "email_subject", "email_body")
 for a in todo.iter_rows(named=True):
-    ui.action_card(a, log, user.name if user else "local", facts["as_of"])
+    shown = {**a, **{k: private(a.get(k)) for k in texts}}
+    ui.action_card(shown, log, user.name if user else "local", facts["as_of"], drafts=sees_people)
 
 st.subheader("Moments of truth")
 found = account.moments(con, account_id)
 if found.is_empty():
     st.caption("No moment of truth detected for this account.")
 for m in found.iter_rows(named=True):
-    ui.moment_card({**m, "evidence": ui_auth.redact_people(m["evidence"], people)})
+    ui.moment_card({**m, "evidence": private(m["evidence"])})
 
 people, support, voice, contract, done = st.tabs(
     ["Contacts", "Tickets", "NPS", "Subscriptions", "Action history"]
 )
 for tab, frame, name in (
-    (people, ui_auth.mask_contacts(account.contacts(con, account_id)), "contacts"),
+    (people, ui_auth.mask_contacts(contacts), "contacts"),
     (support, account.tickets(con, account_id), "tickets"),
     (voice, ui_auth.mask_contacts(account.nps(con, account_id)), "nps"),
     (contract, account.subscriptions(con, account_id), "subscriptions"),

@@ -408,3 +408,37 @@ def test_a_pm_reads_an_account_without_its_champions_name(users, account_page, w
     )
     assert champion not in shown
     assert "hidden for your role" in shown
+
+
+def test_a_pm_sees_no_name_of_anyone_at_the_account_in_actions_or_the_timeline(
+    users, account_page, warehouse
+):
+    # A detractor action names the person who answered (not the champion); the admin sees who,
+    # with the email draft; a PM reads "a contact" and gets no draft, and no name anywhere on
+    # the page, the timeline's hover texts included.
+    con = db.connect(warehouse)
+    account_id, person = con.execute(
+        "SELECT a.account_id, u.name FROM mart_actions AS a "
+        "JOIN users AS u ON u.account_id = a.account_id AND NOT u.is_champion "
+        "WHERE a.state IN ('listed', 'queued') AND a.detail LIKE '%' || u.name || '%' "
+        "ORDER BY 1 LIMIT 1"
+    ).fetchall()[0]
+    everybody = [n for (n,) in con.execute(
+        "SELECT name FROM users WHERE account_id = ? AND name IS NOT NULL", [account_id]
+    ).fetchall()]  # fmt: skip
+    con.close()
+
+    def shown(at: AppTest) -> str:
+        charts = [c.proto.spec for c in at.get("plotly_chart")]
+        texts = [m.value for m in at.markdown] + [str(c.value) for c in at.caption]
+        return " ".join(
+            texts + [t.value for t in at.title] + [e.label for e in at.expander] + charts
+        )
+
+    admin = open_account(sign_in(start(), "root"), account_page, account_id)
+    assert person in shown(admin) and any(e.label == "Email draft" for e in admin.expander)
+    assert "the transparent scorecard's parts" in shown(admin), "the bars say what they are"
+    pm = open_account(sign_in(start(), "pat"), account_page, account_id)
+    seen = shown(pm)
+    assert [n for n in everybody if n in seen] == []
+    assert "a contact" in seen and not any(e.label == "Email draft" for e in pm.expander)

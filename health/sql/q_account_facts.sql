@@ -16,6 +16,7 @@ select
     o.*,
     h.health_score,
     h.churn_risk,
+    h.score_source,
     h.tier,
     h.drivers,
     s.stage,
