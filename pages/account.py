@@ -38,8 +38,10 @@ sees_people = ui_auth.sees_contacts()
 private = ui_auth.people_redactor(
     [facts["champion_name"], *contacts["name"].to_list()], facts["champion_name"]
 )
-hidden = facts["champion_name"] if sees_people or not facts["champion_name"] else None
-ui.account_header({**facts, "champion_name": hidden or "hidden for your role"})
+champion = facts["champion_name"]
+if champion and not sees_people:
+    champion = "hidden for your role"
+ui.account_header({**facts, "champion_name": champion})
 
 left, right = st.columns([3, 2])
 with left:

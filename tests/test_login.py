@@ -7,6 +7,8 @@ own book and nothing else, even when they edit the URL to reach another CSM's ac
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from streamlit import config
 from streamlit.testing.v1 import AppTest
@@ -442,3 +444,20 @@ def test_a_pm_sees_no_name_of_anyone_at_the_account_in_actions_or_the_timeline(
     seen = shown(pm)
     assert [n for n in everybody if n in seen] == []
     assert "a contact" in seen and not any(e.label == "Email draft" for e in pm.expander)
+
+
+def test_an_account_without_a_champion_says_so_to_every_role(
+    users, account_page, warehouse, tmp_path, monkeypatch
+):
+    # "hidden for your role" is for a name that exists; none on file is none on file.
+    copy = tmp_path / "health.duckdb"
+    shutil.copy(warehouse, copy)
+    con = db.connect(copy, read_only=False)
+    account_id = con.execute("SELECT min(account_id) FROM users WHERE is_champion").fetchall()[0][0]
+    con.execute("UPDATE users SET is_champion = false WHERE account_id = ?", [account_id])
+    con.close()
+    monkeypatch.setenv("HEALTH_DB", str(copy))
+    for who in ("root", "pat"):
+        at = open_account(sign_in(start(), who), account_page, account_id)
+        header = " ".join(m.value for m in at.markdown if "Champion" in m.value)
+        assert "**Champion** none on file" in header and "hidden" not in header, (who, header)
