@@ -331,7 +331,9 @@ def time_score(work: Path, n_accounts: int, n_events: int) -> tuple[float, int, 
         )
         con.close()
         (folder / "events.parquet").unlink()
-    n = duckdb.connect().execute(f"select count(*) from '{folder / 'events.csv'}'").fetchall()[0][0]
+    with duckdb.connect() as con:
+        n = con.execute("select count(*) from read_csv(?)", [str(folder / "events.csv")])
+        n = n.fetchall()[0][0]
     as_of = pl.read_csv(folder / "accounts.csv", infer_schema=False)["signup_date"].max()
     start = time.perf_counter()
     subprocess.run(
