@@ -211,3 +211,31 @@ def test_the_first_run_builds_the_database_once_and_its_progress_goes_away(
         assert not again.status, [s.label for s in again.status]
         assert again.title[0].value == "My accounts"
     assert built == [str(path)]
+
+
+def test_a_first_run_build_stopped_half_way_leaves_no_database_and_builds_again(
+    demo_folder, tmp_path, monkeypatch
+):
+    # A click that reruns the page (or a killed server) stops the build between the load and
+    # the refresh: no database without scores may be left for every later start to open.
+    from health import bootstrap, refresh
+
+    monkeypatch.setattr(bootstrap, "DEMO_FOLDER", demo_folder)
+    path = tmp_path / "health.duckdb"
+
+    def stopped(*_args, **_kwargs):
+        raise RuntimeError("stopped by a rerun")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(refresh, "refresh", stopped)
+        with pytest.raises(RuntimeError):
+            bootstrap.ensure_database(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+    assert bootstrap.ensure_database(path)
+    con = db.connect(path)
+    try:
+        assert con.execute("select count(*) from mart_account_health").fetchone()[0] > 0
+    finally:
+        con.close()
+    assert not bootstrap.ensure_database(path)
