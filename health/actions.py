@@ -19,7 +19,6 @@ the account churned, before it ever reached the list).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
 import polars as pl
@@ -98,7 +97,8 @@ def refresh_actions(con, as_of: dt.date) -> None:
     fresh = render(db.run(con, "select * from int_action_candidates"))
     previous = _previous(con)
     live = db.run(con, "select account_id from stg_accounts where churn_date is null")
-    log = _log_beside(con)
+    database = db.published_file(con)
+    log = action_log.log_path(database) if database else None
     status = action_log.statuses(log) if log else pl.DataFrame(schema=action_log.COLUMNS)
     planned = plan(fresh, previous, status, live["account_id"], as_of, book["settings"])
     con.register("_actions_frame", planned.to_arrow())
@@ -115,17 +115,6 @@ def _previous(con) -> pl.DataFrame:
     if set(COLUMNS) - set(previous.columns):
         return pl.DataFrame(schema=COLUMNS)  # written by an older build: start the queue afresh
     return previous.select([pl.col(c).cast(t) for c, t in COLUMNS.items()])
-
-
-def _log_beside(con) -> Path | None:
-    # The refresh writes to `<db>.tmp-<pid>` (db.writing) before swapping it in as `<db>`; the
-    # log belongs to the published name.
-    row = con.execute(
-        "select path from duckdb_databases() where database_name = current_database()"
-    ).fetchall()
-    if not row or not row[0][0]:
-        return None
-    return action_log.log_path(re.sub(r"\.tmp-\d+$", "", row[0][0]))
 
 
 def plan(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
@@ -104,6 +105,18 @@ def writing(
         finally:
             for leftover in (work, work.with_name(work.name + ".wal")):
                 leftover.unlink(missing_ok=True)
+
+
+def published_file(con) -> Path | None:
+    """The database file a connection's work will be published as: its own file, without the
+    `.tmp-<pid>` suffix of a `writing` copy; None in memory."""
+    row = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchall()
+    if not row or not row[0][0]:
+        return None
+    path = Path(row[0][0])
+    return path.with_name(re.sub(r"\.tmp-\d+$", "", path.name))
 
 
 @contextlib.contextmanager

@@ -301,7 +301,7 @@ def _summary(card: dict) -> str:
 def refresh_scores(con, as_of: dt.date) -> None:
     """Refresh step: score every account and week, write the health tables and the model card."""
     frame = features.load(con)
-    database = model_store.database_file(con)
+    database = db.published_file(con)
     reuse = reusable(con, database, frame, as_of)
     frame, card, fitted = score(frame, as_of, reuse)
     frame = _renewal_now(con, frame, as_of)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 
 import joblib
@@ -14,18 +13,6 @@ from health import db
 
 MODEL_FILE = "model.joblib"
 CARD_FILE = "model.json"
-
-
-def database_file(con) -> Path | None:
-    """The file behind a connection, without a refresh's temporary suffix; None in memory."""
-    row = con.execute(
-        "select path from duckdb_databases() where database_name = current_database()"
-    ).fetchall()
-    if not row or not row[0][0]:
-        return None
-    path = Path(row[0][0])
-    # A refresh writes to `<name>.tmp-<pid>` and swaps it in: the model belongs to <name>.
-    return path.with_name(re.sub(r"\.tmp-\d+$", "", path.name))
 
 
 def folder(database: Path) -> Path:
