@@ -51,6 +51,8 @@ else:
             pages.setdefault(spec.section, []).append(page)
     current = st.navigation(pages)
 
+ui_auth.app_navigation_registered()
+
 # After the menu is registered, so the first run shows the app's own navigation while it builds.
 ui.guard(lambda: _ensure_database(str(db.db_path())))
 

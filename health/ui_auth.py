@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import polars as pl
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from health import auth
 from health.auth import User
@@ -120,15 +121,39 @@ def current_user() -> User | None:
 def signed_in() -> User:
     """The signed-in user; when nobody is, show the sign-in form in place and stop the page.
 
-    app.py shows only the login page until someone signs in, but Streamlit runs a file of
-    pages/ on its own, without app.py, for a deep link to a server on which app.py has not run
-    yet: every check a page relies on goes through here, so such a run shows no data either.
+    app.py shows only the login page until someone signs in. A page file Streamlit ran on its
+    own (a deep link to a server on which app.py has not run yet) is handed over to app.py
+    here first (`run_by_the_app`): every check a page relies on goes through this function.
     """
+    run_by_the_app()
     user = current_user()
     if user is None:
         login_page()
         st.stop()
     return user
+
+
+_APP_RAN = threading.Event()  # app.py has registered its navigation in this process
+
+
+def app_navigation_registered() -> None:
+    """Called by app.py once its st.navigation is registered (see `run_by_the_app`)."""
+    _APP_RAN.set()
+
+
+def run_by_the_app() -> None:
+    """Hand a page file that Streamlit ran on its own over to app.py, on the same page.
+
+    Until app.py has called st.navigation once in this server process, Streamlit takes the
+    pages/ folder for an old-style multipage app: a deep link (or a click during the first run)
+    runs that file alone, without app.py's sign-in, first-run build and menu, and lists every
+    file in the sidebar. st.navigation turns that mode off for good; this does what it does and
+    reruns, so that app.py runs and opens the page asked for (same URL, same query). Once app.py
+    has run, nothing is done: AppTest resets the mode before every run it makes and expects its
+    widget values to reach the page file it runs."""
+    if PagesManager.uses_pages_directory and not _APP_RAN.is_set():
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def require_page(url: str) -> User:
@@ -204,6 +229,7 @@ def login_page(pages: Sequence = ()) -> None:
     `pages` (PageSpecs): where to go once signed in, when this page ran on its own (see
     `signed_in`); the first one the user's role may open.
     """
+    run_by_the_app()
     access = resolve()
     if access.user is not None:
         home = next((p.file for p in pages if auth.can_open(access.user.role, p.url)), None)

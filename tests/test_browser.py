@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,11 +52,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(warehouse):
-    """The app served by a real streamlit process on the demo warehouse."""
+@contextlib.contextmanager
+def serve(database: Path) -> Iterator[str]:
+    """A real streamlit process serving the app on `database`; yields its URL."""
     port = _free_port()
-    env = {**os.environ, "HEALTH_DB": str(warehouse)}
+    env = {**os.environ, "HEALTH_DB": str(database)}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -91,6 +93,13 @@ def server(warehouse):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def server(warehouse):
+    """The app served by a real streamlit process on the demo warehouse."""
+    with serve(warehouse) as url:
+        yield url
 
 
 def wait_for_page(page) -> None:
@@ -153,3 +162,22 @@ def test_walk_every_page_in_a_real_browser(server, page):
     unexpected = [u for u in bad_responses if not BASE_PATH_PROBE.search(u)]
     assert not unexpected, unexpected
     assert not [e for e in errors if not e.startswith(NOT_FOUND)], errors
+
+
+def test_a_deep_link_as_a_servers_first_request_opens_in_the_app(warehouse, page):
+    # Before app.py has run once, Streamlit would run pages/account.py on its own (its old
+    # pages/ folder mode): no menu of the app's, no first-run build. It must open in the app.
+    from health import db
+
+    con = db.connect(warehouse)
+    account_id, name = con.execute(
+        "SELECT account_id, name FROM mart_account_overview ORDER BY account_id LIMIT 1"
+    ).fetchall()[0]
+    con.close()
+    with serve(warehouse) as url:
+        page.goto(f"{url}/account?account={account_id}")
+        wait_for_page(page)
+        assert page.locator("h1").first.inner_text().strip() == name
+        menu = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+        assert [m.split("\n")[-1] for m in menu] == [spec.title for spec in PAGES]
+        assert page.locator('[data-testid="stException"]').count() == 0
