@@ -61,6 +61,22 @@ def trailing_median(x: np.ndarray, width: int) -> np.ndarray:
     return window_median(trailing(x, width))
 
 
+def change_week(x: np.ndarray, g: np.ndarray, base: float, *, down: bool) -> int:
+    """Where in a window of weekly counts `x` (exposures `g`) a change from rate `base` began.
+
+    The maximum-likelihood split: the offset whose weeks from there to the window's end are the
+    least likely under the old rate (Poisson log-likelihood ratio of their own rate against
+    `base`), falling for a drop and rising for a jump, with at least two weeks after it.
+    """
+    xs = np.nan_to_num(x)[::-1].cumsum()[::-1]
+    es = base * np.nan_to_num(g)[::-1].cumsum()[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        llr = np.where(xs > 0, xs * np.log(xs / es), 0.0) - (xs - es)
+    moved = (xs < es) if down else (xs > es)
+    llr = np.where(moved, llr, -np.inf)[: max(len(x) - 1, 1)]
+    return int(np.argmax(llr)) if np.isfinite(llr).any() else 0
+
+
 def shared_index(
     grid: Grid, *, level_weeks: int = 13, min_age_weeks: int = 13, min_accounts: int = 20
 ) -> np.ndarray:
@@ -174,20 +190,27 @@ def _level_shifts(
     for r, c in zip(rows[order].tolist(), cols[order].tolist(), strict=True):
         if r in last and abs(c - last[r]) < refractory_weeks:
             continue
-        last[r] = c
         k = int(hit_k[r, c])
+        d = c + k - 1
+        # The window that confirmed the change may open on a chance week before it (one busy
+        # or quiet week is allowed in it); the change is dated where it most likely began.
+        s = change_week(e[r, c : d + 1], g[r, c : d + 1], float(bl.base[r, c]), down=down)
+        last[r] = c + s
         after, ratio, score = (a[r, c] for a in stats[k])
+        if s:
+            after = float(np.nanmean(e[r, c + s : d + 1]))
+            ratio = np.nansum(e[r, c + s : d + 1]) / np.nansum(g[r, c + s : d + 1]) / scale[r, c]
         out.append(
             {
                 "account_id": grid.ids[r],
                 "kind": kind,
-                "started_on": grid.week_end[c] - WEEK + dt.timedelta(days=1),
-                "detected_on": grid.week_end[c + k - 1],
+                "started_on": grid.week_end[c + s] - WEEK + dt.timedelta(days=1),
+                "detected_on": grid.week_end[d],
                 "metric_before": float(bl.base_raw[r, c]),
                 "metric_after": float(after),
                 "ratio": float(ratio),
                 "score": float(score),
-                "weeks": k,
+                "weeks": k - s,
                 "baseline_weeks": int(bl.weeks[r, c]),
             }
         )

@@ -81,6 +81,8 @@ STORIES = [
     Story("SMALL", users=3, rate=0.3, level={200: 0.17, 242: 1.0}),
     # A stalled start: a tenth of the usual use for the first eight weeks.
     Story("STALL", signup=dt.date(2024, 5, 6), level={0: 0.1, 56: 1.0}, seats=[(0, 12)]),
+    # Usage triples from day 203, a Monday; three weeks before, one week was twice as busy.
+    Story("JUMP", level={182: 2.2, 189: 1.0, 203: 3.0}),
 ]
 
 
@@ -264,6 +266,14 @@ def test_a_new_advanced_feature_kept_up_is_a_usage_spike(found):
     assert rows.height == 1
     assert abs((rows["started_on"][0] - _day("ADOPT", 250)).days) <= 3
     assert "automation_created" in rows["evidence"][0]
+
+
+def test_usage_tripling_is_dated_when_it_tripled_not_at_a_busy_week_before_it(found):
+    # A window from the busy week also holds once the tripled weeks are in it, and is confirmed
+    # the same week: the moment starts where the change did, not at the chance week before.
+    rows = _of(found, "JUMP").filter(pl.col("kind") == "usage_spike")
+    assert rows.height == 1, _of(found, "JUMP")
+    assert abs((rows["started_on"][0] - _day("JUMP", 203)).days) <= 7, rows.to_dicts()
 
 
 def test_a_stalled_start_is_found_against_peers_of_the_same_age(found):
