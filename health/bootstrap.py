@@ -21,7 +21,7 @@ def ensure_database(
     leaves no database without scores behind, and the next start builds again."""
     from health.demo import generate
     from health.ingest import load
-    from health.refresh import refresh
+    from health.refresh import refresh, step_label
 
     target = db.db_path(path)
     if target.is_file():
@@ -35,7 +35,7 @@ def ensure_database(
         say("Loading the demo data")
         load(DEMO_FOLDER, staging)
         say("Computing rollups, scores and moments")
-        refresh(staging, progress=lambda step: say(f"Computing {step}"))
+        refresh(staging, progress=lambda step: say(step_label(step)))
         os.replace(staging, target)
     finally:
         for leftover in (staging, staging.with_name(staging.name + ".lock")):

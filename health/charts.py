@@ -157,7 +157,7 @@ def timeline(
             line={"color": MUTED, "width": 1.5},
             name="Health",
             showlegend=False,
-            customdata=health.select("tier", "churn_risk").rows(),
+            customdata=health.select(pl.col("tier").str.replace_all("_", " "), "churn_risk").rows(),
             hovertemplate="health %{y:.0f} (%{customdata[0]}), "
             "churn risk %{customdata[1]:.0%}<extra></extra>",
             row=2,

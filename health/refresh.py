@@ -45,6 +45,46 @@ STEPS: list[str] = [
 ]
 
 
+# What each step does, for the progress shown to people (the CLI prints the step names).
+STEP_LABELS = {
+    "stg_accounts": "Reading accounts",
+    "stg_events": "Reading product events",
+    "stg_users": "Reading users",
+    "stg_subscriptions": "Reading subscriptions",
+    "stg_tickets": "Reading support tickets",
+    "stg_surveys": "Reading survey answers",
+    "stg_touchpoints": "Reading CSM touchpoints",
+    "define_macros": "Preparing shared calculations",
+    "int_weeks": "Laying out the weeks",
+    "int_account_days": "Adding up daily activity per account",
+    "int_user_days": "Adding up daily activity per user",
+    "int_event_days": "Adding up daily activity per event",
+    "int_feature_weeks": "Adding up weekly feature use",
+    "int_account_weeks": "Adding up weekly activity per account",
+    "int_kpi_revenue_periods": "Computing revenue per month",
+    "mart_account_overview": "Summarising each account",
+    "int_account_rolling_users": "Counting active users over time",
+    "int_core_features": "Finding the core features",
+    "int_account_feature_breadth": "Measuring feature breadth",
+    "int_account_event_breadth": "Measuring event breadth",
+    "int_account_contract_weeks": "Following contracts week by week",
+    "int_account_support_weeks": "Following support week by week",
+    "int_account_people_weeks": "Following people and champions week by week",
+    "mart_account_features": "Assembling health signals",
+    "refresh_scores": "Scoring churn risk and health",
+    "refresh_moments": "Detecting moments of truth",
+    "refresh_milestones": "Mapping journey milestones",
+    "refresh_stage": "Placing accounts on the journey",
+    "refresh_actions": "Suggesting actions",
+    "publish": "Publishing the new data",
+}
+
+
+def step_label(step: str) -> str:
+    """A progress step (as passed to `progress`) in words, e.g. define_macros → Preparing…."""
+    return STEP_LABELS.get(step) or step.replace("_", " ").capitalize()
+
+
 def steps_through(last: str) -> list[str]:
     """The build order up to and including `last`, for partial pipelines (tests, backtests)."""
     return STEPS[: STEPS.index(last) + 1]

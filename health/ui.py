@@ -9,6 +9,7 @@ import streamlit as st
 
 from health import db
 from health.export import to_csv
+from health.labels import CODED, MONEY, NUMBER_LABELS, PERCENT_WORDS, label, value_label
 
 log = logging.getLogger("health.app")
 
@@ -75,7 +76,7 @@ def load_and_refresh(folder: str, uploads: list, replace: bool) -> None:
     import shutil
 
     from health.ingest import LoadError, load, save_uploads
-    from health.refresh import RefreshError, refresh
+    from health.refresh import RefreshError, refresh, step_label
 
     if not folder.strip() and not uploads:
         st.warning("Give a folder path or upload files first.", icon=":material/warning:")
@@ -88,7 +89,7 @@ def load_and_refresh(folder: str, uploads: list, replace: bool) -> None:
                 source = saved = save_uploads([(f.name, f.getvalue()) for f in uploads])
             report = load(source, replace=replace, progress=st.write)
             status.update(label="Refreshing…")
-            refresh(progress=lambda step: st.write(f"Computing {step}"))
+            refresh(progress=lambda step: st.write(step_label(step)))
             status.update(label="Loaded and refreshed", state="complete", expanded=False)
     except (LoadError, RefreshError) as exc:
         st.error(
@@ -191,14 +192,8 @@ def account_table(frame: pl.DataFrame, key: str, column_config: dict | None = No
     # A fresh key after each jump, so coming back to the page does not jump again.
     version_key = f"{key}-n"
     n = st.session_state.get(version_key, 0)
-    event = st.dataframe(
-        frame,
-        key=f"{key}-{n}",
-        hide_index=True,
-        width="stretch",
-        column_config=column_config,
-        on_select="rerun",
-        selection_mode="single-row",
+    event = dataframe(
+        frame, column_config, key=f"{key}-{n}", on_select="rerun", selection_mode="single-row"
     )
     rows = event.selection.rows if event else []
     if rows:
@@ -233,7 +228,12 @@ def action_card(a: dict, log, actor: str, as_of, drafts: bool = True) -> None:
     from health import action_log
 
     with st.container(border=True):
-        st.markdown(f"**{a['title']}** · due {a['due_on']} · priority {a['priority']:,.0f}")
+        # priority is dollars at stake: ARR x churn risk (raised by the trigger), up to doubled
+        # as the renewal nears (int_action_candidates.sql)
+        st.markdown(
+            f"**{a['title']}** · due {a['due_on']} · at stake ${a['priority']:,.0f}",
+            help="ARR × churn risk, up to doubled as the renewal nears",
+        )
         st.markdown(a["detail"])
         if a.get("questions_or_recognition"):
             st.markdown(a["questions_or_recognition"])
@@ -298,12 +298,14 @@ def account_header(f: dict) -> None:
     )
 
 
-def table(frame: pl.DataFrame, name: str, empty: str = "Nothing to show.") -> None:
+def table(
+    frame: pl.DataFrame, name: str, empty: str = "Nothing to show.", config: dict | None = None
+) -> None:
     """A plain table with a CSV download, or a line saying it is empty."""
     if frame.is_empty():
         st.caption(empty)
         return
-    st.dataframe(frame, hide_index=True, width="stretch")
+    dataframe(frame, config)
     download(frame, name)
 
 
@@ -325,14 +327,66 @@ def latest_event(con):
 
 def recompute(as_of) -> None:
     """Refresh everything as of a date, with progress; the old data serves until it is done."""
-    from health.refresh import RefreshError, refresh
+    from health.refresh import RefreshError, refresh, step_label
 
     try:
         with st.status(f"Recomputing as of {as_of}…", expanded=True) as status:
-            refresh(as_of=as_of, progress=lambda step: st.write(f"Computing {step}"))
+            refresh(as_of=as_of, progress=lambda step: st.write(step_label(step)))
             status.update(label=f"Recomputed as of {as_of}", state="complete", expanded=False)
     except RefreshError as exc:
         st.error(str(exc), icon=":material/error:")
         return
     clear_caches()
     st.rerun()
+
+
+def money(title: str, **kwargs):
+    """A column of dollars, whole and with thousands separators ($60,084)."""
+    return st.column_config.NumberColumn(title, format="dollar", step=1, **kwargs)
+
+
+def _column(frame: pl.DataFrame, name: str, title: str):
+    dtype = frame.schema[name]
+    if dtype == pl.Date:
+        return st.column_config.DateColumn(title)
+    if isinstance(dtype, pl.Datetime):
+        values = frame[name].drop_nulls()
+        if (values.dt.truncate("1d") == values).all():  # midnight everywhere: a date
+            return st.column_config.DateColumn(title)
+        return st.column_config.DatetimeColumn(title, format="YYYY-MM-DD HH:mm")
+    if name in MONEY and dtype.is_numeric():
+        return money(title)
+    if name in CODED and dtype == pl.String:
+        options = frame[name].drop_nulls().unique().sort().to_list()
+        return st.column_config.SelectboxColumn(title, options=options, format_func=value_label)
+    if dtype.is_float() and PERCENT_WORDS & set(name.split("_")):
+        return st.column_config.NumberColumn(title, format="percent")
+    if dtype.is_float() and name.endswith("score"):
+        return st.column_config.NumberColumn(title, format="%.0f")
+    if dtype.is_float() and name.startswith("per_"):
+        return st.column_config.NumberColumn(title, format="%.1f")
+    return title
+
+
+def columns(frame: pl.DataFrame, config: dict | None = None) -> dict:
+    """Column config for a table: readable headers, dates as dates, whole dollars, coded values
+    in words. `config` overrides a column: a config as is, a string as its header only."""
+    config = config or {}
+    out = {}
+    for name in frame.columns:
+        numeric = frame.schema[name].is_numeric() and name in NUMBER_LABELS
+        given = config.get(name, NUMBER_LABELS[name] if numeric else label(name))
+        out[name] = _column(frame, name, given) if isinstance(given, str) else given
+    return out
+
+
+def dataframe(frame: pl.DataFrame, column_config: dict | None = None, **kwargs):
+    """st.dataframe the app's way: see `columns`; a missing value shows as a dash, not None."""
+    return st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        placeholder="—",
+        column_config=columns(frame, column_config),
+        **kwargs,
+    )

@@ -162,7 +162,39 @@ def require_page(url: str) -> User:
     if not auth.can_open(user.role, url):
         st.error(f"This page is not open to the {user.role} role.", icon=":material/lock:")
         st.stop()
+    _say_why_not_the_page_asked_for(user, url)
     return user
+
+
+ROLE_PLURALS = {"csm": "CSMs", "pm": "product managers", "leader": "leaders", "admin": "admins"}
+
+
+def _say_why_not_the_page_asked_for(user: User, url: str) -> None:
+    # A URL of a page this role may not open is not registered, so Streamlit runs the default
+    # page in its place without a word: say why, instead of a silent redirect.
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+        from streamlit.util import calc_hash
+    except ImportError:  # a Streamlit that moved them: no message rather than an error
+        return
+
+    # Streamlit's own record of the page asked for; read defensively (not a public API).
+    manager = getattr(get_script_run_ctx(), "pages_manager", None)
+    by_hash = {calc_hash(u): u for u in auth.PAGE_ROLES}
+    asked = getattr(manager, "intended_page_name", None) or by_hash.get(
+        getattr(manager, "intended_page_script_hash", None) or ""
+    )
+    if not asked or asked == url or asked not in auth.PAGE_ROLES:
+        return
+    if auth.can_open(user.role, asked):
+        return
+    who = [ROLE_PLURALS[r] for r in auth.ROLES if r in auth.PAGE_ROLES[asked]]
+    who = ", ".join(who[:-1]) + " and " + who[-1] if len(who) > 1 else "".join(who)
+    st.info(
+        f"The {asked.replace('-', ' ').capitalize()} page is for {who}, so it is "
+        f"not open to your role; here is {url.replace('-', ' ').capitalize()} instead.",
+        icon=":material/info:",
+    )
 
 
 def default_owner() -> str | None:

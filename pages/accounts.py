@@ -67,7 +67,7 @@ ui.account_table(
         "segment": "Segment",
         "csm_owner": "CSM",
         "plan": "Plan",
-        "arr": st.column_config.NumberColumn("ARR", format="dollar"),
+        "arr": ui.money("ARR"),
         "tenure_days": st.column_config.NumberColumn("Tenure (days)", format="%d"),
         "users_28d": st.column_config.NumberColumn("Active users, 28 d", format="%d"),
         "events_28d": st.column_config.NumberColumn("Events, 28 d", format="%d"),

@@ -56,15 +56,13 @@ else:
             "name", "disagreement", "arr", "arr_at_risk", "csm_sentiment", "judged_on",
             "tier", "health_score", "csm_owner", "segment", "drivers", "account_id",
         )  # fmt: skip
-        st.dataframe(
+        ui.dataframe(
             shown,
-            hide_index=True,
-            width="stretch",
-            column_config={
+            {
                 "name": "Account",
                 "disagreement": "Disagreement",
-                "arr": st.column_config.NumberColumn("ARR", format="dollar"),
-                "arr_at_risk": st.column_config.NumberColumn("ARR × churn risk", format="dollar"),
+                "arr": ui.money("ARR"),
+                "arr_at_risk": ui.money("ARR × churn risk"),
                 "csm_sentiment": "CSM says",
                 "judged_on": st.column_config.DateColumn("Judged on"),
                 "tier": "Data says",
@@ -94,7 +92,7 @@ if traits.is_empty():
 else:
     st.plotly_chart(charts.icp_traits(traits), width="stretch")
     with st.expander("Trait shares as a table"):
-        st.dataframe(traits, hide_index=True, width="stretch")
+        ui.dataframe(traits)
     ui.download(traits, "ideal-customer-traits")
 
 st.subheader("Questions for the next product–CS meeting")

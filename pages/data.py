@@ -18,11 +18,9 @@ tables = catalog.tables(con)
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Tables")
-    st.dataframe(
+    ui.dataframe(
         tables,
-        hide_index=True,
-        width="stretch",
-        column_config={
+        {
             "table": "Table",
             "required": st.column_config.CheckboxColumn("Required"),
             "rows": st.column_config.NumberColumn("Rows", format="localized"),
@@ -45,7 +43,7 @@ if rejects.is_empty():
     st.success("No rows were rejected in the latest load.", icon=":material/check_circle:")
 else:
     st.caption(f"{rejects.height:,} rows broke the input contract and were not loaded.")
-    st.dataframe(rejects, hide_index=True, width="stretch")
+    ui.dataframe(rejects)
     ui.download(rejects, "rejected-rows")
 
 st.subheader("Load history")
@@ -53,7 +51,7 @@ loads = catalog.loads(con)
 if loads.is_empty():
     st.caption("Nothing loaded yet.")
 else:
-    st.dataframe(loads, hide_index=True, width="stretch")
+    ui.dataframe(loads)
 
 st.subheader("Recompute as of another date")
 st.caption(

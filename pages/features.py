@@ -62,11 +62,9 @@ else:
         + charts_product.CAUSATION_NOTE
     )
 
-st.dataframe(
+ui.dataframe(
     impact.table,
-    hide_index=True,
-    width="stretch",
-    column_config={
+    {
         "feature": "Feature",
         "outcome": None,
         "outcome_label": "Outcome",

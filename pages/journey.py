@@ -64,11 +64,9 @@ right.caption(
     f"and was reached more than {stall_days} days ago. Adopted accounts that never expand are "
     "not counted as stalled."
 )
-st.dataframe(
+ui.dataframe(
     shown,
-    hide_index=True,
-    width="stretch",
-    column_config={
+    {
         "group": segments.BREAKDOWNS[group_by],
         "step_order": None,
         "step": "Step",
@@ -108,9 +106,9 @@ ttv_config = {
     "median_days": st.column_config.NumberColumn("Median days", format="%.1f"),
     "p90_days": st.column_config.NumberColumn("p90 days", format="%.1f"),
 }
-left.dataframe(by_segment, hide_index=True, width="stretch", column_config=ttv_config)
 with left:
+    ui.dataframe(by_segment, ttv_config)
     ui.download(by_segment, "time-to-value-by-segment")
-right.dataframe(by_cohort, hide_index=True, width="stretch", column_config=ttv_config)
 with right:
+    ui.dataframe(by_cohort, ttv_config)
     ui.download(by_cohort, "time-to-value-by-cohort")

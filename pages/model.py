@@ -69,15 +69,13 @@ st.markdown(
     "within 90 days of a snapshot. Each backtest period is predicted by a model trained only on "
     "outcomes known before it began."
 )
-st.dataframe(pl.DataFrame(card["backtest"]["folds"]), hide_index=True, width="stretch")
+ui.dataframe(pl.DataFrame(card["backtest"]["folds"]))
 candidates = pl.DataFrame(
     [{"model": name, **scores} for name, scores in card["candidates"].items()]
 )
-st.dataframe(
+ui.dataframe(
     candidates,
-    hide_index=True,
-    width="stretch",
-    column_config={
+    {
         "auc": st.column_config.NumberColumn("Backtest AUC", format="%.3f"),
         "top_decile_lift": st.column_config.NumberColumn("Top-decile lift", format="%.2f"),
     },

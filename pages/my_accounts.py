@@ -20,9 +20,14 @@ if forced:
 else:
     choice = c1.selectbox("CSM", ["All CSMs", *actions.owners(con)], key="my_owner")
     owner = None if choice == "All CSMs" else choice
-tiers = c2.multiselect("Tier", ["at_risk", "watch", "healthy"], key="my_tier")
+tiers = c2.multiselect(
+    "Tier", ["at_risk", "watch", "healthy"], format_func=ui.value_label, key="my_tier"
+)
 moments = c3.multiselect(
-    "Moment in the last 90 days", ["crisis", "relationship_change", "delight"], key="my_moment"
+    "Moment in the last 90 days",
+    ["crisis", "relationship_change", "delight"],
+    format_func=ui.value_label,
+    key="my_moment",
 )
 renewal = c4.selectbox("Renewal within", ["any time", 30, 60, 90, 180], key="my_renewal")
 scope = ui.scope()
@@ -49,7 +54,7 @@ m3.metric(
     f"${(frame['arr'].fill_null(0) * frame['churn_risk'].fill_null(0)).sum():,.0f}",
     help="Sum of ARR x churn risk: the revenue expected to churn in the next 90 days",
 )
-m4.metric("At risk", f"{(frame['tier'] == 'at_risk').sum():,}", help="Accounts in tier at_risk")
+m4.metric("At risk", f"{(frame['tier'] == 'at_risk').sum():,}", help="Accounts in the At risk tier")
 
 st.caption(
     "Ranked by what is at stake: ARR x churn risk, up to doubled as the renewal nears. "
@@ -85,7 +90,7 @@ ui.account_table(
             "Last 12 weeks", y_min=0, y_max=100, help="Weekly health score"
         ),
         "churn_risk": st.column_config.NumberColumn("Churn risk (90 d)", format="percent"),
-        "arr": st.column_config.NumberColumn("ARR", format="dollar"),
+        "arr": ui.money("ARR"),
         "renewal_in_days": st.column_config.NumberColumn("Renewal in (days)", format="%d"),
         "top_driver": "Top driver",
         "newest_moment_kind": "Newest moment",

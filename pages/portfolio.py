@@ -87,18 +87,14 @@ st.markdown(portfolio.compare(head.mrr))
 observed = portfolio.observed_sentence(head)
 st.markdown(observed or "The observed net churn needs a trailing year of revenue history.")
 st.plotly_chart(charts.churn_paths(paths, scenarios), width="stretch")
-st.dataframe(
+ui.dataframe(
     scenarios,
-    hide_index=True,
-    width="stretch",
-    column_config={
+    {
         "scenario": "Scenario",
         "monthly_net_churn": st.column_config.NumberColumn("Monthly net churn", format="percent"),
-        "revenue_next_12_months": st.column_config.NumberColumn(
-            "Revenue, next 12 months", format="dollar"
-        ),
-        "mrr_in_12_months": st.column_config.NumberColumn("MRR in 12 months", format="dollar"),
-        "arr_in_12_months": st.column_config.NumberColumn("ARR in 12 months", format="dollar"),
+        "revenue_next_12_months": ui.money("Revenue, next 12 months"),
+        "mrr_in_12_months": ui.money("MRR in 12 months"),
+        "arr_in_12_months": ui.money("ARR in 12 months"),
         "vs_worst": st.column_config.NumberColumn("vs worst scenario", format="percent"),
     },
 )

@@ -73,7 +73,7 @@ summary_config = {
     "at_risk_share": st.column_config.NumberColumn("At risk", format="percent"),
     "moments_per_100": st.column_config.NumberColumn("Moments per 100", format="%.1f"),
 }
-st.dataframe(cmp.summary, hide_index=True, width="stretch", column_config=summary_config)
+ui.dataframe(cmp.summary, summary_config)
 ui.download(cmp.summary, f"segments-{by}-summary")
 
 left, right = st.columns(2)
@@ -108,9 +108,9 @@ with right:
 st.subheader("The numbers behind the charts")
 
 
-def _table(frame, name: str) -> None:
+def _table(frame, name: str, config: dict | None = None) -> None:
     cohort = st.column_config.DateColumn("Signup month", format="MMM YYYY")
-    st.dataframe(frame, hide_index=True, width="stretch", column_config={"cohort": cohort})
+    ui.dataframe(frame, {"group": segments.BREAKDOWNS[by], "cohort": cohort, **(config or {})})
     ui.download(frame, f"segments-{by}-{name}")
 
 
@@ -118,7 +118,7 @@ t1, t2, t3, t4, t5 = st.tabs(["Activation by cohort", "Retention", "Adoption", "
 with t1:
     _table(cmp.activation, "activation")
 with t2:
-    _table(cmp.retention, "retention")
+    _table(cmp.retention, "retention", {"at_risk": "Customers a month before"})
 with t3:
     _table(cmp.adoption, "feature-adoption")
 with t4:
