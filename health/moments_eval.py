@@ -15,15 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-MOMENT_OF = {
-    "stalled_onboarding": "relationship_change",
-    "early_wow": "relationship_change",
-    "engagement_drop": "crisis",
-    "champion_left": "crisis",
-    "usage_spike": "delight",
-    "expansion": "delight",
-    "promoter": "delight",
-}
+from health.moments_evidence import MOMENT_OF
+
 KINDS = tuple(MOMENT_OF)
 TYPES = ("relationship_change", "crisis", "delight")
 CRISES = tuple(k for k, m in MOMENT_OF.items() if m == "crisis")
