@@ -5,7 +5,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from health import auth, bootstrap, catalog, db, ui, ui_auth
+from health import auth, db
+from health.app import signin as ui_auth
+from health.app import ui
+from health.db import catalog
+from health.pipeline import bootstrap
 from pages import PAGES
 
 st.set_page_config(

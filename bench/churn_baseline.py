@@ -42,8 +42,8 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from health import db  # noqa: E402
 from health.demo import generate  # noqa: E402
-from health.model_train import auc, top_decile_lift  # noqa: E402
-from health.oneshot import warehouse  # noqa: E402
+from health.pipeline.oneshot import warehouse  # noqa: E402
+from health.scoring.train import auc, top_decile_lift  # noqa: E402
 
 HORIZON = 90
 STEP = 28  # the analyst observes every 28 days and scales metrics to 28 days

@@ -31,10 +31,10 @@ import polars as pl  # noqa: E402
 
 from health import db  # noqa: E402
 from health.demo import generate  # noqa: E402
-from health.ingest import load  # noqa: E402
-from health.moments import INPUTS, detect_folder, refresh_moments  # noqa: E402
-from health.moments_eval import evaluate  # noqa: E402
-from health.refresh import default_as_of, run_steps, steps_through  # noqa: E402
+from health.ingest.loader import load  # noqa: E402
+from health.moments.detect import INPUTS, detect_folder, refresh_moments  # noqa: E402
+from health.moments.evaluate import evaluate  # noqa: E402
+from health.pipeline.refresh import default_as_of, run_steps, steps_through  # noqa: E402
 
 
 def _say(text: str) -> None:

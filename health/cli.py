@@ -135,8 +135,8 @@ def load(
     kept in the `rejects` table (the app's Data page shows them). Loading the same folder twice
     changes nothing. Exit code 2 when a file cannot be loaded at all.
     """
-    from health.ingest import LoadError
-    from health.ingest import load as load_folder
+    from health.ingest.loader import LoadError
+    from health.ingest.loader import load as load_folder
 
     start = time.perf_counter()
     try:
@@ -180,8 +180,8 @@ def refresh(
     ] = None,
 ) -> None:
     """Compute rollups, features, journey stages, scores, moments and actions as of a date."""
-    from health.refresh import RefreshError
-    from health.refresh import refresh as run_refresh
+    from health.pipeline.refresh import RefreshError
+    from health.pipeline.refresh import refresh as run_refresh
 
     start = time.perf_counter()
     timer = StepTimer(start)
@@ -211,9 +211,9 @@ OutOption = Annotated[Path, typer.Option("--out", help="The CSV file to write.")
 
 
 def _oneshot(data: Path, as_of: dt.datetime, out_file: Path, query: str, what: str) -> None:
-    from health.ingest import LoadError
-    from health.oneshot import warehouse, write_csv
-    from health.refresh import RefreshError
+    from health.ingest.loader import LoadError
+    from health.pipeline.oneshot import warehouse, write_csv
+    from health.pipeline.refresh import RefreshError
 
     start = time.perf_counter()
     try:
@@ -268,10 +268,10 @@ def actions(
     action_id, account_id, account, owner, priority, due_on, title, reason, evidence,
     questions_or_recognition, email_subject.
     """
-    from health import action_log
-    from health import actions as acts
-    from health.export import neutralise
-    from health.oneshot import write_csv
+    from health.actions import log as action_log
+    from health.actions import suggest as acts
+    from health.pipeline.oneshot import write_csv
+    from health.present.export import neutralise
 
     if not db.exists(db_file):
         fail(f"{db.db_path(db_file)}: no database yet. Run `python -m health load DIR` first.")

@@ -3,7 +3,13 @@
 import polars as pl
 import streamlit as st
 
-from health import account, action_log, actions, charts, timeline, ui, ui_auth
+from health.accounts import drilldown as account
+from health.accounts import timeline
+from health.actions import log as action_log
+from health.actions import suggest as actions
+from health.app import signin as ui_auth
+from health.app import ui
+from health.app.charts import base as charts
 
 ui_auth.require_page("account")
 

@@ -2,7 +2,11 @@
 
 import streamlit as st
 
-from health import accounts, catalog, charts, ui, ui_auth
+from health.accounts import overview as accounts
+from health.app import signin as ui_auth
+from health.app import ui
+from health.app.charts import base as charts
+from health.db import catalog
 
 ui_auth.require_page("accounts")
 

@@ -3,9 +3,12 @@
 import polars as pl
 import streamlit as st
 
-from health import alignment, catalog, ui, ui_auth
-from health import charts_leader as charts
-from health.portfolio import money, percent
+from health.analytics import alignment
+from health.analytics.portfolio import money, percent
+from health.app import signin as ui_auth
+from health.app import ui
+from health.app.charts import leader as charts
+from health.db import catalog
 
 ui_auth.require_page("alignment")
 

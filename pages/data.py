@@ -2,7 +2,10 @@
 
 import streamlit as st
 
-from health import catalog, charts, ui, ui_auth
+from health.app import signin as ui_auth
+from health.app import ui
+from health.app.charts import base as charts
+from health.db import catalog
 
 ui_auth.require_page("data")
 

@@ -3,7 +3,11 @@
 import polars as pl
 import streamlit as st
 
-from health import catalog, charts_product, feature_impact, ui, ui_auth
+from health.analytics import feature_outcomes as feature_impact
+from health.app import signin as ui_auth
+from health.app import ui
+from health.app.charts import product as charts_product
+from health.db import catalog
 
 ui_auth.require_page("features")
 

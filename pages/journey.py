@@ -3,7 +3,11 @@
 import polars as pl
 import streamlit as st
 
-from health import catalog, charts_product, journey, segments, ui, ui_auth
+from health.analytics import journey, segments
+from health.app import signin as ui_auth
+from health.app import ui
+from health.app.charts import product as charts_product
+from health.db import catalog
 
 ui_auth.require_page("journey")
 

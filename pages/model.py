@@ -3,7 +3,11 @@
 import polars as pl
 import streamlit as st
 
-from health import catalog, charts_model, model_store, ui, ui_auth
+from health.app import signin as ui_auth
+from health.app import ui
+from health.app.charts import model as charts_model
+from health.db import catalog
+from health.scoring import store as model_store
 
 ui_auth.require_page("model")
 

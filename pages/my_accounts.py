@@ -2,7 +2,12 @@
 
 import streamlit as st
 
-from health import action_log, actions, book, db, ui, ui_auth
+from health import db
+from health.accounts import book
+from health.actions import log as action_log
+from health.actions import suggest as actions
+from health.app import signin as ui_auth
+from health.app import ui
 
 ui_auth.require_page("my-accounts")
 

@@ -2,9 +2,12 @@
 
 import streamlit as st
 
-from health import catalog, portfolio, ui, ui_auth
-from health import charts_leader as charts
-from health.portfolio import money, percent
+from health.analytics import portfolio
+from health.analytics.portfolio import money, percent
+from health.app import signin as ui_auth
+from health.app import ui
+from health.app.charts import leader as charts
+from health.db import catalog
 
 ui_auth.require_page("portfolio")
 

@@ -2,7 +2,11 @@
 
 import streamlit as st
 
-from health import catalog, charts_product, segments, ui, ui_auth
+from health.analytics import segments
+from health.app import signin as ui_auth
+from health.app import ui
+from health.app.charts import product as charts_product
+from health.db import catalog
 
 ui_auth.require_page("segments")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from health.demo import generate
-from health.ingest import load
-from health.refresh import refresh
+from health.ingest.loader import load
+from health.pipeline.refresh import refresh
 
 APP_DIR = Path(__file__).resolve().parent.parent
 SMALL_DEMO = 150  # accounts: enough for every planted kind, small enough to build in seconds

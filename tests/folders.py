@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from health.contract import TABLES
+from health.ingest.contract import TABLES
 
 # Three accounts with a few days of use: valid, and small enough to read in a failure message.
 ACCOUNTS = [

@@ -11,7 +11,10 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from health import action_log, actions, actions_report, db
+from health import db
+from health.actions import log as action_log
+from health.actions import report as actions_report
+from health.actions import suggest as actions
 from health.cli import app
 from tests.conftest import APP_DIR
 from tests.test_actions import AS_OF, CSM, World, ago, one
@@ -20,7 +23,7 @@ WRITERS, ENTRIES = 8, 25
 # A separate process that writes ENTRIES entries, as a CLI or a second app server would.
 WRITER = """
 import sys
-from health import action_log
+from health.actions import log as action_log
 log, who, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 for i in range(n):
     action_log.record(log, f"{who}-{i}", "A1", "done", note=f"{who} {i}", actor=who)

@@ -15,7 +15,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from health import action_log, actions, actions_playbooks, db
+from health import db
+from health.actions import log as action_log
+from health.actions import playbooks as actions_playbooks
+from health.actions import suggest as actions
 
 AS_OF = dt.date(2026, 6, 30)
 CSM = "Ana Silva"

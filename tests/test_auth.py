@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from health import auth
-from health.auth import User
+from health.auth.users import User
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_writing_the_users_file_swaps_in_a_new_file(users_file, monkeypatch):
     before = users_file.stat().st_ino
     replaced = []
     real_replace = os.replace
-    monkeypatch.setattr(auth.os, "replace", lambda a, b: (replaced.append(b), real_replace(a, b)))
+    monkeypatch.setattr(os, "replace", lambda a, b: (replaced.append(b), real_replace(a, b)))
     auth.add_user(User("bo", "Bo", "pm", email="bo@x"))
     assert replaced == [users_file]
     assert users_file.stat().st_ino != before  # a new file, not the old one rewritten in place
@@ -86,7 +86,7 @@ def test_a_failed_write_leaves_the_old_file_whole(users_file, monkeypatch):
     def crash(a, b):
         raise OSError("disk full")
 
-    monkeypatch.setattr(auth.os, "replace", crash)
+    monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError):
         auth.add_user(User("bo", "Bo", "pm", email="bo@x"))
     assert users_file.read_text() == before

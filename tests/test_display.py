@@ -13,9 +13,10 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from health import db, ui_auth
-from health.auth import User
-from health.refresh import STEPS, step_label
+from health import db
+from health.app import signin as ui_auth
+from health.auth.users import User
+from health.pipeline.refresh import STEPS, step_label
 from pages import PAGES
 from tests.conftest import APP_DIR
 

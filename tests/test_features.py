@@ -10,9 +10,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from health import db, features
-from health.ingest import load
-from health.refresh import run_steps, steps_through
+from health import db
+from health.ingest.loader import load
+from health.pipeline.refresh import run_steps, steps_through
+from health.scoring import features
 from tests.folders import make_folder
 
 # Only the SQL layers up to the features: what a refresh builds before it scores.

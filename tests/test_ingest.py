@@ -13,8 +13,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from health import ingest
 from health.cli import main
+from health.ingest import loader as ingest
 from tests.folders import (
     ACCOUNTS,
     EVENTS,

@@ -13,9 +13,10 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from health import accounts, db
-from health.export import FORMULA_STARTS, to_csv
-from health.ingest import LoadError, load, save_uploads
+from health import db
+from health.accounts import overview as accounts
+from health.ingest.loader import LoadError, load, save_uploads
+from health.present.export import FORMULA_STARTS, to_csv
 from pages import PAGES
 from tests.conftest import APP_DIR
 from tests.folders import make_folder, rows
@@ -193,7 +194,7 @@ def test_exported_csv_neutralises_formulas_and_keeps_everything_else():
 
 
 def test_hostile_notes_round_trip_through_the_action_log(tmp_path):
-    from health import action_log
+    from health.actions import log as action_log
 
     log = tmp_path / "health.actions.duckdb"
     for i, text in enumerate(HOSTILE):

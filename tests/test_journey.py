@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
-from health import db, journey
-from health.ingest import load
-from health.refresh import refresh
+from health import db
+from health.analytics import journey
+from health.ingest.loader import load
+from health.pipeline.refresh import refresh
 from tests.folders import make_folder
 
 D = dt.date.fromisoformat

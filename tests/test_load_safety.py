@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from health import db as health_db
-from health import ingest
+from health.ingest import loader as ingest
 from tests.folders import (
     ACCOUNTS,
     EVENTS,

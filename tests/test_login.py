@@ -13,8 +13,9 @@ import pytest
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 
-from health import auth, db, ui_auth
-from health.auth import User
+from health import auth, db
+from health.app import signin as ui_auth
+from health.auth.users import User
 from pages import PAGES
 from tests.conftest import APP_DIR
 
@@ -149,7 +150,7 @@ def test_single_user_mode_refuses_to_serve_beyond_localhost(single_user, server_
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.1.1"])
 def test_loopback_addresses_count_as_local(address):
-    from health.ui_auth import is_loopback
+    from health.app.signin import is_loopback
 
     assert is_loopback(address)
 
@@ -270,7 +271,7 @@ def test_a_broken_users_file_opens_nothing(app_db, tmp_path, monkeypatch, server
 
 
 def test_repeated_wrong_passwords_are_throttled(users):
-    from health import ui_auth
+    from health.app import signin as ui_auth
 
     ui_auth._throttle.clear()
     at = start()

@@ -9,9 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from health import db, metrics
-from health.ingest import load
-from health.refresh import refresh
+from health import db
+from health.analytics import metrics
+from health.ingest.loader import load
+from health.pipeline.refresh import refresh
 from tests.folders import make_folder
 
 AS_OF = dt.date(2024, 6, 30)  # a Sunday: as-of weeks run Monday to Sunday

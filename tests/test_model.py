@@ -9,9 +9,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from health import db, model_store
-from health.refresh import refresh
-from health.scorecard import COMPONENTS, TIERS
+from health import db
+from health.pipeline.refresh import refresh
+from health.scoring import store as model_store
+from health.scoring.scorecard import COMPONENTS, TIERS
 
 
 def read(path: Path, sql: str) -> pl.DataFrame:

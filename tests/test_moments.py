@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from health.moments import COLUMNS, detect_folder
+from health.moments.detect import COLUMNS, detect_folder
 from tests.folders import make_folder
 
 START = dt.date(2024, 1, 1)  # a Monday
@@ -318,7 +318,7 @@ def test_without_optional_tables_only_usage_moments_and_no_error(tmp_path):
 def test_baseline_sums_from_running_sums_equal_the_windowed_ones():
     # The baseline's sums, means, variance and halves come from running sums; the windows they
     # replace (accounts that start late and stop early, so windows are partly empty) say the same.
-    from health.moments_baseline import baseline_stats, trailing, window_sums
+    from health.moments.baseline import baseline_stats, trailing, window_sums
 
     rng = np.random.default_rng(3)
     events = rng.poisson(rng.gamma(2.0, 6.0, (40, 1)), (40, 90)).astype(float)

@@ -80,7 +80,7 @@ def test_data_page_shows_row_counts_and_rejects(app_db):
 
 def test_pages_say_what_to_load_when_there_is_no_data(tmp_path, monkeypatch):
     # An empty but valid database: loaded accounts and events with no rows, never refreshed.
-    from health.ingest import _ensure_schema
+    from health.ingest.loader import _ensure_schema
 
     path = tmp_path / "empty.duckdb"
     with db.writing(path) as con:
@@ -92,8 +92,8 @@ def test_pages_say_what_to_load_when_there_is_no_data(tmp_path, monkeypatch):
 
 
 def test_data_page_lists_each_rejected_row_with_its_reason(tmp_path, monkeypatch):
-    from health.ingest import load
-    from health.refresh import refresh
+    from health.ingest.loader import load
+    from health.pipeline.refresh import refresh
     from tests.folders import EVENTS, make_folder
 
     bad = {"account_id": "A9", "event_time": "2024-03-04T09:00:00", "event": "login"}
@@ -147,8 +147,8 @@ def bare_warehouse(demo_folder, tmp_path_factory):
     """The demo with only the two required tables: accounts and events."""
     import shutil
 
-    from health.ingest import load
-    from health.refresh import refresh
+    from health.ingest.loader import load
+    from health.pipeline.refresh import refresh
 
     folder = tmp_path_factory.mktemp("bare") / "data"
     folder.mkdir()
@@ -189,7 +189,7 @@ def test_the_first_run_builds_the_database_once_and_its_progress_goes_away(
     # the browser test's fresh server); here a copy of the test warehouse stands in for it.
     import shutil
 
-    from health import bootstrap
+    from health.pipeline import bootstrap
 
     path, built = tmp_path / "first.duckdb", []
 
@@ -218,7 +218,7 @@ def test_a_first_run_build_stopped_half_way_leaves_no_database_and_builds_again(
 ):
     # A click that reruns the page (or a killed server) stops the build between the load and
     # the refresh: no database without scores may be left for every later start to open.
-    from health import bootstrap, refresh
+    from health.pipeline import bootstrap, refresh
 
     monkeypatch.setattr(bootstrap, "DEMO_FOLDER", demo_folder)
     path = tmp_path / "health.duckdb"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from health import action_log, db
+from health import db
+from health.actions import log as action_log
 from tests.conftest import APP_DIR
 
 

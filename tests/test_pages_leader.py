@@ -15,9 +15,11 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from health import alignment, db, metrics, portfolio, ui
-from health.ingest import load
-from health.refresh import refresh
+from health import db
+from health.analytics import alignment, metrics, portfolio
+from health.app import ui
+from health.ingest.loader import load
+from health.pipeline.refresh import refresh
 from tests.conftest import APP_DIR
 
 
@@ -473,7 +475,7 @@ def test_pages_say_what_is_missing_without_scores(warehouse, tmp_path, monkeypat
 
 @pytest.mark.parametrize("file", ["pages/portfolio.py", "pages/alignment.py"])
 def test_pages_say_what_to_load_when_nothing_is_refreshed(file, tmp_path, monkeypatch):
-    from health.ingest import _ensure_schema
+    from health.ingest.loader import _ensure_schema
 
     path = tmp_path / "empty.duckdb"
     with db.writing(path) as raw:

@@ -10,10 +10,13 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from health import db, feature_impact, journey, metrics, segments, ui
-from health.charts import COLORS
-from health.charts_product import MOMENT_LABELS, TIER_LABELS
-from health.feature_impact import newcombe, wilson, with_intervals
+from health import db
+from health.analytics import feature_outcomes as feature_impact
+from health.analytics import journey, metrics, segments
+from health.analytics.feature_outcomes import newcombe, wilson, with_intervals
+from health.app import ui
+from health.app.charts.base import COLORS
+from health.app.charts.product import MOMENT_LABELS, TIER_LABELS
 from pages import PAGES
 from tests.conftest import APP_DIR
 
@@ -296,8 +299,8 @@ def test_pooled_retention_chains_each_months_loss_over_the_cohorts_that_reached_
 @pytest.fixture(scope="module")
 def thin_warehouse(demo_folder, tmp_path_factory):
     """The small demo with every optional table removed: only accounts and events loaded."""
-    from health.ingest import load
-    from health.refresh import refresh
+    from health.ingest.loader import load
+    from health.pipeline.refresh import refresh
 
     folder = tmp_path_factory.mktemp("thin") / "data"
     folder.mkdir()
@@ -333,8 +336,8 @@ def test_pages_work_on_accounts_and_events_alone_and_say_what_is_missing(
 @pytest.fixture(scope="module")
 def tiny_warehouse(tmp_path_factory):
     """Three accounts with no segment, plan or region and a few days of events."""
-    from health.ingest import load
-    from health.refresh import refresh
+    from health.ingest.loader import load
+    from health.pipeline.refresh import refresh
     from tests.folders import make_folder
 
     root = tmp_path_factory.mktemp("tiny")
@@ -362,7 +365,7 @@ def test_pages_on_three_accounts_without_segments_explain_instead_of_failing(
 
 @pytest.mark.parametrize("file", PRODUCT_PAGES)
 def test_pages_say_what_to_load_when_nothing_is_refreshed(tmp_path, monkeypatch, file):
-    from health.ingest import _ensure_schema
+    from health.ingest.loader import _ensure_schema
 
     path = tmp_path / "empty.duckdb"
     with db.writing(path) as con:

@@ -15,9 +15,9 @@ from polars.testing import assert_frame_equal
 from sklearn.metrics import roc_auc_score
 
 from health import db
-from health.ingest import load
-from health.model_train import _WeightedAuc
-from health.refresh import DAILY, daily_rebuild_from, refresh
+from health.ingest.loader import load
+from health.pipeline.refresh import DAILY, daily_rebuild_from, refresh
+from health.scoring.train import _WeightedAuc
 
 LAST_DAYS = 3  # the demo's last days arrive in a second load
 

@@ -1,0 +1,318 @@
+"""Suggested actions: playbooks (playbooks.toml) applied to moments and risk signals, per CSM.
+
+The refresh step `refresh_actions` writes `mart_actions`, one row per trigger episode. An action
+is created when its trigger appears (a moment's detected_on, the day a risk signal first holds)
+and keeps its id (account + reason + the episode's start) for as long as the episode lasts.
+Each CSM gets at most `daily_budget` new actions a day ("today" is the as-of date), highest
+priority first; the rest wait in the queue and surface on later days. Who surfaced on which day
+is carried from the previous refresh's mart_actions, which the refresh's copy of the warehouse
+still holds. The CSM's own statuses live in the action log (health/action_log.py), which no
+refresh touches; pages read them live, so a change shows without a refresh.
+
+`state` of an action: listed (on its owner's list), snoozed, queued (waiting for budget),
+done, dismissed, duplicate (another action for the account and reason is pending, or the CSM
+already closed this same trigger), covered (a pending action for a broader reason covers it,
+e.g. a crisis covers a usage decline), expired (its moment is past `moment_max_age_days`, or
+the account churned, before it ever reached the list).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+
+from health import db
+from health.actions import log as action_log
+from health.actions.playbooks import params, playbook_frame, playbooks, render
+
+STATES = ("listed", "snoozed", "queued", "done", "dismissed", "duplicate", "covered", "expired")
+COLUMNS = {
+    "action_id": pl.String,
+    "account_id": pl.String,
+    "account": pl.String,
+    "owner": pl.String,
+    "reason_kind": pl.String,
+    "reason": pl.String,
+    "title": pl.String,
+    "detail": pl.String,
+    "questions_or_recognition": pl.String,
+    "email_subject": pl.String,
+    "email_body": pl.String,
+    "evidence": pl.String,
+    "priority": pl.Float64,
+    "due_on": pl.Date,
+    "triggered_on": pl.Date,
+    "started_on": pl.Date,
+    "surfaced_on": pl.Date,
+    "state": pl.String,
+    "severity": pl.Float64,
+    "arr": pl.Float64,
+    "churn_risk": pl.Float64,
+    "renewal_date": pl.Date,
+    "as_of": pl.Date,
+}
+# The `actions` command's CSV and the list a CSM reads first.
+LIST_COLUMNS = (
+    "action_id",
+    "account_id",
+    "account",
+    "owner",
+    "priority",
+    "due_on",
+    "title",
+    "reason",
+    "evidence",
+    "questions_or_recognition",
+    "email_subject",
+)
+STATUS_COLUMNS = ("status", "note", "outcome", "snooze_until", "actor", "recorded_at")
+# What the listing functions return: an action and its latest log entry.
+LIVE_COLUMNS = COLUMNS | {
+    name: dtype for name, dtype in action_log.COLUMNS.items() if name in STATUS_COLUMNS
+}
+# Stand-ins for inputs other steps write, so actions still come from what exists without them.
+_INPUTS = {
+    "moments": "account_id VARCHAR, moment VARCHAR, kind VARCHAR, detected_on DATE, "
+    "started_on DATE, severity DOUBLE, evidence VARCHAR",
+    "mart_account_health": "account_id VARCHAR, health_score DOUBLE, churn_risk DOUBLE, "
+    "tier VARCHAR",
+    "mart_health_history": "account_id VARCHAR, week_end DATE, health_score DOUBLE, tier VARCHAR",
+}
+
+
+def refresh_actions(con, as_of: dt.date) -> None:
+    """Refresh step: triggers -> candidate actions -> dedupe and daily budget -> mart_actions."""
+    book = playbooks()
+    stand_ins = [name for name in _INPUTS if not db.table_exists(con, name)]
+    for name in stand_ins:  # names from _INPUTS only
+        con.execute(f"CREATE TEMP TABLE {name} ({_INPUTS[name]})")
+    con.register("action_playbooks", playbook_frame(book).to_arrow())
+    try:
+        db.build(con, ["int_action_triggers", "int_action_candidates"], **params(book))
+    finally:
+        con.unregister("action_playbooks")
+        for name in stand_ins:
+            con.execute(f"DROP TABLE temp.{name}")
+    fresh = render(db.run(con, "select * from int_action_candidates"))
+    previous = _previous(con)
+    live = db.run(con, "select account_id from stg_accounts where churn_date is null")
+    database = db.published_file(con)
+    log = action_log.log_path(database) if database else None
+    status = action_log.statuses(log) if log else pl.DataFrame(schema=action_log.COLUMNS)
+    planned = plan(fresh, previous, status, live["account_id"], as_of, book["settings"])
+    con.register("_actions_frame", planned.to_arrow())
+    try:
+        con.execute("CREATE OR REPLACE TABLE mart_actions AS SELECT * FROM _actions_frame")
+    finally:
+        con.unregister("_actions_frame")
+
+
+def _previous(con) -> pl.DataFrame:
+    if not db.table_exists(con, "mart_actions"):
+        return pl.DataFrame(schema=COLUMNS)
+    previous = db.run(con, "select * from mart_actions")
+    if set(COLUMNS) - set(previous.columns):
+        return pl.DataFrame(schema=COLUMNS)  # written by an older build: start the queue afresh
+    return previous.select([pl.col(c).cast(t) for c, t in COLUMNS.items()])
+
+
+def plan(
+    fresh: pl.DataFrame,
+    previous: pl.DataFrame,
+    status: pl.DataFrame,
+    live_accounts: pl.Series,
+    as_of: dt.date,
+    settings: dict,
+) -> pl.DataFrame:
+    """Merge today's candidates with yesterday's actions and the log; dedupe; spend the budget."""
+    # A refresh at an earlier date than the last one must not see that one's future.
+    previous = previous.filter(pl.col("triggered_on") <= as_of).with_columns(
+        [
+            pl.when(pl.col("surfaced_on") <= as_of).then(pl.col(c)).alias(c)
+            for c in ("surfaced_on", "due_on")
+        ]
+    )
+    kept = fresh.join(
+        previous.select("action_id", "surfaced_on", "due_on"), on="action_id", how="left"
+    )
+    # Yesterday's actions whose trigger is gone stay only if they reached a list or the log:
+    # a queued action nobody saw ends with its trigger.
+    carried = previous.join(fresh, on="action_id", how="anti")
+    carried = carried.filter(
+        pl.col("surfaced_on").is_not_null()
+        | pl.col("action_id").is_in(status["action_id"].implode())
+    ).with_columns(
+        active=pl.lit(False),
+        account_active=pl.col("account_id").is_in(live_accounts.implode()),
+    )
+    latest = status.select("action_id", "status", "snooze_until")
+    frame = (
+        pl.concat([kept, carried], how="diagonal_relaxed")
+        .join(latest, on="action_id", how="left")
+        .with_columns(status=pl.col("status").fill_null("open"))
+    )
+    return _decide(frame, as_of, settings).select([pl.col(c).cast(t) for c, t in COLUMNS.items()])
+
+
+def _decide(frame: pl.DataFrame, as_of: dt.date, settings: dict) -> pl.DataFrame:
+    c = pl.col
+    key = ["account_id", "reason"]
+    closed = c("status").is_in(action_log.CLOSED)
+    surfaced = c("surfaced_on").is_not_null()
+    frame = frame.with_columns(closed=closed, surfaced=surfaced)
+
+    # The same moment the CSM already closed, dated differently by a refresh on another day:
+    # not a new one. Risk signals start on calendar facts, so theirs need no such tolerance.
+    done = frame.filter(c("closed")).select(
+        *key, closed_start=c("started_on"), closed_trigger=c("triggered_on")
+    )
+    window = int(settings["same_trigger_days"])
+    near = (c("started_on") - c("closed_start")).dt.total_days().abs() <= window
+    near = near | ((c("triggered_on") - c("closed_trigger")).dt.total_days().abs() <= window)
+    seen = (
+        frame.filter(~c("closed") & ~c("surfaced") & (c("reason_kind") != "risk"))
+        .join(done, on=key)
+        .filter(near)
+        .select("action_id")
+        .unique()
+    )
+    frame = frame.with_columns(repeat=c("action_id").is_in(seen["action_id"].implode()))
+
+    alive = c("account_active").fill_null(False)
+    pending = ~c("closed") & ~c("repeat") & alive & (c("surfaced") | c("active").fill_null(False))
+    frame = frame.with_columns(pending=pending)
+    # One pending action per account and reason: the one listed first, else the oldest trigger.
+    first = (
+        frame.filter(c("pending"))
+        .sort("surfaced_on", "triggered_on", "action_id", nulls_last=True)
+        .group_by(key, maintain_order=True)
+        .first()
+        .select("action_id")
+    )
+    frame = frame.with_columns(
+        duplicate=c("repeat") | (c("pending") & ~c("action_id").is_in(first["action_id"].implode()))
+    )
+    holders = frame.filter(c("pending") & ~c("duplicate")).select("account_id", cover=c("reason"))
+    covering = (
+        frame.filter(c("pending") & ~c("duplicate") & ~c("surfaced"))
+        .select("action_id", "account_id", cover=c("unless_open"))
+        .explode("cover")
+        .join(holders, on=["account_id", "cover"])
+        .select("action_id")
+        .unique()
+    )
+    snoozed = (c("status") == "snoozed") & (c("snooze_until") > as_of)
+    frame = frame.with_columns(
+        covered=c("action_id").is_in(covering["action_id"].implode()) & ~c("surfaced"),
+        snoozed=snoozed,
+    )
+    waiting = (
+        c("pending")
+        & ~c("duplicate")
+        & ~c("covered")
+        & ~c("surfaced")
+        & ~c("snoozed")
+        & (c("triggered_on") <= as_of)
+    )
+    # Today's budget per owner, minus what an earlier refresh today already surfaced.
+    budget = int(settings["daily_budget"])
+    used = frame.filter(c("surfaced_on") == as_of).group_by("owner").len("used")
+    ranked = (
+        frame.filter(waiting)
+        .join(used, on="owner", how="left")
+        .sort(["priority", "triggered_on", "action_id"], descending=[True, False, False])
+        .with_columns(rank=pl.int_range(1, pl.len() + 1).over("owner"))
+        .filter(c("rank") <= budget - c("used").fill_null(0))
+        .select("action_id")
+    )
+    new = c("action_id").is_in(ranked["action_id"].implode())
+    # Due `due_in_days` after it reaches the list, and never after the renewal; a queued
+    # action shows the date it would have if it surfaced today.
+    due = as_of + pl.duration(days=c("due_in_days"))
+    due = pl.when(c("renewal_date") >= as_of).then(pl.min_horizontal(due, c("renewal_date")))
+    due = due.otherwise(as_of + pl.duration(days=c("due_in_days")))
+    return (
+        frame.with_columns(
+            surfaced_on=pl.when(new).then(pl.lit(as_of)).otherwise(c("surfaced_on")),
+            due_on=pl.when(c("surfaced")).then(c("due_on")).otherwise(due).cast(pl.Date),
+            state=pl.when(c("closed"))
+            .then(c("status"))
+            .when(c("duplicate"))
+            .then(pl.lit("duplicate"))
+            .when(c("covered"))
+            .then(pl.lit("covered"))
+            .when(~c("pending"))
+            .then(pl.lit("expired"))
+            .when(c("snoozed"))
+            .then(pl.lit("snoozed"))
+            .when(new | c("surfaced"))
+            .then(pl.lit("listed"))
+            .otherwise(pl.lit("queued")),
+            as_of=pl.lit(as_of),
+        )
+        .with_columns(
+            due_on=pl.when(c("state").is_in(["duplicate", "covered", "expired"]))
+            .then(None)
+            .otherwise(c("due_on"))
+        )
+        .sort("owner", "priority", "action_id", descending=[False, True, False])
+    )
+
+
+def live_state(actions: pl.DataFrame, status: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Actions with their latest log entry and the state that entry gives them now."""
+    c = pl.col
+    frame = actions.drop(STATUS_COLUMNS, strict=False).join(
+        status.select("action_id", *STATUS_COLUMNS), on="action_id", how="left"
+    )
+    follows_log = c("state").is_in(["listed", "snoozed", "queued", "done", "dismissed"])
+    listed_or_queued = pl.when(c("surfaced_on").is_not_null()).then(pl.lit("listed"))
+    return frame.with_columns(
+        status=c("status").fill_null("open"),
+        state=pl.when(~follows_log)
+        .then(c("state"))
+        .when(c("status").is_in(action_log.CLOSED))
+        .then(c("status"))
+        .when((c("status") == "snoozed") & (c("snooze_until") > as_of))
+        .then(pl.lit("snoozed"))
+        .otherwise(listed_or_queued.otherwise(pl.lit("queued"))),
+    )
+
+
+def _as_of(con) -> dt.date:
+    return db.run(con, "select as_of from params")["as_of"][0]
+
+
+def todays_actions(con, log: str | Path, owner: str | None = None) -> pl.DataFrame:
+    """Today's list: listed actions still open (live from the log), highest priority first."""
+    if not db.table_exists(con, "mart_actions"):
+        return pl.DataFrame(schema=LIVE_COLUMNS)
+    frame = db.run(
+        con,
+        "select * from mart_actions where surfaced_on is not null "
+        "and ($owner::varchar is null or owner = $owner)",
+        owner=owner,
+    )
+    frame = live_state(frame, action_log.statuses(log), _as_of(con))
+    return frame.filter(pl.col("state") == "listed").sort(
+        "priority", "due_on", "action_id", descending=[True, False, False]
+    )
+
+
+def account_actions(con, log: str | Path, account_id: str) -> pl.DataFrame:
+    """Every action of one account with its live state: to-dos first, then history."""
+    if not db.table_exists(con, "mart_actions"):
+        return pl.DataFrame(schema=LIVE_COLUMNS)
+    frame = db.run(con, "select * from mart_actions where account_id = $id", id=account_id)
+    frame = live_state(frame, action_log.statuses(log), _as_of(con))
+    order = pl.col("state").replace_strict(STATES, list(range(len(STATES))), default=99)
+    return frame.sort(order, -pl.col("priority"), pl.col("triggered_on"), descending=False)
+
+
+def owners(con) -> list[str]:
+    """Every CSM who owns an account, alphabetically."""
+    return db.run(con, "select distinct csm_owner from stg_accounts order by 1")[
+        "csm_owner"
+    ].to_list()

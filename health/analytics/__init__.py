@@ -1,0 +1,1 @@
+"""Questions across accounts: KPIs, segments, the journey map, portfolio, alignment, features."""

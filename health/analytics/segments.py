@@ -1,0 +1,279 @@
+"""Side by side: product KPIs, health and moments for two or more groups of accounts.
+
+A breakdown (segment, plan, region, industry, CSM, signup quarter or month) splits the accounts
+into groups; `compare` assembles, for the chosen groups, the KPIs of health.metrics (activation,
+time to value, stickiness, retention curves, feature adoption), the health tier distribution
+(mart_account_health) and moments per 100 accounts (table `moments`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from health import db
+from health.analytics import journey, metrics
+from health.db import catalog
+
+# The breakdowns a page may offer, with their labels; the SQL maps each name to an expression.
+BREAKDOWNS = {
+    "segment": "Segment",
+    "plan": "Plan",
+    "region": "Region",
+    "industry": "Industry",
+    "csm_owner": "CSM",
+    "cohort_quarter": "Signup quarter",
+    "cohort_month": "Signup month",
+}
+NOT_SET = "(not set)"  # the group of accounts without a value for the breakdown
+TIERS = ("healthy", "watch", "at_risk")
+_BASE = ("params", "stg_accounts")
+
+# What each page loses without an optional table (shown instead of silently thinner numbers).
+_MISSING = {
+    "segments": {
+        "subscriptions": "no subscriptions, so expansion moments aren't detected and revenue "
+        "comes from accounts.arr alone",
+        "surveys": "no surveys, so promoter moments aren't detected",
+    },
+    "journey": {
+        "touchpoints": "no touchpoints, so Onboarding is dated by the first product event "
+        "rather than a kickoff or onboarding call",
+        "subscriptions": "no subscriptions, so no account can reach Expanding (MRR or seats "
+        "growing)",
+        "surveys": "no surveys, so no account can reach Advocate (an NPS score of 9 or 10)",
+    },
+}
+
+
+def _check(by: str) -> str:
+    if by not in BREAKDOWNS:
+        raise ValueError(f"by={by!r} is not a breakdown; use one of {', '.join(BREAKDOWNS)}.")
+    return by
+
+
+def _ids(account_ids: list[str] | None) -> list[str] | None:
+    return None if account_ids is None else list(account_ids)
+
+
+def groups(con, by: str, account_ids: list[str] | None = None) -> pl.DataFrame:
+    """A breakdown's groups, largest first (cohorts in time order): group, accounts, customers."""
+    if not all(db.table_exists(con, t) for t in _BASE):
+        return pl.DataFrame(
+            schema={"group": pl.String, "accounts": pl.Int64, "customers": pl.Int64}
+        )
+    return db.query(con, "q_segment_groups", by=_check(by), account_ids=_ids(account_ids))
+
+
+def default_groups(options: pl.DataFrame, by: str, limit: int = 3) -> list[str]:
+    """A sensible first pick: the latest cohorts for a signup breakdown, else the largest groups."""
+    if by.startswith("cohort_"):
+        return sorted(options["group"].to_list())[-limit:]
+    return options["group"].head(limit).to_list()
+
+
+def missing_inputs(con, page: str) -> list[str]:
+    """What `page` can't show because an optional table is not loaded, one phrase per table."""
+    counts = catalog.tables(con)
+    empty = set(counts.filter(pl.col("rows") == 0)["table"].to_list())
+    return [text for table, text in _MISSING[page].items() if table in empty]
+
+
+@dataclass
+class Comparison:
+    """The chosen groups side by side; every frame has a `group` column."""
+
+    by: str
+    groups: list[str]
+    summary: pl.DataFrame  # one row per group: the headline numbers
+    activation: pl.DataFrame  # metrics.activation_rate per group and signup cohort
+    retention: pl.DataFrame  # group, months_since, accounts, retained, logo_retention
+    adoption: pl.DataFrame  # metrics.feature_adoption per group and feature
+    health: pl.DataFrame  # group, tier, accounts, share, mean_score, group_median_score
+    moments: pl.DataFrame  # group, moment, moments, accounts_with_moment, accounts, per 100
+    notes: list[str] = field(default_factory=list)
+
+
+def compare(
+    con,
+    by: str,
+    chosen: list[str],
+    *,
+    account_ids: list[str] | None = None,
+    activation_days: int = 30,
+    moment_days: int = 365,
+    min_accounts: int = 5,
+) -> Comparison:
+    """The chosen groups of breakdown `by` side by side, within `account_ids` (None: all)."""
+    params = {"by": _check(by), "groups": list(chosen), "account_ids": _ids(account_ids)}
+    members = db.query(con, "q_segment_members", **params)
+    kpis = _kpis(con, by, members, activation_days)
+    retention = pooled_retention(kpis["retention"], min_accounts)
+    notes = []
+    if db.table_exists(con, "mart_account_health"):
+        health = db.query(con, "q_segment_health", **params)
+    else:
+        health = pl.DataFrame(schema={"group": pl.String, "tier": pl.String})
+        notes.append("No health scores yet: refresh to score the accounts.")
+    if db.table_exists(con, "moments"):
+        moments = db.query(con, "q_segment_moments", days=moment_days, **params)
+    else:
+        moments = pl.DataFrame(schema={"group": pl.String, "per_100_accounts": pl.Float64})
+        notes.append("No moments yet: refresh to detect them.")
+    if kpis["activation"].is_empty():
+        notes.append("No journey milestones yet: refresh to compute activation and TTV.")
+    summary = _summary(members, kpis, retention, health, moments, list(chosen))
+    return Comparison(
+        by, list(chosen), summary, kpis["activation"], retention, kpis["adoption"], health,
+        moments, notes,
+    )  # fmt: skip
+
+
+# Each KPI this page compares: its function and the name of its frame in metrics.COLUMNS.
+_KPIS = {
+    "activation": (metrics.activation_rate, "activation"),
+    "ttv": (metrics.time_to_value, "time_to_value"),
+    "stickiness": (metrics.stickiness, "stickiness"),
+    "retention": (metrics.retention_cohorts, "retention_cohorts"),
+    "adoption": (metrics.feature_adoption, "feature_adoption"),
+}
+
+
+def _kpis(con, by: str, members: pl.DataFrame, activation_days: int) -> dict[str, pl.DataFrame]:
+    """Each KPI of health.metrics for the members, with `group` set to the member's group."""
+
+    def run(name: str, ids: list[str], breakdown: str | None) -> pl.DataFrame:
+        extra = {"days": activation_days} if name == "activation" else {}
+        return _KPIS[name][0](con, account_ids=ids, by=breakdown, **extra)
+
+    if by in metrics.DIMENSIONS:
+        ids = members["account_id"].to_list()
+        return {
+            name: run(name, ids, by).with_columns(pl.col("group").fill_null(NOT_SET))
+            for name in _KPIS
+        }
+    # Metrics break down by account attributes only: each cohort runs as its own scope.
+    parts: dict[str, list[pl.DataFrame]] = {name: [] for name in _KPIS}
+    for (group,), part in members.group_by("group", maintain_order=True):
+        ids = part["account_id"].to_list()
+        for name in _KPIS:
+            parts[name].append(run(name, ids, None).with_columns(group=pl.lit(group)))
+    return {
+        name: pl.concat(frames, how="vertical_relaxed") if frames else metrics.empty(_KPIS[name][1])
+        for name, frames in parts.items()
+    }
+
+
+def pooled_retention(cohorts: pl.DataFrame, min_accounts: int = 5) -> pl.DataFrame:
+    """Logo retention by months since signup, a group's signup cohorts pooled like a survival curve.
+
+    Each month's share kept (still customers / customers a month before) is measured on the
+    cohorts old enough to have reached that month, then chained, so young cohorts neither bend
+    the tail nor make the curve rise. The curve stops before the first month with fewer than
+    `min_accounts` accounts old enough (its tail would be one or two accounts).
+    """
+    columns = ("group", "months_since", "accounts", "at_risk", "retained", "logo_retention")
+    if cohorts.is_empty():
+        return pl.DataFrame(
+            schema={c: pl.Float64 if c == "logo_retention" else pl.Int64 for c in columns}
+            | {"group": pl.String}
+        )
+    observed = cohorts.select("group", "cohort", "months_since", "accounts", "retained")
+    before = observed.select(
+        "group", "cohort", months_since=pl.col("months_since") + 1, at_risk=pl.col("retained")
+    )
+    return (
+        observed.join(before, on=["group", "cohort", "months_since"], how="left")
+        .with_columns(pl.col("at_risk").fill_null(pl.col("accounts")))
+        .group_by("group", "months_since")
+        .agg(pl.col("accounts", "at_risk", "retained").sum())
+        .sort("group", "months_since")
+        .with_columns(
+            kept=pl.when(pl.col("at_risk") > 0)
+            .then(pl.col("retained") / pl.col("at_risk"))
+            .otherwise(1.0),
+            thin=(pl.col("accounts") < min_accounts).cum_sum().over("group"),
+        )
+        .with_columns(logo_retention=pl.col("kept").cum_prod().over("group"))
+        .filter(pl.col("thin") == 0)
+        .select(columns)
+    )
+
+
+def _summary(
+    members: pl.DataFrame,
+    kpis: dict[str, pl.DataFrame],
+    retention: pl.DataFrame,
+    health: pl.DataFrame,
+    moments: pl.DataFrame,
+    chosen: list[str],
+) -> pl.DataFrame:
+    """One row per chosen group: its size and headline numbers (null when not measurable)."""
+    sizes = pl.DataFrame({"group": chosen}, schema={"group": pl.String}).join(
+        members.group_by("group").agg(accounts=pl.len().cast(pl.Int64)), on="group", how="left"
+    )
+    activation = (
+        kpis["activation"]
+        .group_by("group")
+        .agg(
+            activation_eligible=pl.col("eligible").sum(),
+            activation_rate=pl.when(pl.col("eligible").sum() > 0).then(
+                pl.col("activated_within").sum() / pl.col("eligible").sum()
+            ),
+        )
+    )
+    ttv = (
+        kpis["ttv"]
+        .filter(pl.col("cohort").is_null())
+        .select(
+            "group",
+            reached_value_share=pl.col("reached_share"),
+            median_ttv_days=pl.col("median_days"),
+            p90_ttv_days=pl.col("p90_days"),
+        )
+    )
+    sticky = kpis["stickiness"].select("group", "dau_mau")
+    kept = retention.filter(pl.col("months_since") == 12).select(
+        "group", retention_12m=pl.col("logo_retention")
+    )
+    parts = [activation, ttv, sticky, kept]
+    if "tier" in health.columns and "share" in health.columns:
+        parts.append(
+            health.group_by("group").agg(
+                median_health=pl.col("group_median_score").first(),
+                at_risk_share=pl.col("share").filter(pl.col("tier") == "at_risk").sum(),
+            )
+        )
+    if "moment" in moments.columns:
+        parts.append(
+            moments.group_by("group").agg(moments_per_100=pl.col("per_100_accounts").sum())
+        )
+    for part in parts:
+        sizes = sizes.join(part.cast({"group": pl.String}), on="group", how="left")
+    return sizes
+
+
+def journey_map(
+    con, group_by: str, *, account_ids: list[str] | None = None, stall_days: int = 60
+) -> pl.DataFrame:
+    """journey.funnel with unnamed groups labelled, for a page or chart to show as they are."""
+    if not db.table_exists(con, "int_journey_steps"):
+        return pl.DataFrame(schema={"group": pl.String, "step_order": pl.Int32, "step": pl.String})
+    frame = journey.funnel(con, group_by, stall_days=stall_days, account_ids=_ids(account_ids))
+    return frame.with_columns(pl.col("group").fill_null(NOT_SET))
+
+
+def time_to_value(
+    con, *, account_ids: list[str] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Time to value per segment (all cohorts pooled) and per signup cohort (all segments)."""
+    ids = _ids(account_ids)
+    by_segment = metrics.time_to_value(con, account_ids=ids, by="segment")
+    by_cohort = metrics.time_to_value(con, account_ids=ids)
+    return (
+        by_segment.filter(pl.col("cohort").is_null())
+        .with_columns(pl.col("group").fill_null(NOT_SET))
+        .drop("cohort"),
+        by_cohort.filter(pl.col("cohort").is_not_null()).drop("group"),
+    )

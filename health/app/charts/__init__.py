@@ -1,0 +1,1 @@
+"""Plotly figure builders for the pages: shared palette and layout, product, leadership, model."""

@@ -1,0 +1,198 @@
+"""The one door to DuckDB: paths, connections, atomic writes, named SQL."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[2]
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+DEFAULT_DB = ROOT / "data" / "health.duckdb"
+
+# Leave room for Python, Streamlit and the OS on a 24 GB, 2-core machine; DuckDB spills past it.
+MEMORY_LIMIT = os.environ.get("HEALTH_MEMORY_LIMIT", "3GB")
+
+
+def db_path(path: str | os.PathLike | None = None) -> Path:
+    """The database file: the argument, else $HEALTH_DB, else data/health.duckdb."""
+    chosen = path or os.environ.get("HEALTH_DB") or DEFAULT_DB
+    return Path(chosen).expanduser().resolve()
+
+
+def connect(path: str | os.PathLike | None = None, *, read_only: bool = True):
+    """Open the database (read-only unless asked), in UTC, with a memory limit.
+
+    A read-only connection is a fresh in-memory instance with the file attached. DuckDB shares
+    one instance per path within a process, so a plain connect after a refresh swapped in a new
+    file would be handed the old, still-open instance and serve stale data.
+    """
+    path = db_path(path) if path != ":memory:" else path
+    if not read_only or path == ":memory:":
+        con = duckdb.connect(str(path), read_only=read_only)
+        _configure(con, path)
+        return con
+    con = duckdb.connect(":memory:")
+    _configure(con, path)
+    # The path is ours (argument, $HEALTH_DB or the default), never a value from a web form.
+    quoted = str(path).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS warehouse (READ_ONLY)")
+    con.execute("USE warehouse")
+    return con
+
+
+def cursor(con):
+    """A cursor for one thread, reading the same database as `con`."""
+    cur = con.cursor()
+    if _attached(con):
+        cur.execute("USE warehouse")
+    return cur
+
+
+def _attached(con) -> bool:
+    rows = con.execute("SELECT 1 FROM duckdb_databases() WHERE database_name = 'warehouse'")
+    return bool(rows.fetchall())
+
+
+def _configure(con, path) -> None:
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # our own progress goes to the CLI
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")  # from the environment, not from users
+    if path != ":memory:":
+        spill = Path(path).parent / ".spill"
+        con.execute("SET temp_directory = ?", [str(spill)])
+
+
+def exists(path: str | os.PathLike | None = None) -> bool:
+    """Whether a database has been built at the path."""
+    return db_path(path).is_file()
+
+
+@contextlib.contextmanager
+def writing(
+    path: str | os.PathLike | None = None,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Write to a copy of the database and swap it in atomically when the block succeeds.
+
+    Readers (the app) keep reading the old file until the swap; a failure, or a kill at any
+    point, leaves the published database exactly as it was. Writers queue on a lock file.
+    """
+    target = db_path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _writer_lock(target):
+        _remove_stale_copies(target)
+        work = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+        try:
+            if target.exists():
+                shutil.copy2(target, work)
+            con = duckdb.connect(str(work))
+            _configure(con, work)
+            try:
+                yield con
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            os.replace(work, target)
+            _fsync_dir(target.parent)
+        finally:
+            for leftover in (work, work.with_name(work.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+
+
+def published_file(con) -> Path | None:
+    """The database file a connection's work will be published as: its own file, without the
+    `.tmp-<pid>` suffix of a `writing` copy; None in memory."""
+    row = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchall()
+    if not row or not row[0][0]:
+        return None
+    path = Path(row[0][0])
+    return path.with_name(re.sub(r"\.tmp-\d+$", "", path.name))
+
+
+@contextlib.contextmanager
+def _writer_lock(target: Path) -> Iterator[None]:
+    lock = target.with_name(target.name + ".lock")
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_stale_copies(target: Path) -> None:
+    # Under the writer lock no other writer runs, so every copy left here is from a killed one.
+    for stale in target.parent.glob(f"{target.name}.tmp-*"):
+        stale.unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def version(path: str | os.PathLike | None = None) -> tuple[int, int]:
+    """A token that changes whenever a new database is swapped in (inode, mtime)."""
+    try:
+        st = db_path(path).stat()
+    except FileNotFoundError:
+        return (0, 0)
+    return (st.st_ino, st.st_mtime_ns)
+
+
+@cache
+def sql(name: str) -> str:
+    """The text of a named SQL file: health/db/sql/<layer>/<name>.sql, the layer its prefix."""
+    layer = SQL_DIR / name.split("_", 1)[0] / f"{name}.sql"
+    return (layer if layer.is_file() else SQL_DIR / f"{name}.sql").read_text()
+
+
+def query(con, name: str, **params) -> pl.DataFrame:
+    """Run the named SQL file with bound parameters and return a polars frame."""
+    return run(con, sql(name), **params)
+
+
+def run(con, text: str, **params) -> pl.DataFrame:
+    """Run a SQL statement with bound parameters and return a polars frame.
+
+    Not thread-safe on a shared connection: each thread passes its own cursor (see `cursor`).
+    """
+    return con.sql(text, params=params or None).pl()
+
+
+def table_exists(con, name: str) -> bool:
+    """Whether a table or view called `name` exists."""
+    hit = con.execute(
+        "select 1 from information_schema.tables where table_name = ?", [name]
+    ).fetchall()
+    return bool(hit)
+
+
+def build(
+    con,
+    names: Sequence[str],
+    progress: Callable[[str], None] | None = None,
+    **params,
+) -> None:
+    """Create or replace one table per named SQL file, in the given order."""
+    for name in names:
+        if progress:
+            progress(name)
+        text = sql(name)
+        used = {k: v for k, v in params.items() if f"${k}" in text}
+        # Staging is rename/cast only: a view costs nothing to build and nothing to store.
+        kind = "VIEW" if name.startswith("stg_") else "TABLE"
+        con.execute(f"CREATE OR REPLACE {kind} {name} AS {text}", used or None)

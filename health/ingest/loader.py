@@ -1,0 +1,331 @@
+"""Load a data folder: find the files, validate every row, merge into DuckDB atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from health import db
+from health.ingest.contract import TABLES, Table
+from health.ingest.files import (  # noqa: F401 - LoadError and save_uploads are part of this API
+    LoadError,
+    find_files,
+    map_columns,
+    read_error,
+    read_header,
+    reader,
+    save_uploads,
+)
+from health.ingest.validate import checked_select, ddl, record
+
+MAX_EXAMPLES = 5
+# Beyond this share of bad rows a file is taken to be in the wrong format, not just dirty.
+MAX_REJECT_SHARE = 0.5
+
+
+@dataclass
+class Reject:
+    """One rejected row: where it is and what is wrong with it."""
+
+    file: str
+    where: str  # "line 12" for CSV, "row 11" for Parquet
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file} {self.where}: {self.reason}"
+
+
+@dataclass
+class TableReport:
+    """What happened to one table of the folder."""
+
+    table: str
+    file: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    examples: list[Reject] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadReport:
+    """What a load did, table by table."""
+
+    folder: str
+    tables: list[TableReport] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return sum(t.rows_rejected for t in self.tables)
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.name.lower().endswith(".parquet")
+
+
+def _is_empty(con, name: str) -> bool:
+    return con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {name})").fetchone()[0]
+
+
+def _stage(con, path: Path, table: Table, report: TableReport) -> str:
+    """Make raw_<t> (the file's columns and row numbers) and typed_<t> (each row checked).
+
+    Returns the SQL expression for a row of raw_<t> as written, as JSON, for the rejects.
+    """
+    name = table.name
+    header, types = read_header(con, path)
+    positions, extra = map_columns(path, table, header)
+    if extra and not table.keeps_extra:
+        names = ", ".join(extra.values())
+        report.warnings.append(f"{path.name}: columns not in the contract, ignored: {names}")
+    cols = [
+        f"#{positions[c]} AS {c}" if c in positions else f"NULL::VARCHAR AS {c}"
+        for c in table.names
+    ]
+    cols += [f"#{int(alias[1:]) + 1}::VARCHAR AS {alias}" for alias in extra]
+    file_types = {c: types[i - 1] for c, i in positions.items()}
+    parquet = _is_parquet(path)
+    # Point people at the line they see in an editor (the header is line 1).
+    where, offset = ("row", 0) if parquet else ("line", 1)
+    try:
+        if parquet and "file_row_number" not in {h.strip().lower() for h in header}:
+            # Parquet numbers its rows itself, so raw_<t> is a view: the file is read where it
+            # is used, in its own types, with no numbering pass and no copy in memory.
+            con.execute(f"SET VARIABLE source_{name} = ?", [str(path)])
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW raw_{name} AS "
+                f"SELECT file_row_number + 1 AS _row, {', '.join(cols)} "
+                f"FROM read_parquet(getvariable('source_{name}'), file_row_number = true)"
+            )
+        else:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE raw_{name} AS SELECT row_number() OVER () AS _row, "
+                f"{', '.join(cols)} FROM {reader(path)}",
+                [str(path)],
+            )
+        checked = checked_select(
+            table, f"raw_{name}", file_types, extra, where_word=where, offset=offset
+        )
+        # Rows going into an empty table are read twice (rejects, then insert) rather than
+        # copied: for 16M events the copy costs more than the second read. Keyed tables and
+        # merges into rows already loaded use the checked rows several times: keep them.
+        kind = "TABLE" if table.key or not _is_empty(con, name) else "VIEW"
+        con.execute(f"CREATE OR REPLACE TEMP {kind} typed_{name} AS {checked}")
+        report.rows_read = con.execute(f"SELECT count(*) FROM raw_{name}").fetchone()[0]
+    except duckdb.Error as exc:
+        raise LoadError(read_error(path, exc)) from None
+    return record(table, file_types, extra)
+
+
+def _collect_rejects(con, table: Table, path: Path, report: TableReport, as_written: str) -> None:
+    """Count the bad rows, keep them all in `rejects` with the record `as_written`, show a few."""
+    name, is_csv = table.name, not _is_parquet(path)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE rejected_{name} AS "
+            f"SELECT _row, _problems FROM typed_{name} WHERE _problems IS NOT NULL"
+        )
+    except duckdb.Error as exc:  # typed_<t> may be a view reading the file for the first time
+        raise LoadError(read_error(path, exc)) from None
+    report.rows_rejected = con.execute(f"SELECT count(*) FROM rejected_{name}").fetchone()[0]
+    first = con.execute(
+        f"SELECT _row, _problems FROM rejected_{name} ORDER BY _row LIMIT {MAX_EXAMPLES}"
+    ).fetchall()
+    where = "line" if is_csv else "row"
+    report.examples = [
+        Reject(path.name, f"{where} {r + 1 if is_csv else r}", why) for r, why in first
+    ]
+    con.execute("DELETE FROM rejects WHERE table_name = ?", [name])
+    if report.rows_rejected:  # the record is read back from the file for these rows only
+        con.execute(
+            f"""
+            INSERT INTO rejects
+            SELECT ?, ?, _row, CASE WHEN ? THEN _row + 1 END, r._problems, {as_written},
+                   now()::TIMESTAMP
+            FROM rejected_{name} AS r JOIN raw_{name} AS raw USING (_row)
+            """,
+            [name, path.name, is_csv],
+        )
+    if report.rows_read >= 10 and report.rows_rejected / report.rows_read > MAX_REJECT_SHARE:
+        share = report.rows_rejected / report.rows_read
+        raise LoadError(
+            f"{path.name}: {share:.0%} of its {report.rows_read} rows break the contract, "
+            f"so the file is probably in another format. First problem, {report.examples[0]}. "
+            "Fix the column named there and load again."
+        )
+
+
+def _merge(con, table: Table, report: TableReport) -> None:
+    """Insert the valid rows: keyed tables replace rows with the same key, others add new rows.
+
+    Rows an unkeyed table gets when it already has some are left in temp table new_<t>.
+    """
+    name = table.name
+    cols = ", ".join(table.names + (["extra"] if table.keeps_extra else []))
+    valid = f"SELECT {cols} FROM typed_{name} WHERE _problems IS NULL"
+    report.rows_loaded = report.rows_read - report.rows_rejected
+    if table.key:
+        # Only rows that are new or differ from the stored row with their key are rewritten:
+        # a daily export repeats most of them, and rewriting them all grows the file.
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE changed_{name} AS "
+            f"{valid} EXCEPT SELECT {cols} FROM {name}"
+        )
+        match = " AND ".join(f"s.{k} = v.{k}" for k in table.key)
+        con.execute(f"DELETE FROM {name} AS s USING changed_{name} AS v WHERE {match}")
+        con.execute(
+            f"INSERT INTO {name} ({cols}) SELECT * FROM changed_{name} "
+            f"ORDER BY {', '.join(table.key)}"
+        )
+        return
+    if _is_empty(con, name):
+        # In the file's order: exports come sorted by account or by time, and sorting 16M rows
+        # would take longer than the rest of the load.
+        con.execute(f"INSERT INTO {name} ({cols}) {valid}")
+        return
+    # Multiset difference: a second load of the same rows adds nothing, but genuine repeats
+    # within one file (two identical clicks) are kept. Only rows of the same accounts, in the
+    # file's time span, can be equal to the file's: the rest are not compared.
+    # (Both columns are required, so no valid row has a NULL there that the filter would miss.)
+    near, params = ["true"], []
+    if table.column("account_id").required:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE incoming_accounts AS "
+            f"SELECT DISTINCT account_id FROM typed_{name} WHERE _problems IS NULL"
+        )
+        near.append("account_id IN (SELECT account_id FROM incoming_accounts)")
+    clock = table.clock
+    if clock and table.column(clock).required:
+        near.append(f"{clock} BETWEEN ? AND ?")
+        params += con.execute(
+            f"SELECT min({clock}), max({clock}) FROM typed_{name} WHERE _problems IS NULL"
+        ).fetchone()
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE new_{name} AS {valid} "
+        f"EXCEPT ALL SELECT {cols} FROM {name} WHERE {' AND '.join(near)}",
+        params,
+    )
+    # Appended rows in account order, so scans for one account touch few row groups.
+    order = ", ".join(["account_id", clock] if clock else ["account_id"])
+    con.execute(f"INSERT INTO {name} ({cols}) SELECT * FROM new_{name} ORDER BY {order}")
+
+
+def _ensure_schema(con) -> None:
+    for table in TABLES:
+        con.execute(ddl(table))
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS rejects (
+            table_name VARCHAR, file VARCHAR, row_number BIGINT, line BIGINT,
+            reason VARCHAR, record JSON, rejected_at TIMESTAMP)
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS loads (
+            loaded_at TIMESTAMP, folder VARCHAR, table_name VARCHAR, file VARCHAR,
+            rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT)
+        """
+    )
+    con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+
+
+def _warn_unknown_users(con, report: TableReport, *, only_these: bool) -> None:
+    # When the events table holds only this load's rows, read them there rather than check
+    # the file over again.
+    loaded = "events" if only_these else "typed_events WHERE _problems IS NULL"
+    n = con.execute(
+        f"""
+        SELECT count(*) FROM (SELECT user_id FROM {loaded}) AS e
+        ANTI JOIN users AS u ON u.user_id = e.user_id
+        WHERE e.user_id IS NOT NULL
+        """
+    ).fetchone()[0]
+    if n and con.execute("SELECT count(*) FROM users").fetchone()[0]:
+        report.warnings.append(f"{report.file}: {n} rows name a user_id that is not in users")
+
+
+def _note_events_added(con) -> None:
+    """Move meta's events_changed_from back to the first day of the events this load added.
+
+    Its value is an ISO date, or 'all' when every event may have changed; the refresh clears
+    it once it has caught up, and a load that adds no event leaves it as it is.
+    """
+    current = con.execute("SELECT value FROM meta WHERE key = 'events_changed_from'").fetchone()
+    if current and current[0] == "all":
+        return
+    con.execute(
+        """
+        INSERT OR REPLACE INTO meta
+        SELECT 'events_changed_from', least(min(event_time)::DATE, (
+            SELECT try_cast(value AS DATE) FROM meta WHERE key = 'events_changed_from'
+        ))::VARCHAR
+        FROM new_events HAVING count(*) > 0
+        """
+    )
+
+
+def load(
+    folder: str | Path,
+    path: str | Path | None = None,
+    *,
+    replace: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> LoadReport:
+    """Validate a data folder and merge it into the database, all or nothing."""
+    folder = Path(folder).expanduser().resolve()
+    files, warnings = find_files(folder)
+    report = LoadReport(str(folder), warnings=warnings)
+    with db.writing(path) as con:
+        _ensure_schema(con)
+        if replace:
+            for table in TABLES:
+                con.execute(f"DELETE FROM {table.name}")
+            con.execute("DELETE FROM rejects")
+        events_were_empty = _is_empty(con, "events")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE known_accounts AS SELECT account_id FROM accounts"
+        )
+        for table in TABLES:  # accounts first: the others point at it
+            if table.name not in files:
+                continue
+            path_t = files[table.name]
+            if progress:
+                progress(f"{table.name} ({path_t.name})")
+            tr = TableReport(table.name, path_t.name)
+            as_written = _stage(con, path_t, table, tr)
+            if table.name == "accounts":
+                con.execute(
+                    "INSERT INTO known_accounts SELECT account_id FROM typed_accounts "
+                    "WHERE _problems IS NULL"
+                )
+            _collect_rejects(con, table, path_t, tr, as_written)
+            _merge(con, table, tr)
+            con.execute(
+                "INSERT INTO loads VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
+                [
+                    str(folder),
+                    table.name,
+                    path_t.name,
+                    tr.rows_read,
+                    tr.rows_loaded,
+                    tr.rows_rejected,
+                ],
+            )
+            report.tables.append(tr)
+        events = next((t for t in report.tables if t.table == "events"), None)
+        if events and "users" in files:
+            _warn_unknown_users(con, events, only_these=events_were_empty)
+        if events and not (replace or events_were_empty):
+            _note_events_added(con)
+        elif events and (replace or not _is_empty(con, "events")):
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('events_changed_from', 'all')")
+        con.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('loaded_at', strftime(now(), '%Y-%m-%d %H:%M:%S'))"
+        )
+    return report

@@ -1,0 +1,1 @@
+"""Moments of truth (relationship change, crisis, delight): pure detectors over tidy frames."""

@@ -1,0 +1,299 @@
+"""Level shifts in weekly usage: the shared weekly index, sudden drops and sustained jumps.
+
+Everything works on an accounts x weeks matrix built from the weekly rollup, so every account
+and every candidate week is tested at once (numpy windows, no loop over accounts). A change
+starting in week s is a sequential test: the window of weeks from s grows one week at a time and
+the moment is dated `detected_on` = the end of the first window that confirms it, so nothing
+after `detected_on` is ever looked at. The statistic is a Poisson log-likelihood ratio (two
+rates against one, over exposures that carry the shared weekly index) scaled by the account's own
+overdispersion: count-aware, so a small account's noise needs more weeks to say anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from health.moments.baseline import (
+    adaptive_baseline,
+    leading,
+    poisson_llr,
+    trailing,
+    window_median,
+)
+
+WEEK = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Weekly events as a dense matrix: one row per account, one column per week (oldest first)."""
+
+    ids: list[str]
+    week_end: list[dt.date]
+    events: np.ndarray  # float (accounts, weeks); NaN outside the account's life
+    age: np.ndarray  # int (accounts, weeks): whole weeks since signup; -1 outside its life
+
+
+def build_grid(weekly: pl.DataFrame) -> Grid:
+    """The matrix form of a weekly frame (account_id, week_end, age_weeks, events)."""
+    if weekly.is_empty():
+        return Grid([], [], np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int64))
+    ids = weekly["account_id"].unique().sort()
+    first, last = weekly["week_end"].min(), weekly["week_end"].max()
+    weeks = [first + WEEK * k for k in range((last - first).days // 7 + 1)]
+    keyed = weekly.join(pl.DataFrame({"account_id": ids}).with_row_index("_row"), on="account_id")
+    row = keyed["_row"].to_numpy()
+    col = ((keyed["week_end"] - first).dt.total_days() // 7).to_numpy()
+    events = np.full((len(ids), len(weeks)), np.nan)
+    age = np.full((len(ids), len(weeks)), -1, dtype=np.int64)
+    events[row, col] = keyed["events"].cast(pl.Float64).to_numpy()
+    age[row, col] = keyed["age_weeks"].to_numpy()
+    return Grid(ids.to_list(), weeks, events, age)
+
+
+def trailing_median(x: np.ndarray, width: int) -> np.ndarray:
+    """Median of the `width` columns before each column (NaN where there are none)."""
+    return window_median(trailing(x, width))
+
+
+def change_week(x: np.ndarray, g: np.ndarray, base: float, *, down: bool) -> int:
+    """Where in a window of weekly counts `x` (exposures `g`) a change from rate `base` began.
+
+    The maximum-likelihood split: the offset whose weeks from there to the window's end are the
+    least likely under the old rate (Poisson log-likelihood ratio of their own rate against
+    `base`), falling for a drop and rising for a jump, with at least two weeks after it.
+    """
+    xs = np.nan_to_num(x)[::-1].cumsum()[::-1]
+    es = base * np.nan_to_num(g)[::-1].cumsum()[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        llr = np.where(xs > 0, xs * np.log(xs / es), 0.0) - (xs - es)
+    moved = (xs < es) if down else (xs > es)
+    llr = np.where(moved, llr, -np.inf)[: max(len(x) - 1, 1)]
+    return int(np.argmax(llr)) if np.isfinite(llr).any() else 0
+
+
+def shared_index(
+    grid: Grid, *, level_weeks: int = 13, min_age_weeks: int = 13, min_accounts: int = 20
+) -> np.ndarray:
+    """Each week's usage across all accounts relative to their usual level (1 = an ordinary week).
+
+    A holiday that everybody takes shows up here and is divided out of every account, so it is
+    never anyone's crisis. Each account's usual level is the median of its previous
+    `level_weeks` weeks (causal, and a median shrugs off a holiday inside the window).
+    """
+    n, t = grid.events.shape
+    if n == 0:
+        return np.ones(t)
+    level = trailing_median(grid.events, level_weeks)
+    ok = (grid.age >= min_age_weeks) & (level > 0) & ~np.isnan(grid.events)
+    num = np.where(ok, grid.events, 0).sum(axis=0)
+    den = np.where(ok, level, 0).sum(axis=0)
+    index = np.where((ok.sum(axis=0) >= min_accounts) & (den > 0), num / np.maximum(den, 1e-9), 1)
+    return np.clip(index, 0.05, 5.0)
+
+
+def _level_shifts(
+    grid: Grid,
+    index: np.ndarray,
+    *,
+    down: bool,
+    baseline_weeks: int | tuple[int, ...],
+    baseline_events: float,
+    confirm_weeks: int,
+    max_confirm_weeks: int,
+    pre_weeks: int,
+    limit: float,
+    sustain_ratio: float,
+    pre_ratio: float,
+    penalty: float,
+    min_base: float,
+    min_age_weeks: int,
+    refractory_weeks: int,
+    kind: str,
+    phi_prior: float = 0.0,
+    min_trend: float = 0.0,
+    trend_penalty: float = 0.0,
+    ref_weeks: int = 0,
+    min_slide: float = 0.0,
+    holiday_index: float = 0.0,
+) -> pl.DataFrame:
+    """Sequential test of a level shift at every week: confirmed at the first window that holds.
+
+    The window after s grows from `confirm_weeks` to `max_confirm_weeks`: a large account shows
+    a real change within weeks, a small one needs longer before its counts say anything. In a
+    window of k weeks at most k - confirm_weeks weeks may sit on the wrong side of
+    `sustain_ratio` (noise), never the first (the change starts at s, not before) nor the last
+    (the change must still hold when it is called).
+    """
+    bl = adaptive_baseline(
+        grid.events,
+        grid.age,
+        index,
+        baseline_weeks=baseline_weeks,
+        baseline_events=baseline_events,
+        pre_weeks=pre_weeks,
+        min_age_weeks=min_age_weeks,
+        phi_prior=phi_prior,
+        ref_weeks=ref_weeks,
+    )
+    e = grid.events
+    norm = e / index[None, :]
+    g = np.where(np.isnan(e), np.nan, np.broadcast_to(index, e.shape))
+    sign = 1.0 if down else -1.0
+    start_ok = bl.valid & (bl.base >= min_base)
+    # Drops: the weeks just before s still at the level; jumps: not already up (a slide or a
+    # climb under way), unless a small account's few counts cannot tell that from noise.
+    start_ok &= ~(sign * bl.pre < sign * pre_ratio)
+    if min_trend > 0:  # a baseline already sliding (drops) or climbing (jumps) is no sudden start
+        sliding = sign * np.log(np.maximum(bl.trend, 1e-9)) < np.log(min_trend)
+        start_ok &= ~(sliding & (bl.trend_llr >= trend_penalty))
+    # No change is dated in a week everybody had off: who stopped and who is away can't be told
+    # apart until ordinary weeks come back, and a change that lasts still shows from then on.
+    start_ok &= (index >= holiday_index)[None, :]
+    if min_slide > 0:  # the months before the baseline were higher (drops) or lower (jumps)
+        long = sign * np.log(np.maximum(bl.slide, 1e-9)) < np.log(min_slide)
+        start_ok &= ~(long & (bl.slide_llr >= trend_penalty))
+    hit_k = np.zeros(e.shape, dtype=np.int64)
+    stats: dict[int, tuple[np.ndarray, ...]] = {}
+    scale = np.maximum(bl.base, 1e-9)
+    with (
+        np.errstate(all="ignore"),
+        warnings.catch_warnings(action="ignore", category=RuntimeWarning),
+    ):
+        for k in range(confirm_weeks, max_confirm_weeks + 1):
+            win = leading(norm, k) / scale[:, :, None]
+            raw = leading(e, k)
+            x_a, t_a = np.nansum(raw, axis=2), np.nansum(leading(g, k), axis=2)
+            ratio = x_a / np.maximum(t_a, 1e-9) / scale
+            wrong = (win > sustain_ratio) if down else (win < sustain_ratio)
+            score = poisson_llr(bl.x, bl.t, x_a, t_a) / bl.phi
+            ok = (
+                start_ok
+                & (np.sum(~np.isnan(win), axis=2) == k)
+                & (sign * ratio <= sign * limit)
+                & ~wrong[:, :, 0]
+                & ~wrong[:, :, -1]
+                & (wrong.sum(axis=2) <= k - confirm_weeks)
+                & (score >= penalty)
+                & (hit_k == 0)
+            )
+            hit_k[ok] = k
+            stats[k] = (np.nanmean(raw, axis=2), ratio, score)
+    rows, cols = np.nonzero(hit_k)
+    order = np.lexsort((cols, cols + hit_k[rows, cols], rows))  # by account, then detection
+    out, last = [], {}
+    for r, c in zip(rows[order].tolist(), cols[order].tolist(), strict=True):
+        if r in last and abs(c - last[r]) < refractory_weeks:
+            continue
+        k = int(hit_k[r, c])
+        d = c + k - 1
+        # The window that confirmed the change may open on a chance week before it (one busy
+        # or quiet week is allowed in it); the change is dated where it most likely began.
+        s = change_week(e[r, c : d + 1], g[r, c : d + 1], float(bl.base[r, c]), down=down)
+        last[r] = c + s
+        after, ratio, score = (a[r, c] for a in stats[k])
+        if s:
+            after = float(np.nanmean(e[r, c + s : d + 1]))
+            ratio = np.nansum(e[r, c + s : d + 1]) / np.nansum(g[r, c + s : d + 1]) / scale[r, c]
+        out.append(
+            {
+                "account_id": grid.ids[r],
+                "kind": kind,
+                "started_on": grid.week_end[c + s] - WEEK + dt.timedelta(days=1),
+                "detected_on": grid.week_end[d],
+                "metric_before": float(bl.base_raw[r, c]),
+                "metric_after": float(after),
+                "ratio": float(ratio),
+                "score": float(score),
+                "weeks": k - s,
+                "baseline_weeks": int(bl.weeks[r, c]),
+            }
+        )
+    return pl.DataFrame(out, schema=SHIFT_SCHEMA)
+
+
+SHIFT_SCHEMA = {
+    "account_id": pl.String,
+    "kind": pl.String,
+    "started_on": pl.Date,
+    "detected_on": pl.Date,
+    "metric_before": pl.Float64,
+    "metric_after": pl.Float64,
+    "ratio": pl.Float64,
+    "score": pl.Float64,
+    "weeks": pl.Int64,
+    "baseline_weeks": pl.Int64,
+}
+
+
+# The level-shift detectors' parameters (see `_level_shifts`). Drops: the weeks from s
+# average at most `limit` of the baseline median and stay under `sustain_ratio` (one dead
+# week is not a drop), the `pre_weeks` just before s were still at `pre_ratio` or more (a slow
+# slide is not a drop), and the change is significant for its counts: quasi-Poisson
+# log-likelihood ratio at least `penalty` (a small account's noise is not a drop). Confirmed
+# after `confirm_weeks` to `max_confirm_weeks` weeks; baseline median at least `min_base`
+# events a week; account at least `min_age_weeks` old (not onboarding); one per
+# `refractory_weeks`. The account's overdispersion is shrunk towards that of accounts at its
+# level (`phi_prior`, see `baseline_stats`); a small account's baseline grows through the
+# `baseline_weeks` lengths until it holds `baseline_events` events (`adaptive_baseline`). A
+# slide already under way is a slow decline, not a drop: no drop starts where the later half
+# of the baseline runs under `min_trend` of its earlier half, or the baseline under
+# `min_slide` of the `ref_weeks` before it, when that difference is itself significant (llr
+# at least `trend_penalty`, so a small account's noise blocks nothing). No drop starts in a
+# shared holiday week (shared index under `holiday_index`).
+# Jumps mirror drops (at least `limit` times the baseline, staying above `sustain_ratio`, the
+# pre weeks at most `pre_ratio`: steady growth is not a jump); the slide and holiday guards
+# are off for them (backtests found they cost jumps).
+LEVEL_SHIFTS: dict[str, dict] = {
+    "engagement_drop": {
+        "down": True,
+        "baseline_weeks": (8, 13, 20),
+        "baseline_events": 80.0,
+        "confirm_weeks": 4,
+        "max_confirm_weeks": 12,
+        "pre_weeks": 2,
+        "limit": 0.35,
+        "sustain_ratio": 0.7,
+        "pre_ratio": 0.6,
+        "penalty": 10.0,
+        "min_base": 3.0,
+        "min_age_weeks": 12,
+        "refractory_weeks": 26,
+        "phi_prior": 8.0,
+        "min_trend": 0.75,
+        "trend_penalty": 2.0,
+        "ref_weeks": 26,
+        "min_slide": 0.8,
+        "holiday_index": 0.8,
+    },
+    "usage_spike": {
+        "down": False,
+        "baseline_weeks": (8, 13, 20),
+        "baseline_events": 80.0,
+        "confirm_weeks": 3,
+        "max_confirm_weeks": 6,
+        "pre_weeks": 2,
+        "limit": 2.0,
+        "sustain_ratio": 1.4,
+        "pre_ratio": 1.5,
+        "penalty": 10.0,
+        "min_base": 3.0,
+        "min_age_weeks": 12,
+        "refractory_weeks": 26,
+        "phi_prior": 8.0,
+    },
+}
+
+
+def level_shifts(grid: Grid, index: np.ndarray, kind: str, **params) -> pl.DataFrame:
+    """Sudden, sustained drops (`engagement_drop`) or jumps (`usage_spike`) in weekly events
+    against each account's own baseline, after dividing out the shared weekly `index`
+    (holidays); `params` override LEVEL_SHIFTS[kind]."""
+    if not grid.ids:
+        return pl.DataFrame(schema=SHIFT_SCHEMA)
+    return _level_shifts(grid, index, kind=kind, **{**LEVEL_SHIFTS[kind], **params})

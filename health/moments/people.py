@@ -1,0 +1,234 @@
+"""Moments read from the people at a customer: the champion leaving, a wave of new users."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+
+from health.moments.levels import WEEK, build_grid, trailing_median
+
+CHAMPION_SCHEMA = {
+    "account_id": pl.String,
+    "kind": pl.String,
+    "started_on": pl.Date,
+    "detected_on": pl.Date,
+    "champion": pl.String,
+    "last_active_on": pl.Date,
+    "deactivated_on": pl.Date,
+    "metric_before": pl.Float64,
+    "metric_after": pl.Float64,
+}
+
+
+def detect_champion_left(
+    users: pl.DataFrame,
+    weekly: pl.DataFrame,
+    accounts: pl.DataFrame,
+    as_of: dt.date,
+    *,
+    silence_days: int = 28,
+    min_active_days: int = 8,
+    min_other_events: int = 1,
+    baseline_weeks: int = 8,
+    holiday_weeks: pl.DataFrame | None = None,
+    holiday_index: float = 0.8,
+) -> pl.DataFrame:
+    """Champions who stopped: deactivated, or silent for `silence_days` while colleagues go on.
+
+    Only champions who were regular users count (`min_active_days` active days in the 8 weeks
+    before their last one). A deactivation is known the day it happens; a silence only once it
+    has lasted `silence_days` (longer than a holiday) and the account's other users logged at
+    least `min_other_events` meanwhile (so an account that stopped altogether is churn, not
+    this). A week every account was off (`holiday_weeks`: week_end, index, the shared weekly
+    index; weeks under `holiday_index`) does not count towards the silence: a champion who
+    stops on the Friday before the year-end break and comes back after it never left.
+    `users`: int_moment_users; `weekly`: account_id, week_end, events;
+    `accounts`: account_id, churn_date.
+    """
+    champs = users.filter(pl.col("is_champion") & pl.col("last_day").is_not_null())
+    if champs.is_empty():
+        return pl.DataFrame(schema=CHAMPION_SCHEMA)
+    silent_on = pl.col("last_day") + pl.duration(days=1)
+    deact = pl.col("deactivated_on")
+    champs = champs.with_columns(noticed=pl.col("last_day") + pl.duration(days=silence_days))
+    for end in _holiday_ends(holiday_weeks, holiday_index):
+        # A shared holiday week inside the silence so far pushes the day it is noticed a week on.
+        inside = (pl.col("last_day") < end) & (end - dt.timedelta(days=6) <= pl.col("noticed"))
+        champs = champs.with_columns(
+            noticed=pl.when(inside).then(pl.col("noticed") + WEEK).otherwise(pl.col("noticed"))
+        )
+    noticed = pl.col("noticed")
+    cand = (
+        champs.filter(pl.col("active_days_8w") >= min_active_days)
+        .join(accounts.select("account_id", "churn_date"), on="account_id", how="left")
+        .with_columns(
+            started_on=pl.min_horizontal(deact, silent_on),
+            detected_on=pl.when(deact.is_not_null())
+            .then(pl.min_horizontal(deact, noticed))
+            .otherwise(noticed),
+        )
+        .filter(
+            (pl.col("detected_on") <= as_of)
+            & (pl.col("churn_date").is_null() | (pl.col("churn_date") > pl.col("detected_on")))
+        )
+    )
+    if cand.is_empty():
+        return pl.DataFrame(schema=CHAMPION_SCHEMA)
+    # Colleagues' activity during the silence: whole weeks after the champion's last day.
+    others = (
+        cand.select("account_id", "user_id", "last_day", "detected_on")
+        .join(weekly.select("account_id", "week_end", "events"), on="account_id")
+        .filter(
+            (pl.col("week_end") - pl.duration(days=6) > pl.col("last_day"))
+            & (pl.col("week_end") <= pl.col("detected_on"))
+        )
+        .group_by("account_id", "user_id")
+        .agg(other_events=pl.col("events").sum())
+    )
+    before = _window_mean(cand, weekly, -baseline_weeks, 0, "metric_before")
+    after = _window_mean(cand, weekly, 0, 6, "metric_after")
+    cand = (
+        cand.join(others, on=["account_id", "user_id"], how="left")
+        .join(before, on=["account_id", "user_id"], how="left")
+        .join(after, on=["account_id", "user_id"], how="left")
+        .with_columns(pl.col("other_events").fill_null(0))
+    )
+    keep = pl.col("deactivated_on").is_not_null() | (pl.col("other_events") >= min_other_events)
+    return (
+        cand.filter(keep)
+        .with_columns(kind=pl.lit("champion_left"))
+        .select(
+            "account_id",
+            "kind",
+            "started_on",
+            "detected_on",
+            pl.col("name").alias("champion"),
+            pl.col("last_day").alias("last_active_on"),
+            "deactivated_on",
+            "metric_before",
+            "metric_after",
+        )
+        .sort("account_id", "started_on")
+    )
+
+
+def _holiday_ends(holiday_weeks: pl.DataFrame | None, below: float) -> list[dt.date]:
+    """Week ends of the shared holiday weeks (the shared index under `below`), in order."""
+    if holiday_weeks is None or holiday_weeks.is_empty():
+        return []
+    return holiday_weeks.filter(pl.col("index") < below).sort("week_end")["week_end"].to_list()
+
+
+def _window_mean(cand, weekly, lo: int, hi: int, name: str) -> pl.DataFrame:
+    """Mean weekly events in the weeks [lo, hi) around each candidate's start (negative: before)."""
+    return (
+        cand.select("account_id", "user_id", "started_on")
+        .join(weekly.select("account_id", "week_end", "events"), on="account_id")
+        .with_columns(k=((pl.col("week_end") - pl.col("started_on")).dt.total_days() // 7))
+        .filter((pl.col("k") >= lo) & (pl.col("k") < hi))
+        .group_by("account_id", "user_id")
+        .agg(pl.col("events").mean().alias(name))
+    )
+
+
+WAVE_SCHEMA = {
+    "account_id": pl.String,
+    "kind": pl.String,
+    "started_on": pl.Date,
+    "detected_on": pl.Date,
+    "new_users": pl.Int64,
+    "expected": pl.Float64,
+    "active_users": pl.Float64,
+}
+
+
+def detect_user_waves(
+    users: pl.DataFrame,
+    weekly: pl.DataFrame,
+    *,
+    window_weeks: int = 3,
+    history_weeks: int = 26,
+    min_new: int = 3,
+    min_share: float = 0.25,
+    penalty: float = 5.0,
+    min_age_weeks: int = 12,
+    refractory_weeks: int = 26,
+) -> pl.DataFrame:
+    """Waves of new users: many more first-time users within `window_weeks` than usual.
+
+    A wave starts in a week with a new user and is confirmed at the first week of the window
+    where the new users reach `min_new` and `min_share` of the usual active users, and their
+    count is improbable under the account's own rate of new users over `history_weeks`
+    (Poisson log-likelihood ratio at least `penalty`). A user joins when created (else at their
+    first activity), so invited users who only now get going are not new. `users`:
+    account_id, joined_on (int_moment_users);
+    `weekly`: account_id, week_end, age_weeks, active_users.
+    """
+    if users.is_empty() or weekly.is_empty():
+        return pl.DataFrame(schema=WAVE_SCHEMA)
+    grid = build_grid(weekly.select("account_id", "week_end", "age_weeks", events="active_users"))
+    first = grid.week_end[0] - WEEK + dt.timedelta(days=1)
+    rows = {a: i for i, a in enumerate(grid.ids)}
+    joined = users.filter(
+        pl.col("joined_on").is_not_null() & pl.col("account_id").is_in(grid.ids)
+    ).with_columns(col=((pl.col("joined_on") - first).dt.total_days() // 7))
+    new = np.zeros_like(grid.events)
+    r = np.array([rows[a] for a in joined["account_id"].to_list()], dtype=np.int64)
+    c = joined["col"].to_numpy()
+    ok = (c >= 0) & (c < new.shape[1])
+    np.add.at(new, (r[ok], c[ok]), 1)
+    # Onboarding is everybody's first day: the usual rate of new users is counted after it.
+    settled = grid.age >= min_age_weeks
+    new = np.where(settled, new, 0.0)
+    zero = np.zeros((new.shape[0], 1))
+    cum = np.concatenate([zero, np.cumsum(new, axis=1)], axis=1)
+    weeks_seen = np.concatenate([zero, np.cumsum(settled, axis=1)], axis=1)
+    n_weeks = new.shape[1]
+    s = np.arange(n_weeks)
+    back = np.maximum(s - history_weeks, 0)
+    hist = cum[:, s] - cum[:, back]
+    span = np.maximum(weeks_seen[:, s] - weeks_seen[:, back], 1)
+    # A floor on the usual rate (one new user a year): a first join after quiet is not a wave.
+    rate = np.maximum(hist / span, 1 / 52)
+    active = trailing_median(grid.events, 8)
+    found = np.full(new.shape, -1)
+    for j in range(window_weeks):  # the week of the window at which the wave is first confirmed
+        end = np.minimum(s + j + 1, n_weeks)
+        count = cum[:, end] - cum[:, s]
+        expected = rate * (j + 1)
+        llr = np.where(
+            count > expected,
+            count * np.log(np.maximum(count, 1e-9) / expected) - (count - expected),
+            0,
+        )
+        with np.errstate(invalid="ignore"):
+            hit = (
+                (count >= min_new)
+                & (count >= min_share * active)
+                & (llr >= penalty)
+                & settled
+                & (new > 0)
+                & (s + j < n_weeks)
+            )
+        found = np.where((found < 0) & hit, j, found)
+    out = []
+    last: dict[int, int] = {}
+    for a, w in zip(*np.nonzero(found >= 0), strict=True):
+        if a in last and w - last[a] < refractory_weeks:
+            continue
+        last[a] = w
+        j = int(found[a, w])
+        out.append(
+            {
+                "account_id": grid.ids[a],
+                "kind": "expansion",
+                "started_on": grid.week_end[w] - WEEK + dt.timedelta(days=1),
+                "detected_on": grid.week_end[w + j],
+                "new_users": int(cum[a, w + j + 1] - cum[a, w]),
+                "expected": float(rate[a, w] * (j + 1)),
+                "active_users": float(active[a, w]),
+            }
+        )
+    return pl.DataFrame(out, schema=WAVE_SCHEMA)

@@ -1,0 +1,1 @@
+"""Health scores: features per account and week, the scorecard, the churn model, drivers."""

@@ -1,0 +1,438 @@
+"""The scoring step: scorecard, churn model, health score, tier and drivers per account and week."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import platform
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from sklearn.inspection import permutation_importance
+from threadpoolctl import threadpool_limits
+
+from health import db
+from health.db import catalog
+from health.scoring import decision as model_health
+from health.scoring import drivers, features, scorecard
+from health.scoring import store as model_store
+from health.scoring.train import (
+    NotEnoughHistory,
+    TimeSplitCalibrated,
+    auc,
+    baseline_scores,
+    calibration_table,
+    candidates,
+    lead_time,
+    top_decile_lift,
+    win_share,
+)
+
+log = logging.getLogger(__name__)
+
+MIN_CHURNED_ACCOUNTS = 20  # fewer churns than this and the scorecard carries the score
+# Neighbouring weekly snapshots of one account are nearly the same row: train on every other
+# week, and on fewer when the history is long, so training stays fast.
+MAX_TRAIN_ROWS = 20_000
+# A challenger replaces the default (linear, easiest to explain) model only when it wins the
+# backtest in this share of account-level bootstrap resamples.
+CHALLENGER_WINS = 0.95
+# A refresh within this many days after the model was trained scores with it instead of
+# training again (retrained weekly, as churn outcomes take weeks to become known anyway),
+# unless the data before its training date changed.
+RETRAIN_AFTER_DAYS = 7
+HISTORY_COLUMNS = (
+    "account_id",
+    "week_end",
+    "health_score",
+    "churn_risk",
+    "tier",
+    "score_source",
+    *scorecard.COMPONENTS,
+    "drivers",
+)
+
+
+@dataclass
+class Fitted:
+    """A trained, calibrated churn model and what its backtest showed."""
+
+    estimator: TimeSplitCalibrated
+    numeric: list[str]
+    card: dict
+
+
+def design(frame: pl.DataFrame, numeric: list[str]):
+    """The model's input table (pandas, as scikit-learn's column transformers expect)."""
+    cats = [pl.col(c).cast(pl.String).fill_null("Unknown") for c in features.CATEGORICAL]
+    return frame.select(*numeric, *cats).to_pandas()
+
+
+def _versions() -> dict[str, str]:
+    import duckdb
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "polars": pl.__version__,
+        "numpy": np.__version__,
+        "duckdb": duckdb.__version__,
+    }
+
+
+def train(frame: pl.DataFrame, as_of: dt.date) -> Fitted:
+    """Choose a model family by time-ordered backtest, calibrate it, and describe it in a card."""
+    labelled = frame.filter(pl.col("churned").is_not_null())
+    churned = labelled.filter(pl.col("churned"))["account_id"].n_unique()
+    if churned < MIN_CHURNED_ACCOUNTS:
+        raise NotEnoughHistory(
+            f"only {churned} accounts churned within 90 days of a snapshot whose outcome is known "
+            f"by {as_of}; the model needs at least {MIN_CHURNED_ACCOUNTS}"
+        )
+    numeric = features.known(labelled)
+    X = design(labelled, numeric)
+    y = labelled["churned"].to_numpy().astype(int)
+    dates = labelled["week_end"].to_numpy()
+    every = max(2, -(-labelled.height // MAX_TRAIN_ROWS))
+    leaf = max(100, labelled.height // every // 40)
+    fitted, results = {}, {}
+    for name, pipe in candidates(numeric, list(features.CATEGORICAL), leaf).items():
+        est = TimeSplitCalibrated(pipe, train_every=every).fit(X, y, dates)
+        yy = y[est.oot_index_]
+        fitted[name] = est
+        results[name] = {
+            "auc": auc(yy, est.oot_raw_),
+            "top_decile_lift": top_decile_lift(yy, est.oot_raw_),
+        }
+    default, *challengers = fitted
+    best = default
+    accounts = labelled["account_id"].to_numpy()
+    for name in challengers:
+        idx = fitted[name].oot_index_  # the same backtest rows for every candidate
+        share = win_share(y[idx], fitted[default].oot_raw_, fitted[name].oot_raw_, accounts[idx])
+        results[name]["wins_bootstrap_share"] = share
+        if share >= CHALLENGER_WINS and results[name]["auc"] > results[best]["auc"]:
+            best = name
+    est = fitted[best]
+    oot = labelled[est.oot_index_].with_columns(
+        risk=pl.Series(est.oot_proba_),
+        decision_risk=pl.Series(
+            est.predict_oot(design(model_health.at_decision(labelled), numeric))
+        ),
+    )
+    base_rate = float(y.mean())
+    usual = model_health.usual_risk(oot, base_rate)
+    health = model_health.health(pl.col("decision_risk"), usual)
+    oot = oot.with_columns(
+        flagged=health < scorecard.config().at_risk_below,
+        watched=health < scorecard.config().healthy_from,
+    )
+    card = {
+        "status": "model",
+        "model": best,
+        "candidates": results,
+        "selection": (
+            f"{default} unless a challenger beats its backtest AUC in at least "
+            f"{CHALLENGER_WINS:.0%} of account-level bootstrap resamples"
+        ),
+        "numeric_features": numeric,
+        "categorical_features": list(features.CATEGORICAL),
+        "feature_labels": {f: features.LABELS[f] for f in numeric},
+        "training_window": {
+            "from": str(labelled["week_end"].min()),
+            "to": str(labelled["week_end"].max()),
+            "rows": labelled.height,
+            "accounts": labelled["account_id"].n_unique(),
+            "churned_accounts": churned,
+            "positive_snapshots": int(y.sum()),
+        },
+        "base_rate": base_rate,
+        "usual_decision_risk": usual,
+        "backtest": _backtest(est, oot),
+        "baselines": {
+            name: {
+                "auc": auc(oot["churned"].to_numpy(), s),
+                "top_decile_lift": top_decile_lift(oot["churned"].to_numpy(), s),
+            }
+            for name, s in baseline_scores(oot).items()
+        },
+        "calibration": calibration_table(oot["churned"].to_numpy(), est.oot_proba_),
+        "lead_time": lead_time(oot),
+        "importance": _importance(est, X, y, oot, numeric),
+    }
+    return Fitted(est, numeric, card)
+
+
+def _backtest(est: TimeSplitCalibrated, oot: pl.DataFrame) -> dict:
+    y = oot["churned"].to_numpy().astype(int)
+    return {
+        "folds": est.folds_,
+        "rows": oot.height,
+        "auc": auc(y, est.oot_raw_),
+        "top_decile_lift": top_decile_lift(y, est.oot_raw_),
+        "mean_predicted": float(est.oot_proba_.mean()),
+        "observed_rate": float(y.mean()),
+        "brier": float(np.mean((est.oot_proba_ - y) ** 2)),
+    }
+
+
+def _importance(est, X, y, oot: pl.DataFrame, numeric: list[str], rows: int = 4000) -> list[dict]:
+    """Permutation importance (AUC lost) of the last backtest model on its own test period, with
+    the direction each feature pushes risk."""
+    idx = est.fold_indices_[-1]
+    if len(idx) > rows:
+        idx = np.random.default_rng(0).choice(idx, rows, replace=False)
+    if y[idx].min() == y[idx].max():
+        return []
+    result = permutation_importance(
+        est.fold_estimators_[-1],
+        X.iloc[idx],
+        y[idx],
+        scoring="roc_auc",
+        n_repeats=2,
+        random_state=0,
+    )
+    signs = oot.select(
+        pl.corr(pl.col(f), pl.col("risk"), method="spearman").alias(f) for f in numeric
+    ).row(0)
+    direction = dict(zip(numeric, signs, strict=True))
+    out = []
+    for name, value in zip(X.columns, result.importances_mean, strict=True):
+        if value <= 0:
+            continue
+        rho = direction.get(name)
+        out.append(
+            {
+                "feature": name,
+                "label": features.LABELS.get(name, name),
+                "importance": float(value),
+                "direction": None if rho is None or np.isnan(rho) else float(np.sign(rho)),
+            }
+        )
+    return sorted(out, key=lambda r: -r["importance"])
+
+
+def score(
+    frame: pl.DataFrame, as_of: dt.date, reuse: Fitted | None = None
+) -> tuple[pl.DataFrame, dict, Fitted | None]:
+    """Health per account and week: the model's calibrated risk, or the scorecard in cold start.
+
+    `reuse`: a model trained at most RETRAIN_AFTER_DAYS before (see `reusable`), scored with
+    instead of training anew."""
+    card_cfg = scorecard.config()
+    frame = frame.hstack(scorecard.score(frame, card_cfg).drop("account_id", "week_end"))
+    fitted = reuse
+    if fitted is None:
+        try:
+            # OpenMP threads fight over small data on a 2-core machine: one thread trains the
+            # gradient boosting ~15x faster here than the default two.
+            with threadpool_limits(limits=1, user_api="openmp"):
+                fitted = train(frame, as_of)
+        except NotEnoughHistory as exc:
+            fitted, reason = None, str(exc)
+    if fitted is not None:
+        risk = fitted.estimator.predict_proba(design(frame, fitted.numeric))[:, 1]
+        decision = fitted.estimator.predict_proba(
+            design(model_health.at_decision(frame), fitted.numeric)
+        )[:, 1]
+        frame = frame.with_columns(
+            churn_risk=pl.Series(risk),
+            decision_risk=pl.Series(decision),
+            score_source=pl.lit("model"),
+        ).with_columns(
+            health_score=model_health.health(
+                pl.col("decision_risk"), fitted.card["usual_decision_risk"]
+            )
+        )
+        card = fitted.card
+    else:
+        known = frame["churned"].drop_nulls()
+        base = float(known.mean()) if known.sum() > 0 else card_cfg.base_rate
+        frame = frame.with_columns(
+            health_score=pl.col("scorecard_score"),
+            churn_risk=scorecard.risk_from_health(pl.col("scorecard_score"), base),
+            score_source=pl.lit("scorecard"),
+        )
+        card = {
+            "status": "cold_start",
+            "message": (
+                f"Cold start: {reason}. The transparent scorecard carries the score, and "
+                "churn_risk is a rough mapping of it, not a calibrated probability."
+            ),
+            "base_rate": base,
+        }
+    frame = frame.with_columns(tier=scorecard.tier(pl.col("health_score"), card_cfg))
+    if reuse is None:
+        card = {
+            **card,
+            "trained_as_of": str(as_of),
+            "trained_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        }
+    card = {
+        **card,
+        "as_of": str(as_of),
+        "horizon_days": features.HORIZON_DAYS,
+        "versions": _versions(),
+        "tiers": {
+            "healthy_from": card_cfg.healthy_from,
+            "at_risk_below": card_cfg.at_risk_below,
+            "health": (
+                "100 / (1 + risk at the next decision point / the usual such risk)"
+                if fitted
+                else "the scorecard score"
+            ),
+        },
+        "scorecard": {n: w for n, (w, _) in card_cfg.components.items()},
+    }
+    if "message" not in card:
+        card["message"] = _summary(card)
+    return frame, card, fitted
+
+
+def _summary(card: dict) -> str:
+    bt, churned = card["backtest"], card["training_window"]["churned_accounts"]
+    return (
+        f"{card['model'].replace('_', ' ')} trained on {churned} "
+        f"churned accounts; out-of-time AUC {bt['auc']:.2f}, top-decile lift "
+        f"{bt['top_decile_lift']:.1f}x, mean predicted {bt['mean_predicted']:.1%} vs "
+        f"{bt['observed_rate']:.1%} observed."
+    )
+
+
+def refresh_scores(con, as_of: dt.date) -> None:
+    """Refresh step: score every account and week, write the health tables and the model card."""
+    frame = features.load(con)
+    database = db.published_file(con)
+    reuse = reusable(con, database, frame, as_of)
+    frame, card, fitted = score(frame, as_of, reuse)
+    frame = _renewal_now(con, frame, as_of)
+    frame = frame.with_columns(drivers=drivers.explain(frame))
+    if reuse is None:
+        try:
+            card = model_store.save(database, fitted.estimator if fitted else None, card)
+        except OSError as exc:  # a read-only models folder must not stop the refresh
+            log.warning("could not save the model for %s: %s", database, exc)
+    _write(con, "mart_health_history", frame.select(HISTORY_COLUMNS))
+    _write(con, "mart_account_health", current(con, frame, as_of))
+    con.execute(
+        "CREATE OR REPLACE TABLE model_card AS SELECT ?::VARCHAR AS card", [json.dumps(card)]
+    )
+
+
+def reusable(con, database, frame: pl.DataFrame, as_of: dt.date) -> Fitted | None:
+    """The model the last refresh saved, when it may score this as-of date: trained on or at
+    most RETRAIN_AFTER_DAYS - 1 days before it (never after: no leakage), by the same library
+    versions on the same features, with no data before its training date changed since (a
+    load's earliest new event day, `meta.events_changed_from`, is after it). Else None."""
+    card = model_store.read_card(con)
+    if database is None or not card or card.get("status") != "model":
+        return None
+    trained = dt.date.fromisoformat(card.get("trained_as_of") or "0001-01-01")
+    if not 0 <= (as_of - trained).days < RETRAIN_AFTER_DAYS or card.get("versions") != _versions():
+        return None
+    changed = catalog.meta(con).get("events_changed_from")
+    if changed and (changed == "all" or dt.date.fromisoformat(changed) <= trained):
+        return None
+    labelled = frame.filter(pl.col("churned").is_not_null())
+    numeric = features.known(labelled)
+    if numeric != card.get("numeric_features"):
+        return None
+    estimator = model_store.load(database)
+    return Fitted(estimator, numeric, card) if estimator is not None else None
+
+
+def _renewal_now(con, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Fill today's days to renewal from accounts.renewal_date for the drivers. Only today's:
+    the column is an export-time snapshot, so past weeks (and the model) never see it."""
+    renewals = db.run(con, "select account_id, renewal_date from stg_accounts")
+    return (
+        frame.join(renewals, on="account_id", how="left")
+        .with_columns(
+            days_to_renewal=pl.when(
+                pl.col("days_to_renewal").is_null()
+                & (pl.col("week_end") == as_of)
+                & (pl.col("renewal_date") > as_of)
+            )
+            .then((pl.col("renewal_date") - pl.lit(as_of)).dt.total_days().cast(pl.Float64))
+            .otherwise(pl.col("days_to_renewal"))
+        )
+        .drop("renewal_date")
+    )
+
+
+def current(con, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """The as-of week's rows (accounts active at the as-of date) with what changed in 4 weeks."""
+    comps = list(scorecard.COMPONENTS)
+    now = frame.filter(pl.col("week_end") == as_of)
+    before = frame.filter(pl.col("week_end") == as_of - dt.timedelta(days=28)).select(
+        "account_id",
+        pl.col("health_score").alias("health_4w_ago"),
+        pl.col("drivers").alias("drivers_4w_ago"),
+        *(pl.col(c).alias(f"{c}_4w_ago") for c in comps),
+    )
+    moved = [
+        pl.struct(pl.lit(c).alias("name"), (pl.col(c) - pl.col(f"{c}_4w_ago")).round(0).alias("d"))
+        for c in comps
+    ]
+    d = pl.element().struct.field("d")
+    signed = d.cast(pl.Int64).cast(pl.String)
+    changes = (
+        pl.concat_list(moved)
+        .list.eval(pl.element().filter(d.abs() >= 5))
+        .list.eval(pl.element().sort_by(d.abs(), descending=True).head(2))
+        .list.eval(
+            pl.format(
+                "{} {}",
+                pl.element().struct.field("name"),
+                pl.when(d > 0).then(pl.format("+{}", signed)).otherwise(signed),
+            )
+        )
+        .list.join(", ")
+    )
+    new = (
+        pl.col("drivers")
+        .str.split("; ")
+        .list.set_difference(pl.col("drivers_4w_ago").fill_null("").str.split("; "))
+        .list.join("; ")
+    )
+    accounts = db.run(
+        con, "select account_id, name, segment, csm_owner, renewal_date from stg_accounts"
+    )
+    return (
+        now.join(before, on="account_id", how="left")
+        .join(accounts.drop("segment"), on="account_id", how="left")
+        .with_columns(
+            health_change_4w=pl.col("health_score") - pl.col("health_4w_ago"),
+            components_moved=changes,
+            new_drivers=new,
+        )
+        .select(
+            *HISTORY_COLUMNS,
+            "name",
+            "segment",
+            "plan",
+            "csm_owner",
+            "arr",
+            "seats",
+            "days_to_renewal",
+            "active_users_28d",
+            "events_28d",
+            "health_4w_ago",
+            "health_change_4w",
+            "components_moved",
+            "new_drivers",
+        )
+        .sort("churn_risk", descending=True)
+    )
+
+
+def _write(con, table: str, frame: pl.DataFrame) -> None:
+    # Table names come from this module only; the frame goes in through Arrow, not SQL text.
+    con.register("_health_frame", frame.to_arrow())
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _health_frame")
+    finally:
+        con.unregister("_health_frame")
