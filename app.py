@@ -6,8 +6,8 @@ from pathlib import Path
 import streamlit as st
 
 from health import auth, db
+from health.app import connection, filters, widgets
 from health.app import signin as ui_auth
-from health.app import ui
 from health.db import catalog
 from health.pipeline import bootstrap
 from pages import PAGES
@@ -58,16 +58,16 @@ else:
 ui_auth.app_navigation_registered()
 
 # After the menu is registered, so the first run shows the app's own navigation while it builds.
-ui.guard(lambda: _ensure_database(str(db.db_path())))
+widgets.guard(lambda: _ensure_database(str(db.db_path())))
 
 if user is not None:
     with st.sidebar:
         ui_auth.sidebar(user)
         if db.exists():
-            facts = catalog.meta(ui.cursor())
+            facts = catalog.meta(connection.cursor())
             st.caption(f"Data as of **{facts.get('as_of', 'not refreshed')}**")
             st.caption(f"Refreshed {facts.get('refreshed_at', 'never')}")
     if db.exists():
-        ui.guard(ui.sidebar_filters)
+        widgets.guard(filters.sidebar_filters)
 
-ui.guard(current.run)
+widgets.guard(current.run)

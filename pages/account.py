@@ -7,19 +7,19 @@ from health.accounts import drilldown as account
 from health.accounts import timeline
 from health.actions import log as action_log
 from health.actions import suggest as actions
+from health.app import cards, connection, tables, widgets
 from health.app import signin as ui_auth
-from health.app import ui
 from health.app.charts import base as charts
 
 ui_auth.require_page("account")
 
-con = ui.cursor()
+con = connection.cursor()
 account_id = st.query_params.get("account")
 if not account_id:
     st.title("Account")
     picks = account.choices(con, ui_auth.default_owner())
     if picks.is_empty():
-        ui.empty_state("No accounts yet.")
+        widgets.empty_state("No accounts yet.")
         st.stop()
     labels = dict(zip(picks["account_id"], picks["name"], strict=True))
     chosen = st.selectbox("Open an account", list(labels), format_func=labels.get, index=None)
@@ -47,7 +47,7 @@ private = ui_auth.people_redactor(
 champion = facts["champion_name"]
 if champion and not sees_people:
     champion = "hidden for your role"
-ui.account_header({**facts, "champion_name": champion})
+cards.account_header({**facts, "champion_name": champion})
 
 left, right = st.columns([3, 2])
 with left:
@@ -78,14 +78,16 @@ user = ui_auth.current_user()
 texts = ("title", "detail", "questions_or_recognition", "email_subject", "email_body")
 for a in todo.iter_rows(named=True):
     shown = {**a, **{k: private(a.get(k)) for k in texts}}
-    ui.action_card(shown, log, user.name if user else "local", facts["as_of"], drafts=sees_people)
+    cards.action_card(
+        shown, log, user.name if user else "local", facts["as_of"], drafts=sees_people
+    )
 
 st.subheader("Moments of truth")
 found = account.moments(con, account_id)
 if found.is_empty():
     st.caption("No moment of truth detected for this account.")
 for m in found.iter_rows(named=True):
-    ui.moment_card({**m, "evidence": private(m["evidence"])})
+    cards.moment_card({**m, "evidence": private(m["evidence"])})
 
 people, support, voice, contract, done = st.tabs(
     ["Contacts", "Tickets", "NPS", "Subscriptions", "Action history"]
@@ -98,4 +100,4 @@ for tab, frame, name in (
     (done, acts.filter(acts["status"] != "open") if acts.height else acts, "actions"),
 ):
     with tab:
-        ui.table(frame, f"{account_id}-{name}", empty=f"No {name} recorded for this account.")
+        tables.table(frame, f"{account_id}-{name}", empty=f"No {name} recorded for this account.")

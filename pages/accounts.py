@@ -3,17 +3,17 @@
 import streamlit as st
 
 from health.accounts import overview as accounts
+from health.app import connection, filters, tables, widgets
 from health.app import signin as ui_auth
-from health.app import ui
 from health.app.charts import base as charts
 from health.db import catalog
 
 ui_auth.require_page("accounts")
 
 st.title("Accounts")
-con = ui.cursor()
+con = connection.cursor()
 if not catalog.is_refreshed(con):
-    ui.empty_state("No accounts yet.")
+    widgets.empty_state("No accounts yet.")
     st.stop()
 
 opts = accounts.options(con)
@@ -22,15 +22,15 @@ c1, c2, c3, c4 = st.columns([2, 2, 2, 3])
 owners = c2.multiselect(
     "CSM", [book] if book else opts["csm_owner"], default=book, disabled=bool(book), key="acc_owner"
 )
-filters = accounts.Filters(
+chosen = accounts.Filters(
     segments=tuple(c1.multiselect("Segment", opts["segment"], key="acc_segment")),
     owners=(book,) if book else tuple(owners),
     plans=tuple(c3.multiselect("Plan", opts["plan"], key="acc_plan")),
     search=c4.text_input("Search name or ID", key="acc_search"),
     active_only=st.toggle("Active customers only", value=True, key="acc_active"),
 )
-frame = accounts.overview(con, filters)
-scope = ui.scope()  # the global sidebar filters narrow this page too
+frame = accounts.overview(con, chosen)
+scope = filters.scope()  # the global sidebar filters narrow this page too
 if scope is not None:
     frame = frame.filter(frame["account_id"].is_in(scope))
 if frame.is_empty():
@@ -62,7 +62,7 @@ shown = frame.select(
     "renewal_date",
 )
 st.caption("Click a row to open the account.")
-ui.account_table(
+tables.account_table(
     shown,
     "accounts",
     {
@@ -71,7 +71,7 @@ ui.account_table(
         "segment": "Segment",
         "csm_owner": "CSM",
         "plan": "Plan",
-        "arr": ui.money("ARR"),
+        "arr": tables.money("ARR"),
         "tenure_days": st.column_config.NumberColumn("Tenure (days)", format="%d"),
         "users_28d": st.column_config.NumberColumn("Active users, 28 d", format="%d"),
         "events_28d": st.column_config.NumberColumn("Events, 28 d", format="%d"),
@@ -84,4 +84,4 @@ ui.account_table(
         "renewal_date": st.column_config.DateColumn("Renewal"),
     },
 )
-ui.download(shown, "accounts")
+widgets.download(shown, "accounts")

@@ -5,23 +5,23 @@ import streamlit as st
 
 from health.analytics import alignment
 from health.analytics.portfolio import money, percent
+from health.app import connection, filters, tables, widgets
 from health.app import signin as ui_auth
-from health.app import ui
 from health.app.charts import leader as charts
 from health.db import catalog
 
 ui_auth.require_page("alignment")
 
 st.title("Alignment")
-con = ui.cursor()
+con = connection.cursor()
 if not catalog.is_refreshed(con):
-    ui.empty_state("No alignment report yet: accounts and events are needed.")
+    widgets.empty_state("No alignment report yet: accounts and events are needed.")
     st.stop()
 lacking = alignment.missing(con)
 if lacking:
-    ui.empty_state(f"Health scores are needed first ({', '.join(lacking)} not built yet).")
+    widgets.empty_state(f"Health scores are needed first ({', '.join(lacking)} not built yet).")
     st.stop()
-scope = ui.scope()
+scope = filters.scope()
 if scope == []:
     st.warning("No account matches the sidebar filters.", icon=":material/filter_alt_off:")
     st.stop()
@@ -51,7 +51,7 @@ else:
     c3.metric("Green, at risk in data", money(size.optimistic_arr), help="CSM optimistic")
     c4.metric("Red, healthy in data", money(size.pessimistic_arr), help="CSM pessimistic")
     st.plotly_chart(charts.alignment_matrix(grid), width="stretch")
-    ui.download(grid, "sentiment-by-tier", label="Download the matrix (CSV)")
+    widgets.download(grid, "sentiment-by-tier", label="Download the matrix (CSV)")
     if disagree.is_empty():
         st.success("CSMs and the data agree on every account.", icon=":material/handshake:")
     else:
@@ -59,13 +59,13 @@ else:
             "name", "disagreement", "arr", "arr_at_risk", "csm_sentiment", "judged_on",
             "tier", "health_score", "csm_owner", "segment", "drivers", "account_id",
         )  # fmt: skip
-        ui.dataframe(
+        tables.dataframe(
             shown,
             {
                 "name": "Account",
                 "disagreement": "Disagreement",
-                "arr": ui.money("ARR"),
-                "arr_at_risk": ui.money("ARR × churn risk"),
+                "arr": tables.money("ARR"),
+                "arr_at_risk": tables.money("ARR × churn risk"),
                 "csm_sentiment": "CSM says",
                 "judged_on": st.column_config.DateColumn("Judged on"),
                 "tier": "Data says",
@@ -76,7 +76,7 @@ else:
                 "account_id": "ID",
             },
         )
-        ui.download(shown, "disagreements")
+        widgets.download(shown, "disagreements")
 
 st.subheader("Who is our ideal customer?")
 st.caption(
@@ -95,13 +95,13 @@ if traits.is_empty():
 else:
     st.plotly_chart(charts.icp_traits(traits), width="stretch")
     with st.expander("Trait shares as a table"):
-        ui.dataframe(traits)
-    ui.download(traits, "ideal-customer-traits")
+        tables.dataframe(traits)
+    widgets.download(traits, "ideal-customer-traits")
 
 st.subheader("Questions for the next product–CS meeting")
 if questions:
     st.markdown("\n".join(f"1. {q}" for q in questions))
-    ui.download(pl.DataFrame({"question": questions}), "meeting-questions")
+    widgets.download(pl.DataFrame({"question": questions}), "meeting-questions")
 else:
     st.caption(
         "No gap between product data and CSM judgement is large enough to raise."

@@ -2,27 +2,27 @@
 
 import streamlit as st
 
+from health.app import connection, loading, tables, widgets
 from health.app import signin as ui_auth
-from health.app import ui
 from health.app.charts import base as charts
 from health.db import catalog
 
 ui_auth.require_page("data")
 
 st.title("Data")
-con = ui.cursor()
+con = connection.cursor()
 facts = catalog.meta(con)
 c1, c2, c3 = st.columns(3)
 c1.metric("As of", facts.get("as_of", "not refreshed"))
 c2.metric("Last load", facts.get("loaded_at", "never"))
 c3.metric("Last refresh", facts.get("refreshed_at", "never"))
 
-tables = catalog.tables(con)
+loaded = catalog.tables(con)
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Tables")
-    ui.dataframe(
-        tables,
+    tables.dataframe(
+        loaded,
         {
             "table": "Table",
             "required": st.column_config.CheckboxColumn("Required"),
@@ -31,14 +31,14 @@ with left:
             "last": st.column_config.DateColumn("Last date"),
         },
     )
-    missing = tables.filter((tables["rows"] == 0) & ~tables["required"])["table"].to_list()
+    missing = loaded.filter((loaded["rows"] == 0) & ~loaded["required"])["table"].to_list()
     if missing:
         st.caption(
             "Not loaded (optional): " + ", ".join(missing) + ". The product works without them, "
             "with fewer signals."
         )
 with right:
-    st.plotly_chart(charts.table_rows(tables), width="stretch")
+    st.plotly_chart(charts.table_rows(loaded), width="stretch")
 
 st.subheader("Rejected rows")
 rejects = catalog.rejects(con)
@@ -46,15 +46,15 @@ if rejects.is_empty():
     st.success("No rows were rejected in the latest load.", icon=":material/check_circle:")
 else:
     st.caption(f"{rejects.height:,} rows broke the input contract and were not loaded.")
-    ui.dataframe(rejects)
-    ui.download(rejects, "rejected-rows")
+    tables.dataframe(rejects)
+    widgets.download(rejects, "rejected-rows")
 
 st.subheader("Load history")
 loads = catalog.loads(con)
 if loads.is_empty():
     st.caption("Nothing loaded yet.")
 else:
-    ui.dataframe(loads)
+    tables.dataframe(loads)
 
 st.subheader("Recompute as of another date")
 st.caption(
@@ -62,9 +62,11 @@ st.caption(
     "Recomputing takes a minute on the demo; the app keeps serving the current data meanwhile."
 )
 with st.form("as_of"):
-    chosen = st.date_input("As of", value=ui.as_of_date(con), max_value=ui.latest_event(con))
+    chosen = st.date_input(
+        "As of", value=connection.as_of_date(con), max_value=connection.latest_event(con)
+    )
     if st.form_submit_button("Recompute", icon=":material/history:"):
-        ui.recompute(chosen)
+        loading.recompute(chosen)
 
 st.subheader("Load data")
 st.caption(
@@ -82,4 +84,4 @@ with st.form("load"):
     replace = st.checkbox("Replace what is loaded (instead of merging)")
     submitted = st.form_submit_button("Validate and load", icon=":material/upload:")
 if submitted:
-    ui.load_and_refresh(folder, uploads, replace)
+    loading.load_and_refresh(folder, uploads, replace)

@@ -4,28 +4,28 @@ import polars as pl
 import streamlit as st
 
 from health.analytics import feature_outcomes as feature_impact
+from health.app import connection, filters, tables, widgets
 from health.app import signin as ui_auth
-from health.app import ui
 from health.app.charts import product as charts_product
 from health.db import catalog
 
 ui_auth.require_page("features")
 
 st.title("Features")
-con = ui.cursor()
+con = connection.cursor()
 if not catalog.is_refreshed(con):
-    ui.empty_state("No feature usage to compare yet.")
+    widgets.empty_state("No feature usage to compare yet.")
     st.stop()
 
 
 @st.cache_data(show_spinner="Comparing adopters with the rest…", max_entries=16)
 def _impact(version, scope: tuple | None, min_n: int) -> feature_impact.Impact:
     # Keyed on small values (the database version, ids, a number), never on frames.
-    return feature_impact.compare(ui.cursor(), account_ids=scope, min_n=min_n)
+    return feature_impact.compare(connection.cursor(), account_ids=scope, min_n=min_n)
 
 
-scope = ui.scope()
-impact = _impact(ui.version(), None if scope is None else tuple(scope), 10)
+scope = filters.scope()
+impact = _impact(connection.version(), None if scope is None else tuple(scope), 10)
 st.caption(
     "Adopters used a feature in their first 90 days. Outcomes: still a customer 180 days after "
     "signup, and expanding (MRR or seats grew) within 365 days. Only accounts old enough for an "
@@ -66,7 +66,7 @@ else:
         + charts_product.CAUSATION_NOTE
     )
 
-ui.dataframe(
+tables.dataframe(
     impact.table,
     {
         "feature": "Feature",
@@ -88,4 +88,4 @@ ui.dataframe(
         "small_sample": st.column_config.CheckboxColumn("Under 10 on a side"),
     },
 )
-ui.download(impact.table, "feature-impact")
+widgets.download(impact.table, "feature-impact")

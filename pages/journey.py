@@ -4,20 +4,20 @@ import polars as pl
 import streamlit as st
 
 from health.analytics import journey, segments
+from health.app import connection, filters, tables, widgets
 from health.app import signin as ui_auth
-from health.app import ui
 from health.app.charts import product as charts_product
 from health.db import catalog
 
 ui_auth.require_page("journey")
 
 st.title("Journey")
-con = ui.cursor()
+con = connection.cursor()
 if not catalog.is_refreshed(con):
-    ui.empty_state("No journey to map yet.")
+    widgets.empty_state("No journey to map yet.")
     st.stop()
 
-scope = ui.scope()
+scope = filters.scope()
 c1, c2, c3 = st.columns([1, 3, 1])
 group_by = c1.selectbox(
     "Group by", journey.GROUPS, format_func=segments.BREAKDOWNS.get, key="jr_by"
@@ -27,7 +27,7 @@ stall_days = c3.number_input(
 )
 frame = segments.journey_map(con, group_by, account_ids=scope, stall_days=stall_days)
 if frame.is_empty():
-    ui.empty_state("No journey milestones yet." if scope is None else "No account matches.")
+    widgets.empty_state("No journey milestones yet." if scope is None else "No account matches.")
     st.stop()
 options = segments.groups(con, group_by, scope)
 chosen = c2.multiselect(
@@ -68,7 +68,7 @@ right.caption(
     f"and was reached more than {stall_days} days ago. Adopted accounts that never expand are "
     "not counted as stalled."
 )
-ui.dataframe(
+tables.dataframe(
     shown,
     {
         "group": segments.BREAKDOWNS[group_by],
@@ -84,12 +84,12 @@ ui.dataframe(
         "stalled": st.column_config.NumberColumn("Stalled here", format="localized"),
     },
 )
-ui.download(shown, f"journey-{group_by}")
+widgets.download(shown, f"journey-{group_by}")
 
 st.subheader("Time to value")
 by_segment, by_cohort = segments.time_to_value(con, account_ids=scope)
 if by_cohort.is_empty():
-    ui.empty_state("No time to value yet: no account has a first-value milestone.")
+    widgets.empty_state("No time to value yet: no account has a first-value milestone.")
     st.stop()
 left, right = st.columns([2, 3])
 left.plotly_chart(
@@ -111,8 +111,8 @@ ttv_config = {
     "p90_days": st.column_config.NumberColumn("p90 days", format="%.1f"),
 }
 with left:
-    ui.dataframe(by_segment, ttv_config)
-    ui.download(by_segment, "time-to-value-by-segment")
+    tables.dataframe(by_segment, ttv_config)
+    widgets.download(by_segment, "time-to-value-by-segment")
 with right:
-    ui.dataframe(by_cohort, ttv_config)
-    ui.download(by_cohort, "time-to-value-by-cohort")
+    tables.dataframe(by_cohort, ttv_config)
+    widgets.download(by_cohort, "time-to-value-by-cohort")

@@ -3,8 +3,8 @@
 import polars as pl
 import streamlit as st
 
+from health.app import connection, tables, widgets
 from health.app import signin as ui_auth
-from health.app import ui
 from health.app.charts import model as charts_model
 from health.db import catalog
 from health.scoring import store as model_store
@@ -12,10 +12,10 @@ from health.scoring import store as model_store
 ui_auth.require_page("model")
 
 st.title("Model")
-con = ui.cursor()
+con = connection.cursor()
 card = model_store.read_card(con) if catalog.is_refreshed(con) else None
 if card is None:
-    ui.empty_state("No health model yet.")
+    widgets.empty_state("No health model yet.")
     st.stop()
 
 st.caption(
@@ -73,11 +73,11 @@ st.markdown(
     "within 90 days of a snapshot. Each backtest period is predicted by a model trained only on "
     "outcomes known before it began."
 )
-ui.dataframe(pl.DataFrame(card["backtest"]["folds"]))
+tables.dataframe(pl.DataFrame(card["backtest"]["folds"]))
 candidates = pl.DataFrame(
     [{"model": name, **scores} for name, scores in card["candidates"].items()]
 )
-ui.dataframe(
+tables.dataframe(
     candidates,
     {
         "auc": st.column_config.NumberColumn("Backtest AUC", format="%.3f"),

@@ -6,15 +6,16 @@ from health import db
 from health.accounts import book
 from health.actions import log as action_log
 from health.actions import suggest as actions
+from health.app import connection, filters, tables, widgets
 from health.app import signin as ui_auth
-from health.app import ui
+from health.present import labels
 
 ui_auth.require_page("my-accounts")
 
 st.title("My accounts")
-con = ui.cursor()
+con = connection.cursor()
 if not db.table_exists(con, "mart_account_health"):
-    ui.empty_state("No scored accounts yet.")
+    widgets.empty_state("No scored accounts yet.")
     st.stop()
 
 forced = ui_auth.default_owner()  # a CSM sees their own book only
@@ -26,16 +27,16 @@ else:
     choice = c1.selectbox("CSM", ["All CSMs", *actions.owners(con)], key="my_owner")
     owner = None if choice == "All CSMs" else choice
 tiers = c2.multiselect(
-    "Tier", ["at_risk", "watch", "healthy"], format_func=ui.value_label, key="my_tier"
+    "Tier", ["at_risk", "watch", "healthy"], format_func=labels.value_label, key="my_tier"
 )
 moments = c3.multiselect(
     "Moment in the last 90 days",
     ["crisis", "relationship_change", "delight"],
-    format_func=ui.value_label,
+    format_func=labels.value_label,
     key="my_moment",
 )
 renewal = c4.selectbox("Renewal within", ["any time", 30, 60, 90, 180], key="my_renewal")
-scope = ui.scope()
+scope = filters.scope()
 frame = book.book(
     con,
     action_log.log_path(),
@@ -81,7 +82,7 @@ shown = frame.select(
     "segment",
     "csm_owner",
 )
-ui.account_table(
+tables.account_table(
     shown,
     "book",
     {
@@ -95,7 +96,7 @@ ui.account_table(
             "Last 12 weeks", y_min=0, y_max=100, help="Weekly health score"
         ),
         "churn_risk": st.column_config.NumberColumn("Churn risk (90 d)", format="percent"),
-        "arr": ui.money("ARR"),
+        "arr": tables.money("ARR"),
         "renewal_in_days": st.column_config.NumberColumn("Renewal in (days)", format="%d"),
         "top_driver": "Top driver",
         "newest_moment_kind": "Newest moment",
@@ -105,4 +106,4 @@ ui.account_table(
         "csm_owner": "CSM",
     },
 )
-ui.download(shown.drop("health_trend"), "my-accounts")
+widgets.download(shown.drop("health_trend"), "my-accounts")

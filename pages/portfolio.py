@@ -4,19 +4,19 @@ import streamlit as st
 
 from health.analytics import portfolio
 from health.analytics.portfolio import money, percent
+from health.app import connection, filters, tables, widgets
 from health.app import signin as ui_auth
-from health.app import ui
 from health.app.charts import leader as charts
 from health.db import catalog
 
 ui_auth.require_page("portfolio")
 
 st.title("Portfolio")
-con = ui.cursor()
+con = connection.cursor()
 if not catalog.is_refreshed(con):
-    ui.empty_state("No portfolio yet: accounts and events are needed.")
+    widgets.empty_state("No portfolio yet: accounts and events are needed.")
     st.stop()
-scope = ui.scope()
+scope = filters.scope()
 if scope == []:
     st.warning("No account matches the sidebar filters.", icon=":material/filter_alt_off:")
     st.stop()
@@ -69,7 +69,7 @@ else:
     )
     if by_arr:
         st.caption("Each week counts an account's current ARR, not its contract value that week.")
-    ui.download(weeks, "health-by-week")
+    widgets.download(weeks, "health-by-week")
 
 st.subheader("Moments of truth over time")
 if moments.is_empty():
@@ -80,7 +80,7 @@ if moments.is_empty():
     )
 else:
     st.plotly_chart(charts.moments_by_month(moments), width="stretch")
-    ui.download(moments, "moments-by-month")
+    widgets.download(moments, "moments-by-month")
 
 st.subheader("What churn costs: scenarios for next year's revenue")
 if head.mrr <= 0:
@@ -90,14 +90,14 @@ st.markdown(portfolio.compare(head.mrr))
 observed = portfolio.observed_sentence(head)
 st.markdown(observed or "The observed net churn needs a trailing year of revenue history.")
 st.plotly_chart(charts.churn_paths(paths, scenarios), width="stretch")
-ui.dataframe(
+tables.dataframe(
     scenarios,
     {
         "scenario": "Scenario",
         "monthly_net_churn": st.column_config.NumberColumn("Monthly net churn", format="percent"),
-        "revenue_next_12_months": ui.money("Revenue, next 12 months"),
-        "mrr_in_12_months": ui.money("MRR in 12 months"),
-        "arr_in_12_months": ui.money("ARR in 12 months"),
+        "revenue_next_12_months": tables.money("Revenue, next 12 months"),
+        "mrr_in_12_months": tables.money("MRR in 12 months"),
+        "arr_in_12_months": tables.money("ARR in 12 months"),
         "vs_worst": st.column_config.NumberColumn("vs worst scenario", format="percent"),
     },
 )
@@ -105,4 +105,4 @@ st.caption(
     "Net churn = MRR lost minus expansion, each month; −5 % means the book grows 5 % a month. "
     "The observed rate is 1 − NRR^(1/12) from the trailing 12-month NRR."
 )
-ui.download(scenarios, "churn-scenarios")
+widgets.download(scenarios, "churn-scenarios")

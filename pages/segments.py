@@ -3,27 +3,27 @@
 import streamlit as st
 
 from health.analytics import segments
+from health.app import connection, filters, tables, widgets
 from health.app import signin as ui_auth
-from health.app import ui
 from health.app.charts import product as charts_product
 from health.db import catalog
 
 ui_auth.require_page("segments")
 
 st.title("Segments")
-con = ui.cursor()
+con = connection.cursor()
 if not catalog.is_refreshed(con):
-    ui.empty_state("Nothing to compare yet.")
+    widgets.empty_state("Nothing to compare yet.")
     st.stop()
 
 
 @st.cache_data(show_spinner="Comparing the groups…", max_entries=32)
 def _compare(version, by: str, chosen: tuple, scope: tuple | None) -> segments.Comparison:
     # Keyed on small values (the database version, names and ids), never on frames.
-    return segments.compare(ui.cursor(), by, list(chosen), account_ids=scope)
+    return segments.compare(connection.cursor(), by, list(chosen), account_ids=scope)
 
 
-scope = ui.scope()
+scope = filters.scope()
 c1, c2 = st.columns([1, 3])
 by = c1.selectbox(
     "Compare by", list(segments.BREAKDOWNS), format_func=segments.BREAKDOWNS.get, key="seg_by"
@@ -51,7 +51,7 @@ if len(chosen) < 2:
     st.info("Pick at least two groups to compare them side by side.", icon=":material/rule:")
     st.stop()
 
-cmp = _compare(ui.version(), by, tuple(chosen), None if scope is None else tuple(scope))
+cmp = _compare(connection.version(), by, tuple(chosen), None if scope is None else tuple(scope))
 if cmp.notes:
     st.info(" ".join(cmp.notes), icon=":material/info:")
 missing = segments.missing_inputs(con, "segments")
@@ -77,8 +77,8 @@ summary_config = {
     "at_risk_share": st.column_config.NumberColumn("At risk", format="percent"),
     "moments_per_100": st.column_config.NumberColumn("Moments per 100", format="%.1f"),
 }
-ui.dataframe(cmp.summary, summary_config)
-ui.download(cmp.summary, f"segments-{by}-summary")
+tables.dataframe(cmp.summary, summary_config)
+widgets.download(cmp.summary, f"segments-{by}-summary")
 
 left, right = st.columns(2)
 with left:
@@ -114,8 +114,8 @@ st.subheader("The numbers behind the charts")
 
 def _table(frame, name: str, config: dict | None = None) -> None:
     cohort = st.column_config.DateColumn("Signup month", format="MMM YYYY")
-    ui.dataframe(frame, {"group": segments.BREAKDOWNS[by], "cohort": cohort, **(config or {})})
-    ui.download(frame, f"segments-{by}-{name}")
+    tables.dataframe(frame, {"group": segments.BREAKDOWNS[by], "cohort": cohort, **(config or {})})
+    widgets.download(frame, f"segments-{by}-{name}")
 
 
 t1, t2, t3, t4, t5 = st.tabs(["Activation by cohort", "Retention", "Adoption", "Health", "Moments"])

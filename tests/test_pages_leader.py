@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from health import db
 from health.analytics import alignment, metrics, portfolio
-from health.app import ui
+from health.app import filters
 from health.ingest.loader import load
 from health.pipeline.refresh import refresh
 from tests.conftest import APP_DIR
@@ -27,7 +27,7 @@ def open_page(file: str, **state) -> AppTest:
     at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60)
     for key, value in state.items():
         if key == "segment_filter":  # the global sidebar filter, as the app keeps it
-            key = ui.kept_filter_key("segment")
+            key = filters.kept_filter_key("segment")
         at.session_state[key] = value
     at.run()
     assert not at.exception

@@ -14,7 +14,7 @@ from health import db
 from health.analytics import feature_outcomes as feature_impact
 from health.analytics import journey, metrics, segments
 from health.analytics.feature_outcomes import newcombe, wilson, with_intervals
-from health.app import ui
+from health.app import filters
 from health.app.charts.base import COLORS
 from health.app.charts.product import MOMENT_LABELS, TIER_LABELS
 from pages import PAGES
@@ -29,7 +29,7 @@ def open_page(file: str, **session) -> AppTest:
     at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60)
     for key, value in session.items():
         if key == "segment_filter":  # the global sidebar filter, as the app keeps it
-            key = ui.kept_filter_key("segment")
+            key = filters.kept_filter_key("segment")
         at.session_state[key] = value
     at.run()
     assert not at.exception

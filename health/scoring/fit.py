@@ -1,0 +1,197 @@
+"""Training the churn model: candidates by time-ordered backtest, calibration, its card."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from sklearn.inspection import permutation_importance
+
+from health.scoring import decision as model_health
+from health.scoring import features, scorecard
+from health.scoring.train import (
+    NotEnoughHistory,
+    TimeSplitCalibrated,
+    auc,
+    baseline_scores,
+    calibration_table,
+    candidates,
+    lead_time,
+    top_decile_lift,
+    win_share,
+)
+
+MIN_CHURNED_ACCOUNTS = 20  # fewer churns than this and the scorecard carries the score
+
+
+# Neighbouring weekly snapshots of one account are nearly the same row: train on every other
+# week, and on fewer when the history is long, so training stays fast.
+MAX_TRAIN_ROWS = 20_000
+
+
+# A challenger replaces the default (linear, easiest to explain) model only when it wins the
+# backtest in this share of account-level bootstrap resamples.
+CHALLENGER_WINS = 0.95
+
+
+@dataclass
+class Fitted:
+    """A trained, calibrated churn model and what its backtest showed."""
+
+    estimator: TimeSplitCalibrated
+    numeric: list[str]
+    card: dict
+
+
+def design(frame: pl.DataFrame, numeric: list[str]):
+    """The model's input table (pandas, as scikit-learn's column transformers expect)."""
+    cats = [pl.col(c).cast(pl.String).fill_null("Unknown") for c in features.CATEGORICAL]
+    return frame.select(*numeric, *cats).to_pandas()
+
+
+def versions() -> dict[str, str]:
+    import duckdb
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "polars": pl.__version__,
+        "numpy": np.__version__,
+        "duckdb": duckdb.__version__,
+    }
+
+
+def train(frame: pl.DataFrame, as_of: dt.date) -> Fitted:
+    """Choose a model family by time-ordered backtest, calibrate it, and describe it in a card."""
+    labelled = frame.filter(pl.col("churned").is_not_null())
+    churned = labelled.filter(pl.col("churned"))["account_id"].n_unique()
+    if churned < MIN_CHURNED_ACCOUNTS:
+        raise NotEnoughHistory(
+            f"only {churned} accounts churned within 90 days of a snapshot whose outcome is known "
+            f"by {as_of}; the model needs at least {MIN_CHURNED_ACCOUNTS}"
+        )
+    numeric = features.known(labelled)
+    X = design(labelled, numeric)
+    y = labelled["churned"].to_numpy().astype(int)
+    dates = labelled["week_end"].to_numpy()
+    every = max(2, -(-labelled.height // MAX_TRAIN_ROWS))
+    leaf = max(100, labelled.height // every // 40)
+    fitted, results = {}, {}
+    for name, pipe in candidates(numeric, list(features.CATEGORICAL), leaf).items():
+        est = TimeSplitCalibrated(pipe, train_every=every).fit(X, y, dates)
+        yy = y[est.oot_index_]
+        fitted[name] = est
+        results[name] = {
+            "auc": auc(yy, est.oot_raw_),
+            "top_decile_lift": top_decile_lift(yy, est.oot_raw_),
+        }
+    default, *challengers = fitted
+    best = default
+    accounts = labelled["account_id"].to_numpy()
+    for name in challengers:
+        idx = fitted[name].oot_index_  # the same backtest rows for every candidate
+        share = win_share(y[idx], fitted[default].oot_raw_, fitted[name].oot_raw_, accounts[idx])
+        results[name]["wins_bootstrap_share"] = share
+        if share >= CHALLENGER_WINS and results[name]["auc"] > results[best]["auc"]:
+            best = name
+    est = fitted[best]
+    oot = labelled[est.oot_index_].with_columns(
+        risk=pl.Series(est.oot_proba_),
+        decision_risk=pl.Series(
+            est.predict_oot(design(model_health.at_decision(labelled), numeric))
+        ),
+    )
+    base_rate = float(y.mean())
+    usual = model_health.usual_risk(oot, base_rate)
+    health = model_health.health(pl.col("decision_risk"), usual)
+    oot = oot.with_columns(
+        flagged=health < scorecard.config().at_risk_below,
+        watched=health < scorecard.config().healthy_from,
+    )
+    card = {
+        "status": "model",
+        "model": best,
+        "candidates": results,
+        "selection": (
+            f"{default} unless a challenger beats its backtest AUC in at least "
+            f"{CHALLENGER_WINS:.0%} of account-level bootstrap resamples"
+        ),
+        "numeric_features": numeric,
+        "categorical_features": list(features.CATEGORICAL),
+        "feature_labels": {f: features.LABELS[f] for f in numeric},
+        "training_window": {
+            "from": str(labelled["week_end"].min()),
+            "to": str(labelled["week_end"].max()),
+            "rows": labelled.height,
+            "accounts": labelled["account_id"].n_unique(),
+            "churned_accounts": churned,
+            "positive_snapshots": int(y.sum()),
+        },
+        "base_rate": base_rate,
+        "usual_decision_risk": usual,
+        "backtest": _backtest(est, oot),
+        "baselines": {
+            name: {
+                "auc": auc(oot["churned"].to_numpy(), s),
+                "top_decile_lift": top_decile_lift(oot["churned"].to_numpy(), s),
+            }
+            for name, s in baseline_scores(oot).items()
+        },
+        "calibration": calibration_table(oot["churned"].to_numpy(), est.oot_proba_),
+        "lead_time": lead_time(oot),
+        "importance": _importance(est, X, y, oot, numeric),
+    }
+    return Fitted(est, numeric, card)
+
+
+def _backtest(est: TimeSplitCalibrated, oot: pl.DataFrame) -> dict:
+    y = oot["churned"].to_numpy().astype(int)
+    return {
+        "folds": est.folds_,
+        "rows": oot.height,
+        "auc": auc(y, est.oot_raw_),
+        "top_decile_lift": top_decile_lift(y, est.oot_raw_),
+        "mean_predicted": float(est.oot_proba_.mean()),
+        "observed_rate": float(y.mean()),
+        "brier": float(np.mean((est.oot_proba_ - y) ** 2)),
+    }
+
+
+def _importance(est, X, y, oot: pl.DataFrame, numeric: list[str], rows: int = 4000) -> list[dict]:
+    """Permutation importance (AUC lost) of the last backtest model on its own test period, with
+    the direction each feature pushes risk."""
+    idx = est.fold_indices_[-1]
+    if len(idx) > rows:
+        idx = np.random.default_rng(0).choice(idx, rows, replace=False)
+    if y[idx].min() == y[idx].max():
+        return []
+    result = permutation_importance(
+        est.fold_estimators_[-1],
+        X.iloc[idx],
+        y[idx],
+        scoring="roc_auc",
+        n_repeats=2,
+        random_state=0,
+    )
+    signs = oot.select(
+        pl.corr(pl.col(f), pl.col("risk"), method="spearman").alias(f) for f in numeric
+    ).row(0)
+    direction = dict(zip(numeric, signs, strict=True))
+    out = []
+    for name, value in zip(X.columns, result.importances_mean, strict=True):
+        if value <= 0:
+            continue
+        rho = direction.get(name)
+        out.append(
+            {
+                "feature": name,
+                "label": features.LABELS.get(name, name),
+                "importance": float(value),
+                "direction": None if rho is None or np.isnan(rho) else float(np.sign(rho)),
+            }
+        )
+    return sorted(out, key=lambda r: -r["importance"])
