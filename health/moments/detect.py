@@ -49,6 +49,7 @@ from health.moments.onboarding import (
     onboarding_stats,
 )
 from health.moments.people import detect_champion_left, detect_user_waves
+from health.moments.taxonomy import MOMENT_OF
 
 # The rollups the detectors read, built by the refresh step itself (one STEPS entry).
 INPUTS = [
@@ -240,7 +241,7 @@ def _finish(found: pl.DataFrame) -> pl.DataFrame:
     text = ev.guidance()
     return (
         found.with_columns(
-            moment=pl.col("kind").replace_strict(ev.MOMENT_OF),
+            moment=pl.col("kind").replace_strict(MOMENT_OF),
             guidance=pl.col("kind").replace_strict(text, default=None, return_dtype=pl.String),
             severity=pl.col("severity").clip(0, 1).round(3).fill_nan(0.0),
         )
