@@ -1,16 +1,26 @@
-"""Mapping files: the engine feature by feature, and errors that point home."""
+"""Mapping files: the engine feature by feature, errors that point home, and every shipped
+recipe loading and scoring its tool's fixture export (tests/fixtures/exports/)."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import shutil
+import time
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
+from typer.testing import CliRunner
 
-from health.ingest.mapfile import MappingError, key_lines, line_of
+from health.cli import app
+from health.db import catalog
+from health.ingest.mapfile import RECIPES, MappingError, key_lines, line_of, resolve
 from health.ingest.mappings import apply
+
+EXPORTS = Path(__file__).parent / "fixtures" / "exports"
+AS_OF = "2025-06-30"
 
 
 def run(tmp_path: Path, toml: str, files: dict[str, str | bytes]) -> dict[str, pl.DataFrame]:
@@ -340,3 +350,119 @@ event = "event"
     message = str(err.value)
     assert "mapping.toml line 4" in message and "properties.compnay_id" in message
     assert "properties has keys: company_id, time" in message
+
+
+def test_recipes_are_found_by_name_and_all_parse():
+    shipped = sorted(p.stem for p in RECIPES.glob("*.toml"))
+    assert shipped == sorted(SHIPPED)
+    for name in shipped:
+        assert resolve(name).name == f"{name}.toml"
+    with pytest.raises(MappingError, match="no recipe by that name"):
+        resolve("nosuch")
+
+
+SHIPPED = ["segment", "mixpanel", "amplitude", "stripe", "hubspot", "zendesk", "salesforce"]
+# Each scenario: the fixture files put in one folder, the recipes applied, and the tables they
+# must make. A recipe that makes only tickets is scored with accounts and events from others.
+SCENARIOS = {
+    "segment": ({"segment": "*"}, ["segment"], {"accounts": 12, "events": 2986, "users": 60}),
+    "salesforce+stripe, events from segment": (
+        {"salesforce": "*", "segment": "tracks*", "stripe": "*"},
+        ["salesforce", "segment", "stripe"],
+        {"accounts": 12, "events": 2986, "subscriptions": 16},
+    ),
+    "hubspot+mixpanel+zendesk": (
+        {"hubspot": "*", "mixpanel": "*", "zendesk": "*"},
+        ["hubspot", "mixpanel", "zendesk"],
+        {"accounts": 12, "events": 2986, "tickets": 70},
+    ),
+    "salesforce+amplitude": (
+        {"salesforce": "*", "amplitude": "*"},
+        ["salesforce", "amplitude"],
+        {"accounts": 12, "events": 2986},
+    ),
+}
+
+
+def test_every_recipe_is_in_a_scenario():
+    assert {r for _, recipes, _ in SCENARIOS.values() for r in recipes} == set(SHIPPED)
+
+
+def cli(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=list(SCENARIOS))
+def test_recipe_loads_and_scores_its_export(scenario, tmp_path):
+    parts, recipes, made = SCENARIOS[scenario]
+    data = tmp_path / "data"
+    data.mkdir()
+    for tool, pattern in parts.items():
+        for path in (EXPORTS / tool).glob(pattern):
+            shutil.copy(path, data / path.name)
+    maps = [arg for r in recipes for arg in ("--map", r)]
+    start = time.perf_counter()
+    db_file = tmp_path / "health.duckdb"
+    output = cli("load", str(data), "--db", str(db_file), *maps)
+    assert f"Mapped with {' + '.join(recipes)}" in output
+    con = duckdb.connect(str(db_file), read_only=True)
+    try:
+        loaded = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in made}
+        rejected = con.execute("SELECT count(*) FROM rejects").fetchone()[0]
+        assert catalog.recipe(con) == " + ".join(recipes)
+        assert set(catalog.loads(con)["recipe"]) == {" + ".join(recipes)}
+    finally:
+        con.close()
+    assert loaded == made and rejected == 0
+    out = tmp_path / "scores.csv"
+    cli("score", "--data", str(data), *maps, "--as-of", AS_OF, "--out", str(out))
+    scores = pl.read_csv(out, infer_schema=False)
+    assert scores.height == 12 and scores["account_id"].is_unique().all()
+    assert set(scores["tier"]) <= {"healthy", "watch", "at_risk"}
+    assert scores["health_score"].cast(pl.Float64).is_between(0, 100).all()
+    print(f"{scenario}: {scores.height} accounts scored, {time.perf_counter() - start:.1f} s")
+
+
+def test_a_mapping_beside_the_data_is_used_by_itself(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for path in (EXPORTS / "segment").glob("*"):
+        shutil.copy(path, data / path.name)
+    shutil.copy(RECIPES / "segment.toml", data / "mapping.toml")
+    out = tmp_path / "moments.csv"
+    output = cli("moments", "--data", str(data), "--as-of", AS_OF, "--out", str(out))
+    assert "Mapped with segment" in output
+    assert out.exists()
+
+
+def test_a_mapping_error_stops_the_load_and_names_the_line(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(EXPORTS / "salesforce" / "Account.csv", data)
+    (data / "mapping.toml").write_text(
+        (RECIPES / "salesforce.toml").read_text().replace('"BillingCountry"', '"Country"')
+    )
+    result = CliRunner().invoke(app, ["load", str(data), "--db", str(tmp_path / "h.duckdb")])
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "mapping.toml line 21" in text and "'Country'" in text and "Account.csv" in text
+    assert "Nothing was loaded" in text
+
+
+def test_the_data_page_shows_the_recipe_of_the_last_load(tmp_path, monkeypatch):
+    from health.ingest.loader import load
+    from health.pipeline.refresh import refresh
+    from tests.test_pages import _metric, open_page
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for path in [*(EXPORTS / "hubspot").glob("*"), *(EXPORTS / "mixpanel").glob("*")]:
+        shutil.copy(path, data / path.name)
+    db_file = tmp_path / "health.duckdb"
+    load(data, db_file, maps=["hubspot", "mixpanel"])
+    refresh(db_file)
+    monkeypatch.setenv("HEALTH_DB", str(db_file))
+    at = open_page("pages/data.py")
+    assert _metric(at, "Mapped with") == "hubspot + mixpanel"
