@@ -8,22 +8,26 @@ A mapping file turns another tool's export into the contract's tables at load ti
     [tables.subscriptions]                 # one section per contract table it makes
     source = ["subscriptions*.json.gz"]    # globs in the data folder; several files are stacked
     explode = "items.data"                 # optional: one row per element, called `item`
-    keep_latest = { per = "id", by = "updated" }   # optional: one row per `per`, the latest
+    # keep_latest = { per = "id", by = "updated" }: optional, one row per `per`, the latest
 
     [tables.subscriptions.columns]         # contract column = where its value comes from
     subscription_id = "item.id"            # a source column, or a path into a JSON column
-    plan = { column = "item.price.nickname", default = "plan" }
-    signup_date = { column = ["properties.closedate", "properties.createdate"] }  # first set
-    seats = { value = "1" }                # a constant
+    plan = { column = ["item.price.nickname", "item.price.product"] }   # the first one set
     start_date = { column = "item.created", time = "epoch_s" }     # iso | epoch_s | epoch_ms
-    sentiment = { column = "health", map = { good = "green", "1" = "red" } }
-    closed_at = { column = "updated_at", time = "iso", when = { status = ["solved"] } }
-    account_id = { column = "customer", lookup = { source = "customers*.json", key = "id",
-                   value = "metadata.account_id" } }
     mrr = { column = "item.price.unit_amount", times = "item.quantity", scale = 0.01 }
+    account_id = { column = "customer", lookup = { source = "customers*.json", key = "id",
+                   value = "metadata.account_id" } }    # (one line in a real file)
 
-A column spec is a string (a source column or path) or a table with `column` or `value`, and
-optionally `lookup`, `map`, `time`, `times`, `scale`, `when`, `default` (applied in that order).
+Other tables' columns show the rest:
+
+    segment = { value = "SMB" }                                        # a constant
+    sentiment = { column = "health", map = { good = "green", "1" = "red" } }
+    closed_at = { column = "updated_at", when = { status = ["solved", "closed"] } }
+    priority = { column = "prio", default = "normal" }                 # when still empty
+
+A column spec is a string (a source column or path) or a table with `column` (a name or a list,
+first one set) or `value`, then optionally, applied in this order: `lookup`, `map`, `times` and
+`scale`, `time` (dates and timestamps are read as ISO unless it says epoch), `when`, `default`.
 """
 
 from __future__ import annotations
