@@ -36,6 +36,8 @@ def load_and_refresh(folder: str, uploads: list, replace: bool) -> None:
         if saved:  # the uploaded copies served their purpose; rejected rows stay in `rejects`
             shutil.rmtree(saved, ignore_errors=True)
     clear_caches()
+    if report.recipe:  # a mapping.toml in the folder turned other tools' exports into tables
+        st.markdown(f"Mapped with **{report.recipe}**: " + "; ".join(report.mapped))
     for t in report.tables:
         line = f"**{t.file}**: {t.rows_read:,} rows read, {t.rows_loaded:,} loaded"
         if t.rows_rejected:

@@ -17,12 +17,18 @@ from health.pipeline.refresh import refresh
 
 @contextlib.contextmanager
 def warehouse(
-    data: str | Path, as_of: dt.date | None, progress: Callable[[str], None] | None = None
+    data: str | Path,
+    as_of: dt.date | None,
+    progress: Callable[[str], None] | None = None,
+    maps: list[str] | tuple = (),
 ) -> Iterator:
-    """A read-only connection to a temporary database built from `data` as of a date."""
+    """A read-only connection to a temporary database built from `data` as of a date.
+
+    `maps`: mapping files or recipe names that turn the folder's exports into the contract.
+    """
     with tempfile.TemporaryDirectory(prefix="health-") as tmp:
         path = Path(tmp) / "oneshot.duckdb"
-        report = load(data, path, progress=progress)
+        report = load(data, path, progress=progress, maps=maps)
         refresh(path, as_of, progress=progress)
         con = db.connect(path, read_only=True)
         try:
