@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from health import db
 from health.ingest.contract import TABLES
 from health.ingest.mapfile import Mapping, MappingError, Spec, TableMap, beside, read_mapping
 from health.ingest.mapfile import resolve as resolve_map
@@ -63,7 +64,7 @@ def apply(folder: Path, maps: list[Path], out: Path) -> MapResult:
     mappings = [read_mapping(Path(p), CONTRACT) for p in maps]
     out.mkdir(parents=True, exist_ok=True)
     result = MapResult(out, mappings)
-    con = duckdb.connect()
+    con = db.connect(":memory:", read_only=False)
     con.execute("SET TimeZone = 'UTC'")
     try:
         for mapping in mappings:
