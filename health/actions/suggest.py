@@ -83,6 +83,13 @@ _INPUTS = {
 }
 
 
+# One SQL file per trigger (health/db/sql/int/int_trigger_*.sql), stacked by int_action_triggers.
+TRIGGERS = tuple(
+    f"int_trigger_{t}"
+    for t in ("moments", "renewal", "decline", "urgent", "champion", "detractor", "untouched")
+)
+
+
 def refresh_actions(con, as_of: dt.date) -> None:
     """Refresh step: triggers -> candidate actions -> dedupe and daily budget -> mart_actions."""
     book = playbooks()
@@ -91,7 +98,9 @@ def refresh_actions(con, as_of: dt.date) -> None:
         con.execute(f"CREATE TEMP TABLE {name} ({_INPUTS[name]})")
     try:
         with db.registered(con, "action_playbooks", playbook_frame(book)):
-            db.build(con, ["int_action_triggers", "int_action_candidates"], **params(book))
+            db.build(
+                con, [*TRIGGERS, "int_action_triggers", "int_action_candidates"], **params(book)
+            )
     finally:
         for name in stand_ins:
             con.execute(f"DROP TABLE temp.{name}")
