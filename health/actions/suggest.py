@@ -6,7 +6,7 @@ and keeps its id (account + reason + the episode's start) for as long as the epi
 Each CSM gets at most `daily_budget` new actions a day ("today" is the as-of date), highest
 priority first; the rest wait in the queue and surface on later days. Who surfaced on which day
 is carried from the previous refresh's mart_actions, which the refresh's copy of the warehouse
-still holds. The CSM's own statuses live in the action log (health/action_log.py), which no
+still holds. The CSM's own statuses live in the action log (health/actions/log.py), which no
 refresh touches; pages read them live, so a change shows without a refresh.
 
 `state` of an action: listed (on its owner's list), snoozed, queued (waiting for budget),
