@@ -33,5 +33,6 @@ PAGES: tuple[PageSpec, ...] = (
     ),
     PageSpec("pages/alignment.py", "Alignment", ":material/join_inner:", "alignment", "Leadership"),
     PageSpec("pages/model.py", "Model", ":material/model_training:", "model", "Insights"),
+    PageSpec("pages/playbooks.py", "Playbooks", ":material/fact_check:", "playbooks", "Insights"),
     PageSpec("pages/data.py", "Data", ":material/database:", "data", "Admin"),
 )

@@ -53,6 +53,11 @@ def playbooks(path: Path = CONFIG) -> dict:
         missing = {"kind", "title", "do", "due_in_days", "weight", "email_subject", "email_body"}
         missing |= {"guidance"} if reason in MOMENT_OF else set()
         missing -= set(entry)
+        if not 0 <= float(entry.get("holdout", 0.0)) < 1:
+            raise PlaybookError(
+                f"{path}: [playbooks.{reason}] holdout must be a share from 0 (off) to below 1, "
+                f"e.g. 0.1 to hold back one new action in ten."
+            )
         lists = "recognition" if entry.get("kind") == "delight" else "questions"
         if missing or not entry.get(lists):
             needs = ", ".join(sorted(missing | ({lists} if not entry.get(lists) else set())))
@@ -73,6 +78,7 @@ def playbook_frame(book: dict) -> pl.DataFrame:
             "due_in_days": int(e["due_in_days"]),
             "weight": float(e["weight"]),
             "unless_open": list(e.get("unless_open", [])),
+            "holdout": float(e.get("holdout", 0.0)),
         }
         for reason, e in book["playbooks"].items()
     ]

@@ -3,7 +3,9 @@
 An action is `listed` (on a CSM's list today), `queued` (waiting for room in the daily budget),
 `snoozed` (until a day), `done` or `dismissed` (closed by the CSM, from the action log), or set
 aside by the refresh: `duplicate` (another action covers the same account and reason),
-`covered` (an open action of another reason covers it) or `expired` (its trigger is over).
+`covered` (an open action of another reason covers it), `expired` (its trigger is over) or
+`held_out` (drawn at random into a playbook's holdout: never listed, so that what happens
+without the action can be compared with what happens with it).
 """
 
 from __future__ import annotations
@@ -12,9 +14,19 @@ import datetime as dt
 
 import polars as pl
 
-STATES = ("listed", "snoozed", "queued", "done", "dismissed", "duplicate", "covered", "expired")
+STATES = (
+    "listed",
+    "snoozed",
+    "queued",
+    "done",
+    "dismissed",
+    "held_out",
+    "duplicate",
+    "covered",
+    "expired",
+)
 CLOSED = ("done", "dismissed")  # statuses a CSM closes an action with
-SET_ASIDE = ("duplicate", "covered", "expired")  # decided by the refresh, not by the log
+SET_ASIDE = ("held_out", "duplicate", "covered", "expired")  # decided by the refresh
 
 
 def snoozed(as_of: dt.date) -> pl.Expr:
@@ -27,12 +39,13 @@ def state(
     closed: pl.Expr,
     duplicate: pl.Expr,
     covered: pl.Expr,
+    held_out: pl.Expr,
     pending: pl.Expr,
     snoozed: pl.Expr,
     listed: pl.Expr,
 ) -> pl.Expr:
     """The state, the first that holds in this order: closed (its status), duplicate, covered,
-    expired (not pending), snoozed, listed, else queued."""
+    held out, expired (not pending), snoozed, listed, else queued."""
     return (
         pl.when(closed)
         .then(pl.col("status"))
@@ -40,6 +53,8 @@ def state(
         .then(pl.lit("duplicate"))
         .when(covered)
         .then(pl.lit("covered"))
+        .when(held_out)
+        .then(pl.lit("held_out"))
         .when(~pending)
         .then(pl.lit("expired"))
         .when(snoozed)
@@ -57,6 +72,7 @@ def live(frame: pl.DataFrame, as_of: dt.date) -> pl.Expr:
         closed=c("status").is_in(CLOSED),
         duplicate=no,
         covered=no,
+        held_out=no,
         pending=pl.lit(True),
         snoozed=snoozed(as_of),
         listed=c("surfaced_on").is_not_null(),

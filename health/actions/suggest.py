@@ -19,6 +19,7 @@ the account churned, before it ever reached the list).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 import polars as pl
@@ -47,6 +48,9 @@ COLUMNS = {
     "triggered_on": pl.Date,
     "started_on": pl.Date,
     "surfaced_on": pl.Date,
+    # "offered" once it reached a list, "held_out" once drawn into its playbook's holdout
+    # (a random share of new actions no CSM sees, for an honest "did it work"; see outcomes.py)
+    "assignment": pl.String,
     "state": pl.String,
     "severity": pl.Float64,
     "arr": pl.Float64,
@@ -118,6 +122,10 @@ def _previous(con) -> pl.DataFrame:
     if not db.table_exists(con, "mart_actions"):
         return pl.DataFrame(schema=COLUMNS)
     previous = db.run(con, "select * from mart_actions")
+    if "assignment" not in previous.columns:  # written before holdouts: what surfaced was offered
+        previous = previous.with_columns(
+            assignment=pl.when(pl.col("surfaced_on").is_not_null()).then(pl.lit("offered"))
+        )
     if set(COLUMNS) - set(previous.columns):
         return pl.DataFrame(schema=COLUMNS)  # written by an older build: start the queue afresh
     return previous.select([pl.col(c).cast(t) for c, t in COLUMNS.items()])
@@ -140,7 +148,9 @@ def plan(
         ]
     )
     kept = fresh.join(
-        previous.select("action_id", "surfaced_on", "due_on"), on="action_id", how="left"
+        previous.select("action_id", "surfaced_on", "due_on", "assignment"),
+        on="action_id",
+        how="left",
     )
     # Yesterday's actions whose trigger is gone stay only if they reached a list or the log:
     # a queued action nobody saw ends with its trigger.
@@ -221,11 +231,19 @@ def _decide(frame: pl.DataFrame, as_of: dt.date, settings: dict) -> pl.DataFrame
         & ~c("snoozed")
         & (c("triggered_on") <= as_of)
     )
-    # Today's budget per owner, minus what an earlier refresh today already surfaced.
+    # A playbook's holdout share of new actions is drawn at random (from the action's id, so a
+    # rebuild draws the same) and never listed; the rest compete for the budget.
+    if "holdout" not in frame.columns:
+        frame = frame.with_columns(holdout=pl.lit(0.0))
+    frame = frame.with_columns(draw=_draw(frame["action_id"]))
+    held_now = waiting & (c("draw") < c("holdout").fill_null(0.0))
+    held = held_now | (c("assignment") == "held_out")
+    # Today's budget per owner, minus what an earlier refresh today already listed.
     budget = int(settings["daily_budget"])
-    used = frame.filter(c("surfaced_on") == as_of).group_by("owner").len("used")
+    listed_today = (c("surfaced_on") == as_of) & (c("assignment") != "held_out")
+    used = frame.filter(listed_today).group_by("owner").len("used")
     ranked = (
-        frame.filter(waiting)
+        frame.filter(waiting & ~held_now)
         .join(used, on="owner", how="left")
         .sort(["priority", "triggered_on", "action_id"], descending=[True, False, False])
         .with_columns(rank=pl.int_range(1, pl.len() + 1).over("owner"))
@@ -240,12 +258,18 @@ def _decide(frame: pl.DataFrame, as_of: dt.date, settings: dict) -> pl.DataFrame
     due = due.otherwise(as_of + pl.duration(days=c("due_in_days")))
     return (
         frame.with_columns(
-            surfaced_on=pl.when(new).then(pl.lit(as_of)).otherwise(c("surfaced_on")),
+            surfaced_on=pl.when(new | held_now).then(pl.lit(as_of)).otherwise(c("surfaced_on")),
+            assignment=pl.when(held_now)
+            .then(pl.lit("held_out"))
+            .when(new)
+            .then(pl.lit("offered"))
+            .otherwise(c("assignment")),
             due_on=pl.when(c("surfaced")).then(c("due_on")).otherwise(due).cast(pl.Date),
             state=states.state(
                 closed=c("closed"),
                 duplicate=c("duplicate"),
                 covered=c("covered"),
+                held_out=held,
                 pending=c("pending"),
                 snoozed=c("snoozed"),
                 listed=new | c("surfaced"),
@@ -257,6 +281,13 @@ def _decide(frame: pl.DataFrame, as_of: dt.date, settings: dict) -> pl.DataFrame
         )
         .sort("owner", "priority", "action_id", descending=[False, True, False])
     )
+
+
+def _draw(ids: pl.Series) -> pl.Series:
+    """A uniform draw in [0, 1) per action id, the same on every machine and every refresh."""
+    # A few hundred new actions a day at most: hashing them one by one costs nothing.
+    digits = [int(hashlib.sha256(i.encode()).hexdigest()[:12], 16) for i in ids.to_list()]
+    return pl.Series("draw", [d / 16**12 for d in digits], dtype=pl.Float64)
 
 
 def live_state(actions: pl.DataFrame, status: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:

@@ -19,6 +19,7 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "journey": frozenset({"pm", "leader", "admin"}),
     "features": frozenset({"pm", "leader", "admin"}),
     "model": frozenset({"pm", "leader", "admin"}),
+    "playbooks": frozenset({"csm", "pm", "leader", "admin"}),
     "portfolio": frozenset({"leader", "admin"}),
     "alignment": frozenset({"leader", "admin"}),
     "data": frozenset({"admin"}),

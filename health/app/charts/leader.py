@@ -241,3 +241,38 @@ def icp_traits(frame: pl.DataFrame) -> go.Figure:
     # Room for the legend between the title and the first row of panels.
     fig.update_layout(margin={"t": 100}, legend={"y": 1.1})
     return fig
+
+
+def playbook_forest(table: pl.DataFrame, outcome: str, label: str) -> go.Figure:
+    """Per playbook: the difference with its 90 % interval; randomised and observational apart."""
+    share = outcome in ("churned_180d", "expanded_180d")
+    scale = 100.0 if share else 1.0
+    fig = go.Figure()
+    styles = {"randomised": (ACCENT, "circle"), "observational": (MUTED, "diamond")}
+    for evidence, (color, symbol) in styles.items():
+        rows = table.filter((pl.col("outcome") == outcome) & (pl.col("evidence") == evidence))
+        if rows.is_empty():
+            continue
+        diff = rows["difference"] * scale
+        fig.add_trace(
+            go.Scatter(
+                x=diff,
+                y=rows["reason"].str.replace_all("_", " "),
+                mode="markers",
+                name=evidence.capitalize(),
+                marker={"color": color, "symbol": symbol, "size": 10},
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": rows["high"] * scale - diff,
+                    "arrayminus": diff - rows["low"] * scale,
+                },
+                customdata=rows.select("treated_n", "compared_n").to_numpy(),
+                hovertemplate="%{y}: %{x:.1f}<br>n = %{customdata[0]} with, "
+                "%{customdata[1]} without<extra></extra>",
+            )
+        )
+    fig.add_vline(x=0, line={"color": "#475569", "width": 1})
+    unit = "percentage points" if share else "health points"
+    fig.update_xaxes(title=f"With the action minus without ({unit})")
+    return _layout(fig, label, height=max(260, 60 + 34 * table["reason"].n_unique()))

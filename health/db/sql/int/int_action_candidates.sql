@@ -43,6 +43,7 @@ with
             b.email_body,
             b.due_in_days,
             b.unless_open,
+            b.holdout,
             a.name as account,
             a.csm_owner as owner,
             a.arr,
@@ -91,6 +92,7 @@ select
     days_to_renewal,
     contact,
     unless_open,
+    holdout,
     active and account_active as active,
     account_active,
     -- the facts as people read them, for the playbooks' {placeholders}
