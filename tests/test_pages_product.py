@@ -63,7 +63,7 @@ def test_segments_page_shows_each_groups_activation_rate_as_metrics_computes_it(
     con = db.connect(app_db)
     chosen = ["SMB", "Enterprise"]
     expected = (
-        metrics.activation_rate(con, by="segment")
+        metrics.run(con, "activation", by="segment")
         .filter(pl.col("group").is_in(chosen))
         .group_by("group")
         .agg(rate=pl.col("activated_within").sum() / pl.col("eligible").sum())
@@ -90,7 +90,7 @@ def test_segments_page_heat_map_and_health_chart_match_the_database(app_db):
     at = open_page("pages/segments.py")
     at.multiselect(key="seg_groups_segment").set_value(["SMB", "Mid-Market"]).run()
     heat = chart(at, "Feature adoption")["data"][0]
-    adoption = metrics.feature_adoption(con, by="segment")
+    adoption = metrics.run(con, "feature_adoption", by="segment")
     for row, feature in enumerate(heat["y"]):
         for col, group in enumerate(heat["x"]):
             share = adoption.filter((pl.col("group") == group) & (pl.col("feature") == feature))[
@@ -177,14 +177,14 @@ def test_journey_page_counts_stalls_with_the_chosen_threshold(app_db):
 def test_journey_page_time_to_value_matches_metrics(app_db):
     con = db.connect(app_db)
     at = open_page("pages/journey.py")
-    overall = metrics.time_to_value(con, by="segment").filter(pl.col("cohort").is_null())
+    overall = metrics.run(con, "time_to_value", by="segment").filter(pl.col("cohort").is_null())
     bars = chart(at, "Time to value by group")["data"][0]
     medians = dict(overall.select("group", "median_days").rows())
     assert bars["y"] == pytest.approx([medians[g] for g in bars["x"]])
     cohorts = chart(at, "Time to value by signup cohort")["data"][0]
     assert (
         len(cohorts["x"])
-        == metrics.time_to_value(con).filter(pl.col("cohort").is_not_null()).height
+        == metrics.run(con, "time_to_value").filter(pl.col("cohort").is_not_null()).height
     )
 
 
