@@ -276,19 +276,22 @@ def test_newcombe_interval_contains_the_difference_and_flags_thin_cells():
     assert pl.select(low=low, high=high).row(0) == pytest.approx((-0.1414, 0.1414), abs=0.0001)
 
 
-def test_pooled_retention_chains_each_months_loss_over_the_cohorts_that_reached_it():
+def test_pooled_retention_chains_each_months_loss_over_the_accounts_at_risk():
     # Cohort A: 10 accounts, 8 left after a month, 6 after two. Cohort B, younger: 10, then 5.
+    # Cohort C signed up late in the month: 4 of its 10 accounts reached month 1 (all still
+    # customers); the 6 too young are censored, not lost.
     cohorts = pl.DataFrame(
         {
-            "group": ["g"] * 5,
-            "cohort": ["A", "A", "A", "B", "B"],
-            "months_since": [0, 1, 2, 0, 1],
-            "accounts": [10, 10, 10, 10, 10],
-            "retained": [10, 8, 6, 10, 5],
+            "group": ["g"] * 7,
+            "cohort": ["A", "A", "A", "B", "B", "C", "C"],
+            "months_since": [0, 1, 2, 0, 1, 0, 1],
+            "accounts": [10, 10, 10, 10, 10, 10, 4],
+            "at_risk": [10, 10, 8, 10, 10, 10, 4],
+            "retained": [10, 8, 6, 10, 5, 10, 4],
         }
     )
     curve = segments.pooled_retention(cohorts, min_accounts=5)
-    assert curve["logo_retention"].to_list() == pytest.approx([1.0, 13 / 20, 13 / 20 * 6 / 8])
+    assert curve["logo_retention"].to_list() == pytest.approx([1.0, 17 / 24, 17 / 24 * 6 / 8])
     # Month 2 rests on cohort A alone: below 20 accounts the curve stops before it.
     assert segments.pooled_retention(cohorts, min_accounts=20)["months_since"].to_list() == [0, 1]
 

@@ -109,10 +109,10 @@ KPIS: dict[str, KPI] = {
     ),
     "retention_cohorts": KPI(
         "q_kpi_retention_cohorts", _REVENUE,
-        ("group", "cohort", "months_since", "accounts", "retained", "logo_retention",
+        ("group", "cohort", "months_since", "accounts", "at_risk", "retained", "logo_retention",
          "start_mrr", "mrr", "revenue_retention", "source"),
         "Still customers", "logo_retention", ".0%",
-        "Logo and revenue retention per signup-month cohort and whole months since signup.",
+        "Logo (Kaplan-Meier) and revenue retention per signup-month cohort and month since.",
     ),
     "churn": KPI(
         "q_kpi_churn", _BASE,

@@ -80,7 +80,7 @@ class Comparison:
     groups: list[str]
     summary: pl.DataFrame  # one row per group: the headline numbers
     activation: pl.DataFrame  # metrics KPI "activation" per group and signup cohort
-    retention: pl.DataFrame  # group, months_since, accounts, retained, logo_retention
+    retention: pl.DataFrame  # pooled_retention: group, months_since, accounts, at_risk, …
     adoption: pl.DataFrame  # metrics KPI "feature_adoption" per group and feature
     health: pl.DataFrame  # group, tier, accounts, share, mean_score, group_median_score
     moments: pl.DataFrame  # group, moment, moments, accounts_with_moment, accounts, per 100
@@ -145,12 +145,13 @@ def _kpis(con, by: str, members: pl.DataFrame, activation_days: int) -> dict[str
 
 
 def pooled_retention(cohorts: pl.DataFrame, min_accounts: int = 5) -> pl.DataFrame:
-    """Logo retention by months since signup, a group's signup cohorts pooled like a survival curve.
+    """Logo retention by months since signup, a group's signup cohorts pooled (Kaplan-Meier).
 
-    Each month's share kept (still customers / customers a month before) is measured on the
-    cohorts old enough to have reached that month, then chained, so young cohorts neither bend
-    the tail nor make the curve rise. The curve stops before the first month with fewer than
-    `min_accounts` accounts old enough (its tail would be one or two accounts).
+    Each month's share kept (still customers / at risk: customers at the month before that are
+    old enough to have reached this one) is summed over the cohorts, then chained, so accounts
+    too young for a month are censored rather than counted as lost. The curve stops before the
+    first month with fewer than `min_accounts` accounts old enough (its tail would be one or
+    two accounts).
     """
     columns = ("group", "months_since", "accounts", "at_risk", "retained", "logo_retention")
     if cohorts.is_empty():
@@ -158,14 +159,8 @@ def pooled_retention(cohorts: pl.DataFrame, min_accounts: int = 5) -> pl.DataFra
             schema={c: pl.Float64 if c == "logo_retention" else pl.Int64 for c in columns}
             | {"group": pl.String}
         )
-    observed = cohorts.select("group", "cohort", "months_since", "accounts", "retained")
-    before = observed.select(
-        "group", "cohort", months_since=pl.col("months_since") + 1, at_risk=pl.col("retained")
-    )
     return (
-        observed.join(before, on=["group", "cohort", "months_since"], how="left")
-        .with_columns(pl.col("at_risk").fill_null(pl.col("accounts")))
-        .group_by("group", "months_since")
+        cohorts.group_by("group", "months_since")
         .agg(pl.col("accounts", "at_risk", "retained").sum())
         .sort("group", "months_since")
         .with_columns(
