@@ -122,7 +122,7 @@ t1, t2, t3, t4, t5 = st.tabs(["Activation by cohort", "Retention", "Adoption", "
 with t1:
     _table(cmp.activation, "activation")
 with t2:
-    _table(cmp.retention, "retention", {"at_risk": "Customers a month before"})
+    _table(cmp.retention, "retention", {"at_risk": "At risk (customers, old enough)"})
 with t3:
     _table(cmp.adoption, "feature-adoption")
 with t4:

@@ -173,7 +173,7 @@ def bare(tmp_path_factory):
 
 
 def test_activation_rate_per_cohort_within_30_days_and_overall(journey):
-    frame = metrics.activation_rate(journey)
+    frame = metrics.run(journey, "activation")
     march = _row(frame, cohort=dt.date(2024, 3, 1))
     # March signups J1, J2, J3, J4: J1 (day ~6) and J4 (day ~19) activated within 30 days, J2 on
     # day ~41, J3 never -> 2 of 4 = 0.5 within 30 days, 3 of 4 = 0.75 by the as-of date.
@@ -190,7 +190,7 @@ def test_activation_rate_per_cohort_within_30_days_and_overall(journey):
 
 
 def test_activation_rate_per_segment_and_window(journey):
-    frame = metrics.activation_rate(journey, by="segment")
+    frame = metrics.run(journey, "activation", by="segment")
     march = dt.date(2024, 3, 1)
     # SMB March: J1 within 30 days, J2 later, J3 never -> 1/3 within, 2/3 overall.
     smb = _row(frame, group="SMB", cohort=march)
@@ -199,15 +199,15 @@ def test_activation_rate_per_segment_and_window(journey):
     # Enterprise March: J4 alone, within 30 days -> 1.0.
     assert _row(frame, group="Enterprise", cohort=march)["activation_rate"] == 1.0
     # Within 45 days J2 (day ~41) counts too -> 3 of 4 March signups = 0.75.
-    wide = metrics.activation_rate(journey, days=45)
+    wide = metrics.run(journey, "activation", days=45)
     assert _row(wide, cohort=march)["activation_rate"] == 0.75
     # Only Enterprise, no breakdown: J4 and J6 -> March and June cohorts.
-    enterprise = metrics.activation_rate(journey, segments=["Enterprise"])
+    enterprise = metrics.run(journey, "activation", segments=["Enterprise"])
     assert enterprise["signups"].to_list() == [1, 1]
 
 
 def test_time_to_value_median_and_p90(journey):
-    frame = metrics.time_to_value(journey, by="segment")
+    frame = metrics.run(journey, "time_to_value", by="segment")
     # First value = first report or dashboard (login is the most used core feature, not value).
     # SMB: J1 1 day, J2 10, J5 2, J3 never -> 3 of 4 reached; median of [1, 2, 10] = 2;
     # p90 interpolates at position 0.9 * 2 = 1.8: 2 + 0.8 * (10 - 2) = 8.4.
@@ -218,7 +218,7 @@ def test_time_to_value_median_and_p90(journey):
     ent = _row(frame, group="Enterprise", cohort=None)
     assert (ent["median_days"], ent["p90_days"]) == (8, pytest.approx(13.6))
     # All, March cohort: J1 1, J2 10, J4 15 (J3 never) -> median 10, p90 = 10 + 0.8 * 5 = 14.
-    march = _row(metrics.time_to_value(journey), cohort=dt.date(2024, 3, 1))
+    march = _row(metrics.run(journey, "time_to_value"), cohort=dt.date(2024, 3, 1))
     assert (march["reached"], march["median_days"], march["p90_days"]) == (3, 10, 14)
 
 
@@ -226,7 +226,7 @@ def test_time_to_value_median_and_p90(journey):
 
 
 def test_feature_adoption_last_28_days(usage):
-    frame = metrics.feature_adoption(usage)
+    frame = metrics.run(usage, "feature_adoption")
     # Active in 3-30 Jun: accounts U1, U2 (U3's last use is 27 May); users u1, u2, u3.
     login = _row(frame, feature="login")
     assert (login["active_accounts"], login["active_users"]) == (2, 3)
@@ -238,14 +238,14 @@ def test_feature_adoption_last_28_days(usage):
     # dashboard was used only in April: listed, at 0.
     assert _row(frame, feature="dashboard")["account_share"] == 0.0
     # Per segment: SMB's only active account U1 reported -> 1.0; Enterprise never did.
-    split = metrics.feature_adoption(usage, by="segment")
+    split = metrics.run(usage, "feature_adoption", by="segment")
     assert _row(split, group="SMB", feature="report")["account_share"] == 1.0
     assert _row(split, group="Enterprise", feature="export")["account_share"] == 1.0
     assert split.filter(group="Enterprise", feature="report").is_empty()
 
 
 def test_feature_adoption_per_month(usage):
-    frame = metrics.feature_adoption_monthly(usage)
+    frame = metrics.run(usage, "feature_adoption_monthly")
     june, may, april = dt.date(2024, 6, 1), dt.date(2024, 5, 1), dt.date(2024, 4, 1)
     # June: U1 and U2 active; U1 reported -> 1/2; the as-of date is its last day -> complete.
     report = _row(frame, month=june, feature="report")
@@ -259,7 +259,7 @@ def test_feature_adoption_per_month(usage):
 
 
 def test_stickiness_dau_over_mau(usage):
-    accounts = metrics.stickiness_by_account(usage)
+    accounts = metrics.run(usage, "stickiness_accounts")
     # U1: u1 active 14 days, u2 7 days in the 28 -> mean DAU = 21/28 = 0.75, MAU 2 -> 0.375.
     u1 = _row(accounts, account_id="U1")
     assert (u1["avg_dau"], u1["mau"], u1["dau_mau"]) == (0.75, 2, 0.375)
@@ -267,15 +267,15 @@ def test_stickiness_dau_over_mau(usage):
     assert _row(accounts, account_id="U2")["dau_mau"] == pytest.approx(5 / 28)
     assert accounts["account_id"].to_list() == ["U1", "U2"]
     # All users together: 26 user-days / 28 = 0.9286 DAU over 3 monthly users -> 26/84.
-    total = _row(metrics.stickiness(usage), group="All")
+    total = _row(metrics.run(usage, "stickiness"), group="All")
     assert (total["avg_dau"], total["mau"]) == (pytest.approx(26 / 28), 3)
     assert total["dau_mau"] == pytest.approx(26 / 84)
     # By segment: SMB is U1 alone -> 0.375.
-    assert _row(metrics.stickiness(usage, by="segment"), group="SMB")["dau_mau"] == 0.375
+    assert _row(metrics.run(usage, "stickiness", by="segment"), group="SMB")["dau_mau"] == 0.375
 
 
 def test_power_user_curve_last_4_weeks(usage):
-    frame = metrics.power_user_curve(usage)
+    frame = metrics.run(usage, "power_users")
     # User-weeks in the 4 as-of weeks: u1 7 days (24-30 Jun) and 7 (17-23 Jun), u2 7 (3-9 Jun),
     # u3 3 (24-26 Jun) and 2 (10-11 Jun) -> 7 days: 3, 3 days: 1, 2 days: 1, of 5 user-weeks.
     curve = dict(zip(frame["active_days"], frame["user_weeks"], strict=True))
@@ -285,7 +285,7 @@ def test_power_user_curve_last_4_weeks(usage):
 
 
 def test_user_lifecycle_weekly(usage):
-    frame = metrics.user_lifecycle(usage)
+    frame = metrics.run(usage, "lifecycle")
     got = {(r["weeks_ago"], r["status"]): r["users"] for r in frame.to_dicts() if r["users"]}
     # Weeks end on Sundays (30 Jun = week 0). u1 first shows in week 1 and stays (new, then
     # returning); u3 starts in week 2, skips week 1 (dormant) and comes back in week 0
@@ -313,7 +313,7 @@ def test_user_lifecycle_weekly(usage):
 
 
 def test_retention_cohorts_logo_and_revenue(revenue):
-    frame = metrics.retention_cohorts(revenue)
+    frame = metrics.run(revenue, "retention_cohorts")
     jan, mar = dt.date(2023, 1, 1), dt.date(2023, 3, 1)
     # January 2023 (R1, R2): at signup 100 + 100 = 200 MRR. Twelve months on, R1 pays 50 and R2
     # 200 (on 20 Jan only the new period counts) -> 250 / 200 = 1.25; both still customers.
@@ -331,7 +331,7 @@ def test_retention_cohorts_logo_and_revenue(revenue):
 
 
 def test_churn_rate_per_month_and_annualised(revenue):
-    frame = metrics.churn_rate(revenue)
+    frame = metrics.run(revenue, "churn")
     # 1 Mar 2024: R1, R2, R3 and R4 are customers; R3 churns that day -> 1/4 = 0.25;
     # annualised 1 - 0.75^12 = 0.9683.
     march = _row(frame, month=dt.date(2024, 3, 1))
@@ -343,12 +343,12 @@ def test_churn_rate_per_month_and_annualised(revenue):
     # Twelve months, July 2023 to June 2024, June complete (30 Jun is its last day).
     assert frame.height == 12 and frame["complete"].all()
     # SMB in March: R1 and R3 -> 1/2.
-    smb = _row(metrics.churn_rate(revenue, by="segment"), group="SMB", month=dt.date(2024, 3, 1))
+    smb = _row(metrics.run(revenue, "churn", by="segment"), group="SMB", month=dt.date(2024, 3, 1))
     assert smb["churn_rate"] == 0.5
 
 
 def test_gross_and_net_revenue_retention(revenue):
-    frame = metrics.revenue_retention(revenue)
+    frame = metrics.run(revenue, "revenue_retention")
     trailing = _row(frame, period="trailing")
     # 30 Jun 2023 -> 30 Jun 2024: start MRR 300 (R1, R2, R3; R4 is new and left out); R1
     # contracts 100 -> 50, R3 churns 100, R2 expands 100 -> 200.
@@ -366,7 +366,9 @@ def test_gross_and_net_revenue_retention(revenue):
     assert feb["grr"] == feb["nrr"] == pytest.approx(550 / 650)
     # Enterprise: R2 alone grows 100 -> 200: GRR is capped at 1, NRR = 2.
     ent = _row(
-        metrics.revenue_retention(revenue, by="segment"), group="Enterprise", period="trailing"
+        metrics.run(revenue, "revenue_retention", by="segment"),
+        group="Enterprise",
+        period="trailing",
     )
     assert (ent["grr"], ent["nrr"]) == (1.0, 2.0)
 
@@ -398,7 +400,7 @@ def test_arr_at_risk_weighted_by_churn_risk(revenue_db, tmp_path):
         ("R4", 0.2, "watch"),
     ]
     with db.connect(_with_health(revenue_db, tmp_path, scores)) as con:
-        row = _row(metrics.arr_at_risk(con), group="All")
+        row = _row(metrics.run(con, "arr_at_risk"), group="All")
     # Active: R1, R2, R4 (R3 churned). ARR from the contracts running on 30 Jun, not the stale
     # accounts.arr: 12 x 50 = 600, 12 x 200 = 2400, 12 x 300 = 3600 -> 6600.
     # Weighted: 600 x 0.5 + 2400 x 0.1 + 3600 x 0.2 = 300 + 240 + 720 = 1260; on at_risk: R1 600.
@@ -408,7 +410,7 @@ def test_arr_at_risk_weighted_by_churn_risk(revenue_db, tmp_path):
 
 def test_arr_at_risk_without_health_scores_is_null_with_a_note(revenue_db, tmp_path):
     with db.connect(_with_health(revenue_db, tmp_path, None)) as con:
-        row = _row(metrics.arr_at_risk(con), group="All")
+        row = _row(metrics.run(con, "arr_at_risk"), group="All")
     assert (row["arr"], row["arr_at_risk"], row["arr_at_risk_tier"]) == (6600, None, None)
     assert "mart_account_health" in row["note"]
 
@@ -417,59 +419,59 @@ def test_arr_at_risk_without_health_scores_is_null_with_a_note(revenue_db, tmp_p
 
 
 def test_without_subscriptions_revenue_falls_back_to_accounts_arr(bare):
-    trailing = _row(metrics.revenue_retention(bare), period="trailing")
+    trailing = _row(metrics.run(bare, "revenue_retention"), period="trailing")
     # MRR = arr / 12 while a customer: R1, R2, R3 at 100 on 30 Jun 2023; R3 churned on 1 Mar
     # 2024 -> GRR = NRR = 200 / 300; no expansion or contraction can be seen.
     assert trailing["source"] == "accounts.arr"
     assert trailing["grr"] == trailing["nrr"] == pytest.approx(2 / 3)
     assert trailing["expansion"] == trailing["contraction"] == 0
-    cohorts = metrics.retention_cohorts(bare)
+    cohorts = metrics.run(bare, "retention_cohorts")
     assert _row(cohorts, cohort=dt.date(2023, 1, 1), months_since=12)["revenue_retention"] == 1.0
     assert set(cohorts["source"]) == {"accounts.arr"}
     # Active ARR now from accounts.arr: R1 1200 + R2 1200 + R4 3600.
-    assert _row(metrics.arr_at_risk(bare), group="All")["arr"] == 6000
+    assert _row(metrics.run(bare, "arr_at_risk"), group="All")["arr"] == 6000
 
 
 def test_without_user_ids_user_kpis_are_empty(bare):
     for frame in (
-        metrics.stickiness(bare),
-        metrics.stickiness_by_account(bare),
-        metrics.power_user_curve(bare),
-        metrics.user_lifecycle(bare),
+        metrics.run(bare, "stickiness"),
+        metrics.run(bare, "stickiness_accounts"),
+        metrics.run(bare, "power_users"),
+        metrics.run(bare, "lifecycle"),
     ):
         assert frame.is_empty()
     # Account-level adoption still works; the user columns say "unknown", not 0.
-    login = _row(metrics.feature_adoption(bare), feature="login")
+    login = _row(metrics.run(bare, "feature_adoption"), feature="login")
     assert (login["account_share"], login["users_using"], login["user_share"]) == (1.0, None, None)
     # Journey KPIs run on the little there is.
-    assert metrics.activation_rate(bare)["signups"].sum() == 4
+    assert metrics.run(bare, "activation")["signups"].sum() == 4
 
 
-KPIS = {
-    "activation": metrics.activation_rate,
-    "feature_adoption": metrics.feature_adoption,
-    "feature_adoption_monthly": metrics.feature_adoption_monthly,
-    "stickiness": metrics.stickiness,
-    "stickiness_accounts": metrics.stickiness_by_account,
-    "power_users": metrics.power_user_curve,
-    "lifecycle": metrics.user_lifecycle,
-    "retention_cohorts": metrics.retention_cohorts,
-    "churn": metrics.churn_rate,
-    "revenue_retention": metrics.revenue_retention,
-    "arr_at_risk": metrics.arr_at_risk,
-    "time_to_value": metrics.time_to_value,
-}
-
-
-@pytest.mark.parametrize("name", KPIS)
+@pytest.mark.parametrize("name", metrics.KPIS)
 def test_every_kpi_has_its_columns_refreshed_or_not(name, usage):
+    kpi = metrics.KPIS[name]
     # On a refreshed database, and on one that was never refreshed (nothing to read).
-    assert KPIS[name](usage, by="segment").columns == list(metrics.COLUMNS[name])
+    assert metrics.run(usage, name, by="segment").columns == list(kpi.columns)
     with duckdb.connect(":memory:") as empty:
-        frame = KPIS[name](empty)
-    assert frame.is_empty() and frame.columns == list(metrics.COLUMNS[name])
+        frame = metrics.run(empty, name)
+    assert frame.is_empty() and frame.columns == list(kpi.columns)
+    # Its headline column is one of its columns, and its format reads a number.
+    assert kpi.value in kpi.columns and format(0.25, kpi.format)
+    # Every parameter it declares is one its SQL takes (and binds).
+    assert all(f"${p}" in db.sql(kpi.sql) for p in kpi.params)
 
 
-def test_an_unknown_breakdown_is_refused(usage):
+def test_every_breakdown_maps_accounts_to_groups(usage):
+    # Every allow-listed breakdown runs through the one mapping; signup cohorts by month.
+    for by in metrics.BREAKDOWNS:
+        assert metrics.run(usage, "churn", by=by)["group"].null_count() == 0
+    # U1, U2, U3 all signed up in January 2024.
+    assert set(metrics.run(usage, "churn", by="cohort_month")["group"]) == {"2024-01"}
+    assert set(metrics.run(usage, "churn", by="cohort_quarter")["group"]) == {"2024-Q1"}
+
+
+def test_an_unknown_breakdown_or_parameter_is_refused(usage):
     with pytest.raises(ValueError, match="segment"):
-        metrics.churn_rate(usage, by="segment; drop table accounts")
+        metrics.run(usage, "churn", by="segment; drop table accounts")
+    with pytest.raises(TypeError, match="months"):
+        metrics.run(usage, "churn", days=3)

@@ -311,9 +311,9 @@ def test_portfolio_series_match_their_tables(con):
 def test_portfolio_page_shows_the_databases_revenue_numbers(app_db):
     con = db.connect(app_db)
     arr = one(con, "select sum(arr) from mart_account_overview where is_active")[0]
-    risk = metrics.arr_at_risk(con).row(0, named=True)
-    trailing = metrics.revenue_retention(con).filter(pl.col("period") == "trailing")
-    churn = metrics.churn_rate(con).filter(pl.col("complete")).tail(1).row(0, named=True)
+    risk = metrics.run(con, "arr_at_risk").row(0, named=True)
+    trailing = metrics.run(con, "revenue_retention").filter(pl.col("period") == "trailing")
+    churn = metrics.run(con, "churn").filter(pl.col("complete")).tail(1).row(0, named=True)
 
     at = open_page("pages/portfolio.py")
     assert at.title[0].value == "Portfolio"

@@ -63,7 +63,7 @@ def test_segments_page_shows_each_groups_activation_rate_as_metrics_computes_it(
     con = db.connect(app_db)
     chosen = ["SMB", "Enterprise"]
     expected = (
-        metrics.activation_rate(con, by="segment")
+        metrics.run(con, "activation", by="segment")
         .filter(pl.col("group").is_in(chosen))
         .group_by("group")
         .agg(rate=pl.col("activated_within").sum() / pl.col("eligible").sum())
@@ -90,7 +90,7 @@ def test_segments_page_heat_map_and_health_chart_match_the_database(app_db):
     at = open_page("pages/segments.py")
     at.multiselect(key="seg_groups_segment").set_value(["SMB", "Mid-Market"]).run()
     heat = chart(at, "Feature adoption")["data"][0]
-    adoption = metrics.feature_adoption(con, by="segment")
+    adoption = metrics.run(con, "feature_adoption", by="segment")
     for row, feature in enumerate(heat["y"]):
         for col, group in enumerate(heat["x"]):
             share = adoption.filter((pl.col("group") == group) & (pl.col("feature") == feature))[
@@ -177,14 +177,14 @@ def test_journey_page_counts_stalls_with_the_chosen_threshold(app_db):
 def test_journey_page_time_to_value_matches_metrics(app_db):
     con = db.connect(app_db)
     at = open_page("pages/journey.py")
-    overall = metrics.time_to_value(con, by="segment").filter(pl.col("cohort").is_null())
+    overall = metrics.run(con, "time_to_value", by="segment").filter(pl.col("cohort").is_null())
     bars = chart(at, "Time to value by group")["data"][0]
     medians = dict(overall.select("group", "median_days").rows())
     assert bars["y"] == pytest.approx([medians[g] for g in bars["x"]])
     cohorts = chart(at, "Time to value by signup cohort")["data"][0]
     assert (
         len(cohorts["x"])
-        == metrics.time_to_value(con).filter(pl.col("cohort").is_not_null()).height
+        == metrics.run(con, "time_to_value").filter(pl.col("cohort").is_not_null()).height
     )
 
 
@@ -276,19 +276,22 @@ def test_newcombe_interval_contains_the_difference_and_flags_thin_cells():
     assert pl.select(low=low, high=high).row(0) == pytest.approx((-0.1414, 0.1414), abs=0.0001)
 
 
-def test_pooled_retention_chains_each_months_loss_over_the_cohorts_that_reached_it():
+def test_pooled_retention_chains_each_months_loss_over_the_accounts_at_risk():
     # Cohort A: 10 accounts, 8 left after a month, 6 after two. Cohort B, younger: 10, then 5.
+    # Cohort C signed up late in the month: 4 of its 10 accounts reached month 1 (all still
+    # customers); the 6 too young are censored, not lost.
     cohorts = pl.DataFrame(
         {
-            "group": ["g"] * 5,
-            "cohort": ["A", "A", "A", "B", "B"],
-            "months_since": [0, 1, 2, 0, 1],
-            "accounts": [10, 10, 10, 10, 10],
-            "retained": [10, 8, 6, 10, 5],
+            "group": ["g"] * 7,
+            "cohort": ["A", "A", "A", "B", "B", "C", "C"],
+            "months_since": [0, 1, 2, 0, 1, 0, 1],
+            "accounts": [10, 10, 10, 10, 10, 10, 4],
+            "at_risk": [10, 10, 8, 10, 10, 10, 4],
+            "retained": [10, 8, 6, 10, 5, 10, 4],
         }
     )
     curve = segments.pooled_retention(cohorts, min_accounts=5)
-    assert curve["logo_retention"].to_list() == pytest.approx([1.0, 13 / 20, 13 / 20 * 6 / 8])
+    assert curve["logo_retention"].to_list() == pytest.approx([1.0, 17 / 24, 17 / 24 * 6 / 8])
     # Month 2 rests on cohort A alone: below 20 accounts the curve stops before it.
     assert segments.pooled_retention(cohorts, min_accounts=20)["months_since"].to_list() == [0, 1]
 

@@ -1,63 +1,35 @@
 """Product KPIs as product-analytics tools define them, over the refreshed as-of data.
 
-Every function takes a connection to a refreshed database and the same three filters:
-`segments` (keep these segments), `account_ids` (keep these accounts) and `by` (break the
-result down by one account attribute, see DIMENSIONS; without it every row's `group` is 'All').
-None keeps everything; an empty list keeps nothing. To compare segments side by side, pass
-by="segment" (and `segments` to pick which).
-A frame always has the columns listed in COLUMNS; it is empty when the data a KPI needs is
-absent (no user ids in events, no journey milestones, no refresh yet), never an error.
+Each KPI is declared once in KPIS (its SQL file, the relations it reads, its parameters, its
+columns, its label and format) and run by one function, `run(con, name, ...)`, with the same three
+filters: `segments` (keep these segments), `account_ids` (keep these accounts) and `by` (break
+the result down, see BREAKDOWNS; without it every row's `group` is 'All'). None keeps
+everything; an empty list keeps nothing. To compare segments side by side, pass by="segment"
+(and `segments` to pick which).
+A frame always has the KPI's `columns`; it is empty when the data a KPI needs is absent (no user
+ids in events, no journey milestones, no refresh yet), never an error.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from health import db
 
-# Account attributes a KPI can be broken down by; the SQL maps each name to its column.
-DIMENSIONS = ("segment", "plan", "industry", "region", "csm_owner")
-
-# The columns of each KPI's frame, in order: the contract pages build on (tested).
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "activation": (
-        "group", "cohort", "days", "signups", "eligible", "activated_within",
-        "activation_rate", "activated", "activation_rate_overall",
-    ),
-    "feature_adoption": (
-        "group", "feature", "accounts_using", "active_accounts", "account_share",
-        "users_using", "active_users", "user_share",
-    ),
-    "feature_adoption_monthly": (
-        "group", "month", "complete", "feature", "accounts_using", "active_accounts",
-        "account_share", "users_using", "active_users", "user_share",
-    ),
-    "stickiness": ("group", "days", "active_accounts", "avg_dau", "mau", "dau_mau"),
-    "stickiness_accounts": (
-        "group", "account_id", "name", "days", "active_days", "avg_dau", "mau", "dau_mau",
-    ),
-    "power_users": ("group", "active_days", "user_weeks", "users_per_week", "share"),
-    "lifecycle": ("group", "week_end", "weeks_ago", "status", "users"),
-    "retention_cohorts": (
-        "group", "cohort", "months_since", "accounts", "retained", "logo_retention",
-        "start_mrr", "mrr", "revenue_retention", "source",
-    ),
-    "churn": (
-        "group", "month", "complete", "active_start", "churned", "churn_rate",
-        "annualised_churn",
-    ),
-    "revenue_retention": (
-        "group", "period", "start_date", "end_date", "starting_mrr", "expansion",
-        "contraction", "churned_mrr", "grr", "nrr", "source",
-    ),
-    "arr_at_risk": (
-        "group", "active_accounts", "arr", "arr_at_risk", "arr_at_risk_tier",
-        "accounts_at_risk", "note",
-    ),
-    "time_to_value": (
-        "group", "cohort", "accounts", "reached", "reached_share", "median_days", "p90_days",
-    ),
-}  # fmt: skip
+# The breakdowns a KPI or a page may split accounts by, with their labels. The one mapping from
+# an account to its group is the accounts_by macro (health/db/sql/macros.sql); only these names
+# ever reach it.
+BREAKDOWNS = {
+    "segment": "Segment",
+    "plan": "Plan",
+    "region": "Region",
+    "industry": "Industry",
+    "csm_owner": "CSM",
+    "cohort_quarter": "Signup quarter",
+    "cohort_month": "Signup month",
+}
 
 # Relations every KPI reads: a database that was never refreshed has none of them.
 _BASE = ("params", "stg_accounts")
@@ -67,169 +39,149 @@ _JOURNEY = (*_BASE, "int_journey_milestones")
 _REVENUE = (*_BASE, "int_kpi_revenue_periods")
 
 
-def _kpi(
+@dataclass(frozen=True)
+class KPI:
+    """One KPI: the SQL that computes it, what it reads and takes, and how people read it."""
+
+    sql: str  # the q_kpi_ file
+    needs: tuple[str, ...]  # relations it reads; without one of them the frame is empty
+    columns: tuple[str, ...]  # its frame's columns, in order: the contract pages build on
+    label: str  # its name for people
+    value: str  # the column that holds its headline number
+    format: str  # how that number reads (a Python/d3 format spec)
+    doc: str  # what it is, in one line
+    params: dict[str, int] = field(default_factory=dict)  # its parameters, with their defaults
+    unscored: str | None = None  # the SQL run instead (with a note) when health scores are missing
+
+
+KPIS: dict[str, KPI] = {
+    "activation": KPI(
+        "q_kpi_activation", _JOURNEY,
+        ("group", "cohort", "days", "signups", "eligible", "activated_within",
+         "activation_rate", "activated", "activation_rate_overall"),
+        "Activation rate", "activation_rate", ".0%",
+        "Per signup-month cohort: share activated within `days` days of signup, and at all.",
+        {"days": 30},
+    ),
+    "feature_adoption": KPI(
+        "q_kpi_feature_adoption", _EVENTS,
+        ("group", "feature", "accounts_using", "active_accounts", "account_share",
+         "users_using", "active_users", "user_share"),
+        "Feature adoption", "account_share", ".0%",
+        "Per feature: share of the accounts and users active in the last `days` days using it.",
+        {"days": 28},
+    ),
+    "feature_adoption_monthly": KPI(
+        "q_kpi_feature_adoption_monthly", _EVENTS,
+        ("group", "month", "complete", "feature", "accounts_using", "active_accounts",
+         "account_share", "users_using", "active_users", "user_share"),
+        "Feature adoption per month", "account_share", ".0%",
+        "Per calendar month and feature: share of its active accounts and users using it.",
+        {"months": 12},
+    ),
+    "stickiness": KPI(
+        "q_kpi_stickiness", _USERS,
+        ("group", "days", "active_accounts", "avg_dau", "mau", "dau_mau"),
+        "Stickiness (DAU/MAU)", "dau_mau", ".0%",
+        "DAU/MAU per group: mean daily active users in the last `days` days / users active.",
+        {"days": 28},
+    ),
+    "stickiness_accounts": KPI(
+        "q_kpi_stickiness_accounts", _USERS,
+        ("group", "account_id", "name", "days", "active_days", "avg_dau", "mau", "dau_mau"),
+        "Stickiness per account", "dau_mau", ".0%",
+        "DAU/MAU of each account with a user active in the last `days` days, stickiest first.",
+        {"days": 28},
+    ),
+    "power_users": KPI(
+        "q_kpi_power_users", _USERS,
+        ("group", "active_days", "user_weeks", "users_per_week", "share"),
+        "Power user curve", "share", ".0%",
+        "How many users were active 1 to 7 days a week, pooled over the last `weeks` weeks.",
+        {"weeks": 4},
+    ),
+    "lifecycle": KPI(
+        "q_kpi_lifecycle", _USERS,
+        ("group", "week_end", "weeks_ago", "status", "users"),
+        "User lifecycle", "users", ",.0f",
+        "New, returning, resurrecting and dormant (negative) users per as-of week.",
+        {"weeks": 12},
+    ),
+    "retention_cohorts": KPI(
+        "q_kpi_retention_cohorts", _REVENUE,
+        ("group", "cohort", "months_since", "accounts", "at_risk", "retained", "logo_retention",
+         "start_mrr", "mrr", "revenue_retention", "source"),
+        "Still customers", "logo_retention", ".0%",
+        "Logo (Kaplan-Meier) and revenue retention per signup-month cohort and month since.",
+    ),
+    "churn": KPI(
+        "q_kpi_churn", _BASE,
+        ("group", "month", "complete", "active_start", "churned", "churn_rate",
+         "annualised_churn"),
+        "Logo churn rate", "churn_rate", ".1%",
+        "Logo churn per calendar month (churned in it / active at its start), and annualised.",
+        {"months": 12},
+    ),
+    "revenue_retention": KPI(
+        "q_kpi_revenue_retention", _REVENUE,
+        ("group", "period", "start_date", "end_date", "starting_mrr", "expansion",
+         "contraction", "churned_mrr", "grr", "nrr", "source"),
+        "Net revenue retention", "nrr", ".0%",
+        "Gross and net revenue retention over the trailing `months` and each month in them.",
+        {"months": 12},
+    ),
+    "arr_at_risk": KPI(
+        "q_kpi_arr_at_risk", _REVENUE,
+        ("group", "active_accounts", "arr", "arr_at_risk", "arr_at_risk_tier",
+         "accounts_at_risk", "note"),
+        "ARR at risk", "arr_at_risk", ",.0f",
+        "Active ARR, weighted by churn risk and on the at_risk tier; NULLs and a note if unscored.",
+        unscored="q_kpi_arr_unscored",
+    ),
+    "time_to_value": KPI(
+        "q_kpi_time_to_value", _JOURNEY,
+        ("group", "cohort", "accounts", "reached", "reached_share", "median_days", "p90_days"),
+        "Median days to first value", "median_days", ".1f",
+        "Median and p90 days to first value, per signup cohort and overall (cohort null).",
+    ),
+}  # fmt: skip
+
+
+def run(
     con,
     name: str,
-    needs: tuple[str, ...],
-    segments: list[str] | None,
-    account_ids: list[str] | None,
-    by: str | None,
-    frame: str | None = None,
-    **params,
+    *,
+    segments: list[str] | None = None,
+    account_ids: list[str] | None = None,
+    by: str | None = None,
+    **params: int,
 ) -> pl.DataFrame:
-    """Run q_kpi_<name> with the filters bound; an empty `frame` when a relation is missing."""
-    if by is not None and by not in DIMENSIONS:
-        raise ValueError(f"by={by!r} is not a breakdown; use one of {', '.join(DIMENSIONS)}.")
-    if not all(db.table_exists(con, t) for t in needs):
-        return empty(frame or name)
-    text = db.sql(f"q_kpi_{name}")
-    params |= {
+    """KPI `name` over the filtered accounts, with its parameters (defaults from KPIS) bound."""
+    kpi = KPIS[name]
+    if by is not None and by not in BREAKDOWNS:
+        raise ValueError(f"by={by!r} is not a breakdown; use one of {', '.join(BREAKDOWNS)}.")
+    unknown = set(params) - set(kpi.params)
+    if unknown:
+        raise TypeError(f"{name} takes {', '.join(kpi.params) or 'no parameters'}, not {unknown}")
+    if not all(db.table_exists(con, t) for t in kpi.needs):
+        return empty(name)
+    sql, bound = kpi.sql, kpi.params | params
+    note = _unscored(con) if kpi.unscored else None
+    if note:
+        sql, bound = kpi.unscored, bound | {"note": note}
+    text = db.sql(sql)
+    bound |= {
         "segments": None if segments is None else list(segments),
         "account_ids": None if account_ids is None else list(account_ids),
         "by": by,
     }
     # DuckDB refuses parameters a statement doesn't use.
-    return db.run(con, text, **{k: v for k, v in params.items() if f"${k}" in text})
+    return db.run(con, text, **{k: v for k, v in bound.items() if f"${k}" in text})
 
 
 def empty(name: str) -> pl.DataFrame:
     """An empty frame with the columns of KPI `name`."""
-    return pl.DataFrame(schema=dict.fromkeys(COLUMNS[name], pl.Null))
-
-
-def activation_rate(
-    con,
-    *,
-    days: int = 30,
-    segments: list[str] | None = None,
-    account_ids: list[str] | None = None,
-    by: str | None = None,
-) -> pl.DataFrame:
-    """Per signup-month cohort: share activated within `days` days of signup, and at all."""
-    return _kpi(con, "activation", _JOURNEY, segments, account_ids, by, days=days)
-
-
-def feature_adoption(
-    con,
-    *,
-    days: int = 28,
-    segments: list[str] | None = None,
-    account_ids: list[str] | None = None,
-    by: str | None = None,
-) -> pl.DataFrame:
-    """Per feature: share of the accounts and users active in the last `days` days that used it."""
-    return _kpi(con, "feature_adoption", _EVENTS, segments, account_ids, by, days=days)
-
-
-def feature_adoption_monthly(
-    con,
-    *,
-    months: int = 12,
-    segments: list[str] | None = None,
-    account_ids: list[str] | None = None,
-    by: str | None = None,
-) -> pl.DataFrame:
-    """Per calendar month and feature: share of that month's active accounts and users using it."""
-    return _kpi(con, "feature_adoption_monthly", _EVENTS, segments, account_ids, by, months=months)
-
-
-def stickiness(
-    con,
-    *,
-    days: int = 28,
-    segments: list[str] | None = None,
-    account_ids: list[str] | None = None,
-    by: str | None = None,
-) -> pl.DataFrame:
-    """DAU/MAU per group: mean daily active users in the last `days` days / users active in them."""
-    return _kpi(con, "stickiness", _USERS, segments, account_ids, by, days=days)
-
-
-def stickiness_by_account(
-    con,
-    *,
-    days: int = 28,
-    segments: list[str] | None = None,
-    account_ids: list[str] | None = None,
-    by: str | None = None,
-) -> pl.DataFrame:
-    """DAU/MAU of each account with a user active in the last `days` days, stickiest first."""
-    return _kpi(con, "stickiness_accounts", _USERS, segments, account_ids, by, days=days)
-
-
-def power_user_curve(
-    con,
-    *,
-    weeks: int = 4,
-    segments: list[str] | None = None,
-    account_ids: list[str] | None = None,
-    by: str | None = None,
-) -> pl.DataFrame:
-    """How many users were active 1 to 7 days a week, pooled over the last `weeks` as-of weeks."""
-    return _kpi(con, "power_users", _USERS, segments, account_ids, by, weeks=weeks)
-
-
-def user_lifecycle(
-    con,
-    *,
-    weeks: int = 12,
-    segments: list[str] | None = None,
-    account_ids: list[str] | None = None,
-    by: str | None = None,
-) -> pl.DataFrame:
-    """New, returning, resurrecting and dormant (negative) users per as-of week, latest `weeks`."""
-    return _kpi(con, "lifecycle", _USERS, segments, account_ids, by, weeks=weeks)
-
-
-def retention_cohorts(
-    con,
-    *,
-    segments: list[str] | None = None,
-    account_ids: list[str] | None = None,
-    by: str | None = None,
-) -> pl.DataFrame:
-    """Logo and revenue retention per signup-month cohort and whole months since signup."""
-    return _kpi(con, "retention_cohorts", _REVENUE, segments, account_ids, by)
-
-
-def churn_rate(
-    con,
-    *,
-    months: int = 12,
-    segments: list[str] | None = None,
-    account_ids: list[str] | None = None,
-    by: str | None = None,
-) -> pl.DataFrame:
-    """Logo churn per calendar month (churned in it / active at its start), and annualised."""
-    return _kpi(con, "churn", _BASE, segments, account_ids, by, months=months)
-
-
-def revenue_retention(
-    con,
-    *,
-    months: int = 12,
-    segments: list[str] | None = None,
-    account_ids: list[str] | None = None,
-    by: str | None = None,
-) -> pl.DataFrame:
-    """Gross and net revenue retention over the trailing `months` months and each month in them."""
-    return _kpi(con, "revenue_retention", _REVENUE, segments, account_ids, by, months=months)
-
-
-def arr_at_risk(
-    con,
-    *,
-    segments: list[str] | None = None,
-    account_ids: list[str] | None = None,
-    by: str | None = None,
-) -> pl.DataFrame:
-    """Active ARR, weighted by churn risk and on the at_risk tier; NULLs and a note if unscored."""
-    note = _unscored(con)
-    if note:
-        return _kpi(
-            con, "arr_unscored", _REVENUE, segments, account_ids, by, "arr_at_risk", note=note
-        )
-    return _kpi(con, "arr_at_risk", _REVENUE, segments, account_ids, by)
+    return pl.DataFrame(schema=dict.fromkeys(KPIS[name].columns, pl.Null))
 
 
 def _unscored(con) -> str | None:
@@ -245,14 +197,3 @@ def _unscored(con) -> str | None:
     if missing:
         return f"mart_account_health lacks {', '.join(sorted(missing))}: refresh with the model."
     return None
-
-
-def time_to_value(
-    con,
-    *,
-    segments: list[str] | None = None,
-    account_ids: list[str] | None = None,
-    by: str | None = None,
-) -> pl.DataFrame:
-    """Median and p90 days to first value, per signup cohort and overall (cohort null)."""
-    return _kpi(con, "time_to_value", _JOURNEY, segments, account_ids, by)

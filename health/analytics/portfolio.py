@@ -79,11 +79,11 @@ def _first(frame: pl.DataFrame, column: str):
 
 def headline(con, account_ids: list[str] | None = None) -> Headline:
     """ARR, ARR at risk, trailing GRR/NRR and last complete month's logo churn."""
-    risk = metrics.arr_at_risk(con, account_ids=account_ids)
-    trailing = metrics.revenue_retention(con, account_ids=account_ids).filter(
+    risk = metrics.run(con, "arr_at_risk", account_ids=account_ids)
+    trailing = metrics.run(con, "revenue_retention", account_ids=account_ids).filter(
         pl.col("period") == "trailing"
     )
-    churn = metrics.churn_rate(con, account_ids=account_ids)
+    churn = metrics.run(con, "churn", account_ids=account_ids)
     if churn.height:
         churn = churn.filter(pl.col("complete")).sort("month").tail(1)
     return Headline(

@@ -16,16 +16,8 @@ from health import db
 from health.analytics import journey, metrics
 from health.db import catalog
 
-# The breakdowns a page may offer, with their labels; the SQL maps each name to an expression.
-BREAKDOWNS = {
-    "segment": "Segment",
-    "plan": "Plan",
-    "region": "Region",
-    "industry": "Industry",
-    "csm_owner": "CSM",
-    "cohort_quarter": "Signup quarter",
-    "cohort_month": "Signup month",
-}
+# The breakdowns a page may offer, with their labels (one list, shared with the KPIs).
+BREAKDOWNS = metrics.BREAKDOWNS
 NOT_SET = "(not set)"  # the group of accounts without a value for the breakdown
 TIERS = ("healthy", "watch", "at_risk")
 _BASE = ("params", "stg_accounts")
@@ -87,9 +79,9 @@ class Comparison:
     by: str
     groups: list[str]
     summary: pl.DataFrame  # one row per group: the headline numbers
-    activation: pl.DataFrame  # metrics.activation_rate per group and signup cohort
-    retention: pl.DataFrame  # group, months_since, accounts, retained, logo_retention
-    adoption: pl.DataFrame  # metrics.feature_adoption per group and feature
+    activation: pl.DataFrame  # metrics KPI "activation" per group and signup cohort
+    retention: pl.DataFrame  # pooled_retention: group, months_since, accounts, at_risk, …
+    adoption: pl.DataFrame  # metrics KPI "feature_adoption" per group and feature
     health: pl.DataFrame  # group, tier, accounts, share, mean_score, group_median_score
     moments: pl.DataFrame  # group, moment, moments, accounts_with_moment, accounts, per 100
     notes: list[str] = field(default_factory=list)
@@ -130,48 +122,36 @@ def compare(
     )  # fmt: skip
 
 
-# Each KPI this page compares: its function and the name of its frame in metrics.COLUMNS.
+# The KPIs this page compares, by their names in metrics.KPIS.
 _KPIS = {
-    "activation": (metrics.activation_rate, "activation"),
-    "ttv": (metrics.time_to_value, "time_to_value"),
-    "stickiness": (metrics.stickiness, "stickiness"),
-    "retention": (metrics.retention_cohorts, "retention_cohorts"),
-    "adoption": (metrics.feature_adoption, "feature_adoption"),
+    "activation": "activation",
+    "ttv": "time_to_value",
+    "stickiness": "stickiness",
+    "retention": "retention_cohorts",
+    "adoption": "feature_adoption",
 }
 
 
 def _kpis(con, by: str, members: pl.DataFrame, activation_days: int) -> dict[str, pl.DataFrame]:
-    """Each KPI of health.metrics for the members, with `group` set to the member's group."""
-
-    def run(name: str, ids: list[str], breakdown: str | None) -> pl.DataFrame:
-        extra = {"days": activation_days} if name == "activation" else {}
-        return _KPIS[name][0](con, account_ids=ids, by=breakdown, **extra)
-
-    if by in metrics.DIMENSIONS:
-        ids = members["account_id"].to_list()
-        return {
-            name: run(name, ids, by).with_columns(pl.col("group").fill_null(NOT_SET))
-            for name in _KPIS
-        }
-    # Metrics break down by account attributes only: each cohort runs as its own scope.
-    parts: dict[str, list[pl.DataFrame]] = {name: [] for name in _KPIS}
-    for (group,), part in members.group_by("group", maintain_order=True):
-        ids = part["account_id"].to_list()
-        for name in _KPIS:
-            parts[name].append(run(name, ids, None).with_columns(group=pl.lit(group)))
+    """Each KPI of health.metrics for the members, broken down by `by`."""
+    ids = members["account_id"].to_list()
     return {
-        name: pl.concat(frames, how="vertical_relaxed") if frames else metrics.empty(_KPIS[name][1])
-        for name, frames in parts.items()
-    }
+        part: metrics.run(
+            con, name, account_ids=ids, by=by,
+            **({"days": activation_days} if name == "activation" else {}),
+        )
+        for part, name in _KPIS.items()
+    }  # fmt: skip
 
 
 def pooled_retention(cohorts: pl.DataFrame, min_accounts: int = 5) -> pl.DataFrame:
-    """Logo retention by months since signup, a group's signup cohorts pooled like a survival curve.
+    """Logo retention by months since signup, a group's signup cohorts pooled (Kaplan-Meier).
 
-    Each month's share kept (still customers / customers a month before) is measured on the
-    cohorts old enough to have reached that month, then chained, so young cohorts neither bend
-    the tail nor make the curve rise. The curve stops before the first month with fewer than
-    `min_accounts` accounts old enough (its tail would be one or two accounts).
+    Each month's share kept (still customers / at risk: customers at the month before that are
+    old enough to have reached this one) is summed over the cohorts, then chained, so accounts
+    too young for a month are censored rather than counted as lost. The curve stops before the
+    first month with fewer than `min_accounts` accounts old enough (its tail would be one or
+    two accounts).
     """
     columns = ("group", "months_since", "accounts", "at_risk", "retained", "logo_retention")
     if cohorts.is_empty():
@@ -179,14 +159,8 @@ def pooled_retention(cohorts: pl.DataFrame, min_accounts: int = 5) -> pl.DataFra
             schema={c: pl.Float64 if c == "logo_retention" else pl.Int64 for c in columns}
             | {"group": pl.String}
         )
-    observed = cohorts.select("group", "cohort", "months_since", "accounts", "retained")
-    before = observed.select(
-        "group", "cohort", months_since=pl.col("months_since") + 1, at_risk=pl.col("retained")
-    )
     return (
-        observed.join(before, on=["group", "cohort", "months_since"], how="left")
-        .with_columns(pl.col("at_risk").fill_null(pl.col("accounts")))
-        .group_by("group", "months_since")
+        cohorts.group_by("group", "months_since")
         .agg(pl.col("accounts", "at_risk", "retained").sum())
         .sort("group", "months_since")
         .with_columns(
@@ -269,8 +243,8 @@ def time_to_value(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Time to value per segment (all cohorts pooled) and per signup cohort (all segments)."""
     ids = _ids(account_ids)
-    by_segment = metrics.time_to_value(con, account_ids=ids, by="segment")
-    by_cohort = metrics.time_to_value(con, account_ids=ids)
+    by_segment = metrics.run(con, "time_to_value", account_ids=ids, by="segment")
+    by_cohort = metrics.run(con, "time_to_value", account_ids=ids)
     return (
         by_segment.filter(pl.col("cohort").is_null())
         .with_columns(pl.col("group").fill_null(NOT_SET))

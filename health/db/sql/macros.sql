@@ -1,15 +1,18 @@
 -- the week a day falls in: weeks end on the as-of date's weekday, so "last 4 weeks" is exactly 28 days
 CREATE OR REPLACE MACRO week_end(d, as_of) AS (as_of - (7 * (date_diff('day', d::date, as_of) // 7))::INTEGER)::date;
--- the accounts a KPI is asked for (NULL list = all), each with its value under the breakdown
--- (an allow-listed column name, checked in health/analytics/metrics.py; 'All' without one)
-CREATE OR REPLACE MACRO kpi_scope(segment_filter, id_filter, breakdown) AS TABLE
+-- one row per account asked for (NULL list = all), with its group under the breakdown: the one
+-- place that maps an account to its group. `breakdown` is an allow-listed name, checked in
+-- health/analytics/metrics.py (BREAKDOWNS); NULL puts every account in 'All'.
+CREATE OR REPLACE MACRO accounts_by(breakdown, segment_filter, id_filter) AS TABLE
     SELECT
         a.*,
-        CASE breakdown
+        CASE WHEN breakdown IS NULL THEN 'All' ELSE coalesce(CASE breakdown
             WHEN 'segment' THEN a.segment WHEN 'plan' THEN a.plan
             WHEN 'industry' THEN a.industry WHEN 'region' THEN a.region
-            WHEN 'csm_owner' THEN a.csm_owner ELSE 'All'
-        END AS "group"
+            WHEN 'csm_owner' THEN a.csm_owner
+            WHEN 'cohort_month' THEN strftime(a.signup_date, '%Y-%m')
+            WHEN 'cohort_quarter' THEN strftime(a.signup_date, '%Y') || '-Q' || quarter(a.signup_date)
+        END, '(not set)') END AS "group"
     FROM stg_accounts AS a
     WHERE (segment_filter::VARCHAR[] IS NULL OR list_contains(segment_filter::VARCHAR[], a.segment))
       AND (id_filter::VARCHAR[] IS NULL OR list_contains(id_filter::VARCHAR[], a.account_id));

@@ -2,16 +2,12 @@
 with
     steps as (select * from int_journey_steps),
     params as (select * from params),
+    -- Each account's group under $group_by (see accounts_by in macros.sql).
     grouped as (
-        select
-            case $group_by when 'segment' then segment when 'plan' then plan
-                when 'region' then region when 'cohort_quarter' then cohort_quarter
-                else cohort_month end as grp,
-            *
-        from steps
-        where (len($segments) = 0 or list_contains($segments, segment))
-          and ($account_ids::varchar[] is null
-               or list_contains($account_ids::varchar[], account_id))
+        select g."group" as grp, s.*
+        from steps as s
+        join accounts_by($group_by, null, $account_ids) as g using (account_id)
+        where len($segments) = 0 or list_contains($segments, s.segment)
     ),
     counted as (
         select

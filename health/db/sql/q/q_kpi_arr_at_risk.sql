@@ -4,8 +4,8 @@ with
     accounts as (select * from stg_accounts),
     periods as (select * from int_kpi_revenue_periods),
     health as (select * from mart_account_health),
-    -- The accounts asked for, each with its group (see kpi_scope in macros.sql).
-    scope as (select * from kpi_scope($segments, $account_ids, $by)),
+    -- The accounts asked for, each with its group (see accounts_by in macros.sql).
+    scope as (select * from accounts_by($by, $segments, $account_ids)),
     -- Contracts running at the as-of date say the ARR then; accounts.arr is the export's today.
     contracted as (
         select r.account_id, 12 * sum(r.mrr) as arr

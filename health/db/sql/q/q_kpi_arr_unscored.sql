@@ -2,8 +2,8 @@
 with
     params as (select * from params),
     periods as (select * from int_kpi_revenue_periods),
-    -- The accounts asked for, each with its group (see kpi_scope in macros.sql).
-    scope as (select * from kpi_scope($segments, $account_ids, $by)),
+    -- The accounts asked for, each with its group (see accounts_by in macros.sql).
+    scope as (select * from accounts_by($by, $segments, $account_ids)),
     contracted as (
         select r.account_id, 12 * sum(r.mrr) as arr
         from periods as r, params as p

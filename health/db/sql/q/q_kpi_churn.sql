@@ -1,8 +1,8 @@
 -- one row per group per calendar month: active at its start, churned in it, churn rates
 with
     params as (select * from params),
-    -- The accounts asked for, each with its group (see kpi_scope in macros.sql).
-    scope as (select * from kpi_scope($segments, $account_ids, $by)),
+    -- The accounts asked for, each with its group (see accounts_by in macros.sql).
+    scope as (select * from accounts_by($by, $segments, $account_ids)),
     months as (
         select (date_trunc('month', p.as_of) - to_months(k))::date as month
         from params as p, range(0, $months::integer) as r(k)

@@ -3,8 +3,8 @@ with
     params as (select * from params),
     accounts as (select * from stg_accounts),
     events as (select * from stg_events),
-    -- The accounts asked for, each with its group (see kpi_scope in macros.sql).
-    scope as (select * from kpi_scope($segments, $account_ids, $by)),
+    -- The accounts asked for, each with its group (see accounts_by in macros.sql).
+    scope as (select * from accounts_by($by, $segments, $account_ids)),
     scoped as (select s."group", e.* from events as e join scope as s using (account_id)),
     recent as (
         select r.* from scoped as r, params as p where r.day > p.as_of - $days::integer

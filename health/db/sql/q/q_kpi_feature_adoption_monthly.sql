@@ -3,8 +3,8 @@ with
     params as (select * from params),
     accounts as (select * from stg_accounts),
     events as (select * from stg_events),
-    -- The accounts asked for, each with its group (see kpi_scope in macros.sql).
-    scope as (select * from kpi_scope($segments, $account_ids, $by)),
+    -- The accounts asked for, each with its group (see accounts_by in macros.sql).
+    scope as (select * from accounts_by($by, $segments, $account_ids)),
     recent as (
         select s."group", e.account_id, e.user_id, e.feature,
             date_trunc('month', e.day)::date as month

@@ -2,8 +2,8 @@
 with
     params as (select * from params),
     user_days as (select * from int_user_days),
-    -- The accounts asked for, each with its group (see kpi_scope in macros.sql).
-    scope as (select * from kpi_scope($segments, $account_ids, $by)),
+    -- The accounts asked for, each with its group (see accounts_by in macros.sql).
+    scope as (select * from accounts_by($by, $segments, $account_ids)),
     user_weeks as (
         select s."group", d.user_id, date_diff('day', d.day, p.as_of) // 7 as weeks_ago,
             count(distinct d.day) as active_days

@@ -3,8 +3,8 @@ with
     params as (select * from params),
     accounts as (select * from stg_accounts),
     periods as (select * from int_kpi_revenue_periods),
-    -- The accounts asked for, each with its group (see kpi_scope in macros.sql).
-    scope as (select * from kpi_scope($segments, $account_ids, $by)),
+    -- The accounts asked for, each with its group (see accounts_by in macros.sql).
+    scope as (select * from accounts_by($by, $segments, $account_ids)),
     windows as (
         select 'trailing' as period, (p.as_of - to_months($months::integer))::date as start_date,
             p.as_of as end_date

@@ -2,8 +2,8 @@
 with
     params as (select * from params),
     user_days as (select * from int_user_days),
-    -- The accounts asked for, each with its group (see kpi_scope in macros.sql).
-    scope as (select * from kpi_scope($segments, $account_ids, $by)),
+    -- The accounts asked for, each with its group (see accounts_by in macros.sql).
+    scope as (select * from accounts_by($by, $segments, $account_ids)),
     recent as (
         select s."group", d.account_id, d.user_id, d.day
         from user_days as d

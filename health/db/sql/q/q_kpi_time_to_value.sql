@@ -2,8 +2,8 @@
 with
     accounts as (select * from stg_accounts),
     milestones as (select * from int_journey_milestones),
-    -- The accounts asked for, each with its group (see kpi_scope in macros.sql).
-    scope as (select * from kpi_scope($segments, $account_ids, $by)),
+    -- The accounts asked for, each with its group (see accounts_by in macros.sql).
+    scope as (select * from accounts_by($by, $segments, $account_ids)),
     ttv as (
         select s."group", date_trunc('month', s.signup_date)::date as cohort, m.ttv_days
         from scope as s left join milestones as m using (account_id)

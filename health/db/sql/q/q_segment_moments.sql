@@ -1,26 +1,9 @@
 -- one row per group per moment type: moments detected in the last $days days per 100 accounts
 with
     params as (select * from params),
-    accounts as (select * from stg_accounts),
     moments as (select * from moments),
-    -- The accounts asked for, each with its value under the breakdown $by (an allow-listed name).
-    scope as (
-        select
-            a.account_id,
-            a.signup_date,
-            a.churn_date,
-            coalesce(case $by
-                when 'segment' then a.segment when 'plan' then a.plan
-                when 'region' then a.region when 'industry' then a.industry
-                when 'csm_owner' then a.csm_owner
-                when 'cohort_month' then strftime(a.signup_date, '%Y-%m')
-                when 'cohort_quarter'
-                    then strftime(a.signup_date, '%Y') || '-Q' || quarter(a.signup_date)
-            end, '(not set)') as "group"
-        from accounts as a
-        where $account_ids::varchar[] is null
-           or list_contains($account_ids::varchar[], a.account_id)
-    ),
+    -- The accounts asked for, each with its group under $by (see accounts_by in macros.sql).
+    scope as (select * from accounts_by($by, null, $account_ids)),
     -- The denominator: accounts that were customers at some point in the window.
     exposed as (
         select s."group", s.account_id
