@@ -21,6 +21,7 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "model": frozenset({"pm", "leader", "admin"}),
     "portfolio": frozenset({"leader", "admin"}),
     "alignment": frozenset({"leader", "admin"}),
+    "renewals": frozenset({"leader", "admin"}),
     "data": frozenset({"admin"}),
     "settings": frozenset({"admin"}),
 }
