@@ -23,12 +23,13 @@ if scope == []:
 
 # Data first.
 as_of = con.execute("select as_of from params").fetchall()[0][0]
-fc = renewals.forecast(con, as_of, scope)
+past = renewals.history(con, as_of)
+fc = renewals.forecast(con, as_of, scope, past)
 total = renewals.summarise(fc.accounts).row(0, named=True)
 months = renewals.summarise(fc.accounts, "month")
 segments = renewals.summarise(fc.accounts, "segment")
 owners = renewals.summarise(fc.accounts, "csm_owner")
-track = renewals.track_record(con, as_of, scope)
+track = renewals.track_record(con, as_of, scope, past)
 record = renewals.track_sentence(track)
 
 # Then render.
@@ -101,8 +102,8 @@ if track.is_empty():
     st.stop()
 st.caption(
     "The same forecast made the day before each past quarter began, from the scores of that "
-    "week (features as known then), against the ARR that renewed: still a customer after the "
-    "renewal date."
+    "week (features as known then) and recalibrated on the quarters before it only, against the "
+    "ARR that renewed: still a customer after the renewal date."
 )
 st.markdown(record or "No past quarter had renewals in scope.")
 st.plotly_chart(charts.track_record(track), width="stretch")
@@ -115,6 +116,8 @@ tables.dataframe(
         "actual_accounts": "Renewed",
         "actual_arr": tables.money("ARR renewed"),
         "in_interval": "In the interval",
+        "expected_uncalibrated": tables.money("Expected, before recalibration"),
+        "calibrated_on": "Recalibrated on (renewals)",
         "in_training_window": "In the model's training window",
         **money_cols,
     },

@@ -115,3 +115,21 @@ def test_the_demo_forecast_adds_up_and_its_record_uses_only_earlier_scores(wareh
         assert row["forecast_made_on"] < as_of
         assert row["actual_accounts"] <= row["accounts"]
         assert row["actual_arr"] <= row["arr"] + 1e-6
+
+
+def test_a_pessimistic_forecast_is_recalibrated_on_past_renewals_only():
+    # Past quarters: the raw forecast said 60 % for every renewal, but 90 % renewed.
+    rng = np.random.default_rng(3)
+    past = [
+        pl.DataFrame({"p_renew": [0.6] * 100, "renewed": rng.random(100) < 0.9})
+        for _ in range(2)
+    ]
+    now = pl.DataFrame({"arr": [1_000.0, 2_000.0], "p_renew": [0.6, 0.6]})
+    fixed, n = renewals.recalibrate(now, past)
+    assert n == 200
+    assert fixed["p_renew"].to_list() == pytest.approx([0.9, 0.9], abs=0.05)
+    assert fixed["expected_arr"].sum() == pytest.approx(3_000 * fixed["p_renew"][0])
+    # Too little history (or no lost renewal to learn from): the forecast stays as it was.
+    assert renewals.recalibrate(now, past[:1][:0])[1] == 0
+    sure = [pl.DataFrame({"p_renew": [0.6] * 50, "renewed": [True] * 50})]
+    assert renewals.recalibrate(now, sure) == (now, 0)

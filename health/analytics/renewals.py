@@ -8,6 +8,9 @@ The probability that an account renews is one minus its chance of churning by th
   45 days away, health/scoring/decision.py), recovered exactly from the health score it defines;
 - in cold start (no model, the scorecard carries the score): the scorecard's rough risk, which
   is not a calibrated probability, and the page says so.
+Then each probability is recalibrated on past renewals whose outcome was known by the as-of
+date (the same forecast made before each earlier quarter), because the churn model is
+calibrated over every 90 days of an account's life, not over the days around a renewal.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from sklearn.linear_model import LogisticRegression
 
 from health import db
 from health.scoring import decision
@@ -25,7 +29,7 @@ from health.scoring.features import HORIZON_DAYS
 
 WINDOW_MONTHS = 6  # the next two quarters
 LEVEL = 0.90
-TRACK_QUARTERS = 6  # past quarters in the track record
+TRACK_QUARTERS = 6  # past quarters shown in the track record
 MAX_CELLS = 200_000  # lattice size of the exact distribution; ARR is rounded to its unit
 NEEDS = ("mart_account_features", "mart_health_history", "stg_accounts")
 
@@ -208,18 +212,36 @@ class Forecast:
     window_from: dt.date
     window_to: dt.date
     accounts: pl.DataFrame
+    calibrated_on: int = 0  # past renewals the probabilities were recalibrated on
 
     def methods(self) -> list[str]:
         """One sentence per method used, saying how its probabilities are made."""
         used = set(self.accounts["method"].to_list())
-        return [s.format(h=HORIZON_DAYS) for m, s in METHOD_SENTENCES.items() if m in used]
+        out = [s.format(h=HORIZON_DAYS) for m, s in METHOD_SENTENCES.items() if m in used]
+        if self.calibrated_on:
+            out.append(
+                f"Then recalibrated on {self.calibrated_on:,} past renewals whose outcome was "
+                "known before the as-of date (each forecast the day before its quarter began, "
+                "against whether it renewed), by a logistic fit on the log-odds."
+            )
+        else:
+            out.append(
+                f"Not recalibrated on past renewals: that needs {MIN_RENEWALS} with a known "
+                f"outcome, {MIN_EACH} of them lost."
+            )
+        return out
 
 
-def forecast(con, as_of: dt.date, account_ids: list[str] | None = None) -> Forecast:
-    """The renewals of the next two quarters after the as-of date, with probabilities."""
+def forecast(
+    con, as_of: dt.date, account_ids: list[str] | None = None, past: list | None = None
+) -> Forecast:
+    """The renewals of the next two quarters after the as-of date, with probabilities
+    recalibrated on every past renewal known by then (`past`: `history`, if already made)."""
     start, end = window(as_of)
     frame = renewal_accounts(con, as_of, start, end, latest=True, account_ids=account_ids)
-    return Forecast(as_of, start, end, probabilities(frame, usual_risk(con)))
+    past = history(con, as_of) if past is None else past
+    frame, n = recalibrate(probabilities(frame, usual_risk(con)), past)
+    return Forecast(as_of, start, end, frame, n)
 
 
 ACCOUNT_COLUMNS = (
@@ -228,16 +250,22 @@ ACCOUNT_COLUMNS = (
 )  # fmt: skip
 
 
+# --- calibration on past renewals, and the track record ----------------------------------------
+
+MIN_RENEWALS = 30  # past renewals needed (with at least MIN_EACH of each outcome) to recalibrate
+MIN_EACH = 5
+
+
 def quarter_start(day: dt.date) -> dt.date:
     """The first day of the calendar quarter holding `day`."""
     return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
 
 
-def past_quarters(con, as_of: dt.date, n: int = TRACK_QUARTERS) -> list[tuple[dt.date, dt.date]]:
-    """The last `n` complete quarters (ended by the as-of date) with scores before they began."""
+def past_quarters(con, as_of: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """Every complete quarter (ended by the as-of date) with scores from before it began."""
     first = con.execute("select min(week_end) from mart_health_history").fetchall()[0][0]
     quarters, end = [], quarter_start(as_of + dt.timedelta(days=1)) - dt.timedelta(days=1)
-    while first is not None and len(quarters) < n:
+    while first is not None:
         start = quarter_start(end)
         if start - dt.timedelta(days=1) < first:
             break
@@ -246,36 +274,84 @@ def past_quarters(con, as_of: dt.date, n: int = TRACK_QUARTERS) -> list[tuple[dt
     return quarters[::-1]
 
 
-def track_record(con, as_of: dt.date, account_ids: list[str] | None = None) -> pl.DataFrame:
-    """Per past quarter: the forecast made the day before it began (scores as of then) against
-    the ARR that actually renewed. Renewed: still a customer after the renewal date."""
+def history(con, as_of: dt.date) -> list[pl.DataFrame]:
+    """Per past quarter, every account's forecast made the day before it began (scores as of
+    that week, raw probabilities) and whether it renewed: still a customer after the renewal."""
     usual = usual_risk(con)
+    out = []
+    for start, end in past_quarters(con, as_of):
+        made_on = start - dt.timedelta(days=1)
+        frame = renewal_accounts(con, made_on, start, end, latest=False)
+        out.append(
+            probabilities(frame, usual).with_columns(
+                quarter=pl.lit(f"{start.year} Q{(start.month - 1) // 3 + 1}"),
+                forecast_made_on=pl.lit(made_on),
+                renewed=pl.col("churn_date").is_null()
+                | (pl.col("churn_date") > pl.col("renewal_date")),
+            )
+        )
+    return out
+
+
+def _logit(p: pl.Series) -> np.ndarray:
+    q = p.to_numpy().clip(1e-4, 1 - 1e-4)
+    return np.log(q / (1 - q)).reshape(-1, 1)
+
+
+def recalibrate(frame: pl.DataFrame, past: list[pl.DataFrame]) -> tuple[pl.DataFrame, int]:
+    """Renewal probabilities recalibrated on past renewals whose outcome was known (a logistic
+    fit on the log-odds, Platt's way): the churn model is calibrated for any 90 days, not for
+    the days around a renewal. Too few past renewals: the frame as it is. Returns (frame, n)."""
+    known = pl.concat(past, how="diagonal_relaxed") if past else pl.DataFrame()
+    if known.is_empty() or frame.is_empty():
+        return frame, 0
+    y = known["renewed"].to_numpy().astype(int)
+    if len(y) < MIN_RENEWALS or min(y.sum(), len(y) - y.sum()) < MIN_EACH:
+        return frame, 0
+    fit = LogisticRegression(C=1e4).fit(_logit(known["p_renew"]), y)
+    p = fit.predict_proba(_logit(frame["p_renew"]))[:, 1]
+    out = frame.with_columns(p_renew=pl.Series(p)).with_columns(
+        expected_arr=pl.col("arr").fill_null(0) * pl.col("p_renew")
+    )
+    return out, len(y)
+
+
+def track_record(
+    con,
+    as_of: dt.date,
+    account_ids: list[str] | None = None,
+    past: list[pl.DataFrame] | None = None,
+) -> pl.DataFrame:
+    """Per past quarter (the last six): the forecast made the day before it began, recalibrated
+    on the quarters before it only, against the ARR that actually renewed."""
+    past = history(con, as_of) if past is None else past
     card = model_store.read_card(con) or {}
     trained_to = (card.get("training_window") or {}).get("to")
     rows = []
-    for start, end in past_quarters(con, as_of):
-        made_on = start - dt.timedelta(days=1)
-        frame = probabilities(
-            renewal_accounts(con, made_on, start, end, latest=False, account_ids=account_ids),
-            usual,
-        )
-        renewed = frame.filter(
-            pl.col("churn_date").is_null() | (pl.col("churn_date") > pl.col("renewal_date"))
-        )
+    for i in range(max(0, len(past) - TRACK_QUARTERS), len(past)):
+        frame, n = recalibrate(past[i], past[:i])
+        raw = past[i]
+        if account_ids is not None:
+            frame = frame.filter(pl.col("account_id").is_in(account_ids))
+            raw = raw.filter(pl.col("account_id").is_in(account_ids))
+        made_on = past[i]["forecast_made_on"][0] if past[i].height else None
+        renewed = frame.filter(pl.col("renewed"))
         head = summarise(frame).row(0, named=True)
         actual = float(renewed["arr"].fill_null(0).sum())
         rows.append(
             {
-                "quarter": f"{start.year} Q{(start.month - 1) // 3 + 1}",
+                "quarter": past[i]["quarter"][0] if past[i].height else None,
                 "forecast_made_on": made_on,
                 **head,
+                "expected_uncalibrated": float(raw["expected_arr"].sum()),
                 "actual_accounts": renewed.height,
                 "actual_arr": actual,
                 "in_interval": head["low_90"] <= actual <= head["high_90"],
-                "in_training_window": bool(trained_to) and str(made_on) <= trained_to,
+                "calibrated_on": n,
+                "in_training_window": bool(trained_to and made_on and str(made_on) <= trained_to),
             }
         )
-    return pl.DataFrame(rows, schema=TRACK_SCHEMA)
+    return pl.DataFrame(rows, schema=TRACK_SCHEMA).filter(pl.col("quarter").is_not_null())
 
 
 TRACK_SCHEMA = {
@@ -286,9 +362,11 @@ TRACK_SCHEMA = {
     "expected_arr": pl.Float64,
     "low_90": pl.Float64,
     "high_90": pl.Float64,
+    "expected_uncalibrated": pl.Float64,
     "actual_accounts": pl.Int64,
     "actual_arr": pl.Float64,
     "in_interval": pl.Boolean,
+    "calibrated_on": pl.Int64,
     "in_training_window": pl.Boolean,
 }
 

@@ -137,15 +137,16 @@ def new_moments(con, since: dt.date, as_of: dt.date, account_ids: list[str]) -> 
     )
 
 
-def renewals_soon(con, as_of: dt.date, account_ids: list[str] | None) -> pl.DataFrame:
-    """Renewals within 30 days, largest ARR first, with the probability that each renews."""
+def renewals_soon(con, as_of: dt.date, account_ids: list[str] | None, past=None) -> pl.DataFrame:
+    """Renewals within 30 days, largest ARR first, with the probability that each renews (as
+    the Renewals page makes it; `past`: renewals.history, if already made)."""
     frame = renewals.renewal_accounts(
         con, as_of, as_of + dt.timedelta(days=1), as_of + dt.timedelta(days=RENEWAL_DAYS), True,
         account_ids,
     )  # fmt: skip
-    return renewals.probabilities(frame, renewals.usual_risk(con)).sort(
-        "arr", descending=True, nulls_last=True
-    )
+    past = renewals.history(con, as_of) if past is None else past
+    frame, _ = renewals.recalibrate(renewals.probabilities(frame, renewals.usual_risk(con)), past)
+    return frame.sort("arr", descending=True, nulls_last=True)
 
 
 def book(con, owner: str) -> list[str]:
@@ -189,14 +190,14 @@ def _renewal_lines(frame: pl.DataFrame) -> list[Line]:
 
 
 def csm_digest(
-    con, owner: str, since: dt.date, as_of: dt.date, log, budget: int, role: str = "csm"
+    con, owner: str, since: dt.date, as_of: dt.date, log, budget: int, role: str = "csm", past=None
 ) -> Digest:
     """A CSM's daily digest: what changed in their book since `since`, within the budget."""
     ids = book(con, owner)
     redact = hide_people(con, role, ids)
     due_by = as_of + dt.timedelta(days=ACTION_DAYS)
     due = acts.todays_actions(con, log, owner).filter(pl.col("due_on") <= due_by)
-    soon = permissions.mask_contacts(renewals_soon(con, as_of, ids), role)
+    soon = permissions.mask_contacts(renewals_soon(con, as_of, ids, past), role)
     tiers = tier_changes(con, since, as_of, ids)
     found = new_moments(con, since, as_of, ids)
     sections = [
@@ -260,14 +261,15 @@ def arr_at_risk(con, day: dt.date) -> float | None:
 
 
 def leader_digest(
-    con, reader: str, since: dt.date, as_of: dt.date, budget: int, role: str = "leader"
+    con, reader: str, since: dt.date, as_of: dt.date, budget: int, role: str = "leader", past=None
 ) -> Digest:
     """A leader's weekly digest: ARR at risk and its change, renewals, the largest
     disagreements between CSM sentiment and health."""
     now, before = arr_at_risk(con, as_of), arr_at_risk(con, since)
-    fc = renewals.forecast(con, as_of)
+    past = renewals.history(con, as_of) if past is None else past
+    fc = renewals.forecast(con, as_of, past=past)
     total = renewals.summarise(fc.accounts).row(0, named=True)
-    soon = permissions.mask_contacts(renewals_soon(con, as_of, None), role)
+    soon = permissions.mask_contacts(renewals_soon(con, as_of, None, past), role)
     disagree = permissions.mask_contacts(alignment.disagreements(con), role)
     redact = hide_people(con, role, disagree["account_id"].to_list())
     change = "" if now is None or before is None else f" ({'+' if now >= before else '−'}"

@@ -9,6 +9,7 @@ from pathlib import Path
 from health import db
 from health.actions import log as action_log
 from health.actions import suggest as acts
+from health.analytics import renewals
 from health.auth import users as auth_users
 from health.digest import settings as cfg
 from health.digest.compose import Email, compose, send, write_eml
@@ -64,15 +65,14 @@ def make(
             raise cfg.DigestError(
                 f"no account is owned by {owner!r} (--owner); owners: {', '.join(known)}."
             )
-        emails = []
+        emails, past = [], renewals.history(con, as_of)  # shared by every digest's renewals
         for name in [owner] if owner else known:
             since = _since(state, f"csm:{name}", as_of)
-            digest = csm_digest(
-                con, name, since, as_of, action_log.log_path(database), settings.budget
-            )
+            log = action_log.log_path(database)
+            digest = csm_digest(con, name, since, as_of, log, settings.budget, past=past)
             emails.append(compose(digest, settings, _emails(users, role="csm", csm_name=name)))
         if owner is None:
-            emails += _leader_emails(con, users, state, as_of, settings, notes)
+            emails += _leader_emails(con, users, state, as_of, settings, notes, past)
     finally:
         con.close()
     made = [Made(write_eml(e, out), str(e.message["To"] or ""), False) for e in emails]
@@ -90,7 +90,7 @@ def make(
     return made, notes
 
 
-def _leader_emails(con, users, state, as_of, settings, notes) -> list[Email]:
+def _leader_emails(con, users, state, as_of, settings, notes, past) -> list[Email]:
     """The weekly digest of each leader whose last one is a week old (or who has none)."""
     leaders = [u for u in users if u.role == "leader"] or [
         auth_users.User(LEADERSHIP, LEADERSHIP, "leader")
@@ -105,6 +105,6 @@ def _leader_emails(con, users, state, as_of, settings, notes) -> list[Email]:
             )
             continue
         digest = leader_digest(con, leader.name or leader.username, _since(state, key, as_of),
-                               as_of, settings.budget)  # fmt: skip
+                               as_of, settings.budget, past=past)  # fmt: skip
         out.append(compose(digest, settings, leader.email))
     return out

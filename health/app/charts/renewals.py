@@ -62,6 +62,14 @@ def track_record(track: pl.DataFrame) -> go.Figure:
     )
     fig.add_scatter(
         x=track["quarter"].to_list(),
+        y=track["expected_uncalibrated"].to_list(),
+        mode="markers",
+        name="Before recalibration",
+        marker={"color": MUTED, "size": 8, "symbol": "circle-open"},
+        hovertemplate="Before recalibration: %{y:$,.0f}<extra></extra>",
+    )
+    fig.add_scatter(
+        x=track["quarter"].to_list(),
         y=track["actual_arr"].to_list(),
         mode="markers",
         name="Actually renewed",
