@@ -93,10 +93,11 @@ tables.dataframe(
 widgets.download(shown, "renewal-forecast")
 
 st.subheader("Track record")
-if track.is_empty():
+if track.is_empty() or track["accounts"].sum() == 0:
     st.info(
-        "No complete quarter has scores from before it began yet: the track record needs a "
-        "quarter of history before its first quarter.",
+        "No track record yet: it needs complete quarters with scores from before they began, "
+        "and renewals whose dates were known then, which come from subscription terms "
+        "(`subscriptions.csv`; the accounts file's `renewal_date` is only today's).",
         icon=":material/history:",
     )
     st.stop()
@@ -105,7 +106,7 @@ st.caption(
     "week (features as known then) and recalibrated on the quarters before it only, against the "
     "ARR that renewed: still a customer after the renewal date."
 )
-st.markdown(record or "No past quarter had renewals in scope.")
+st.markdown(record)
 st.plotly_chart(charts.track_record(track), width="stretch")
 tables.dataframe(
     track,

@@ -121,8 +121,7 @@ def test_a_pessimistic_forecast_is_recalibrated_on_past_renewals_only():
     # Past quarters: the raw forecast said 60 % for every renewal, but 90 % renewed.
     rng = np.random.default_rng(3)
     past = [
-        pl.DataFrame({"p_renew": [0.6] * 100, "renewed": rng.random(100) < 0.9})
-        for _ in range(2)
+        pl.DataFrame({"p_renew": [0.6] * 100, "renewed": rng.random(100) < 0.9}) for _ in range(2)
     ]
     now = pl.DataFrame({"arr": [1_000.0, 2_000.0], "p_renew": [0.6, 0.6]})
     fixed, n = renewals.recalibrate(now, past)
