@@ -1,4 +1,4 @@
-"""The command line: `python -m health demo | load | refresh`."""
+"""The command line: `python -m health demo | load | refresh | score | digest | users …`."""
 
 from __future__ import annotations
 
@@ -317,6 +317,47 @@ def actions(
     out.print(
         f"Wrote {today.height:,} open actions{who} as of {as_of} to {out_file}.", highlight=False
     )
+
+
+@app.command()
+def digest(
+    db_file: DbOption = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="Only this CSM's digest (accounts.csm_owner).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the .eml files (default: digests/ beside the db)."),
+    ] = None,
+    send: Annotated[
+        bool, typer.Option("--send", help="Also send them over SMTP (STARTTLS; [smtp] settings).")
+    ] = False,
+) -> None:
+    """Write each CSM's daily digest and the leaders' weekly one as .eml files; --send mails them.
+
+    A CSM's digest: actions due, renewals within 30 days, accounts that changed tier and new
+    moments since their last digest, each linking to the account's page, within a budget. The
+    leaders' digest (weekly): ARR at risk and its change, renewals, the largest disagreements.
+    """
+    from rich.markup import escape
+
+    from health.digest.run import make
+    from health.digest.settings import DigestError
+
+    if not db.exists(db_file):
+        fail(f"{db.db_path(db_file)}: no database yet. Run `python -m health load DIR` first.")
+    database = db.db_path(db_file)
+    folder = out_dir or database.parent / "digests"
+    try:
+        made, notes = make(database, folder, owner, send)
+    except DigestError as exc:
+        fail(escape(str(exc)))  # messages name TOML sections like [smtp]: not rich markup
+    for note in notes:
+        out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    for m in made:
+        sent = f", sent to {m.to}" if m.sent else ""
+        out.print(escape(f"  wrote {m.path}{sent}"), highlight=False)
+    out.print(f"Made {len(made)} digest(s) in {folder}.", highlight=False)
 
 
 users_app = typer.Typer(

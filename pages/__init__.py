@@ -32,6 +32,7 @@ PAGES: tuple[PageSpec, ...] = (
         "pages/portfolio.py", "Portfolio", ":material/account_balance:", "portfolio", "Leadership"
     ),
     PageSpec("pages/alignment.py", "Alignment", ":material/join_inner:", "alignment", "Leadership"),
+    PageSpec("pages/renewals.py", "Renewals", ":material/event_repeat:", "renewals", "Leadership"),
     PageSpec("pages/model.py", "Model", ":material/model_training:", "model", "Insights"),
     PageSpec("pages/playbooks.py", "Playbooks", ":material/fact_check:", "playbooks", "Insights"),
     PageSpec("pages/data.py", "Data", ":material/database:", "data", "Admin"),

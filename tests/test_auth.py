@@ -153,6 +153,7 @@ PERMISSIONS = {
     "model": (False, True, True, True),
     "portfolio": (False, False, True, True),
     "alignment": (False, False, True, True),
+    "renewals": (False, False, True, True),
     "data": (False, False, False, True),
     "settings": (False, False, False, True),
     "some-new-page": (False, False, True, True),  # unlisted: leaders and admins until decided

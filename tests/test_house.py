@@ -108,6 +108,7 @@ MAY_IMPORT = {
     "actions": GROUND | {"moments", "auth"},
     "auth": GROUND,
     "pipeline": GROUND | {"ingest", "scoring", "moments", "analytics", "actions", "demo"},
+    "digest": GROUND | {"scoring", "analytics", "actions", "auth"},
     "app": GROUND | set(CONCEPTS) | {"app"},
 }
 

@@ -22,6 +22,7 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "playbooks": frozenset({"csm", "pm", "leader", "admin"}),
     "portfolio": frozenset({"leader", "admin"}),
     "alignment": frozenset({"leader", "admin"}),
+    "renewals": frozenset({"leader", "admin"}),
     "data": frozenset({"admin"}),
     "settings": frozenset({"admin"}),
 }
