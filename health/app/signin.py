@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,9 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from health import auth
+from health.app.text import md
 from health.auth.users import User
+from health.present import redact as redaction
 
 log = logging.getLogger("health.app")
 
@@ -203,23 +204,37 @@ def default_owner() -> str | None:
     return user.csm_name if user.role == "csm" else None
 
 
-def require_account_access(account_id: str, owner: str | None) -> None:
-    """Stop the page unless the user may open this account (a CSM: only their own book)."""
+def may_open_account(owner: str | None) -> bool:
+    """Whether the signed-in user may open an account of this owner (a CSM: their book)."""
+    return auth.can_view_account(signed_in(), owner)
+
+
+def refuse_account(account_id: str) -> None:
+    """Say the account can't be opened, and stop the page.
+
+    A CSM gets the same answer for another book's account as for one that does not exist, so
+    that editing the URL tells them nothing about other books."""
     user = signed_in()
-    if auth.can_view_account(user, owner):
-        return
     log.info("refused account %r to %r", account_id, user)
-    st.error(
-        f"This account belongs to another CSM's book, so it can't be opened here "
-        f"(account {account_id}). Your own book is on the My accounts page.",
-        icon=":material/lock:",
-    )
+    shown = md(account_id, 80)
+    if user.role == "csm":
+        st.error(
+            f"There is no account {shown} in your book. Your own book is on the My accounts page.",
+            icon=":material/lock:",
+        )
+    else:
+        st.error(f"There is no account {shown} in this data.", icon=":material/search_off:")
     st.stop()
 
 
-def mask_contacts(frame: pl.DataFrame, columns=auth.CONTACT_COLUMNS) -> pl.DataFrame:
-    """The frame with people's names and emails blanked unless the user's role may see them."""
-    return auth.mask_contacts(frame, signed_in().role, columns)
+def redact(
+    frame: pl.DataFrame,
+    names: Iterable[str | None] = (),
+    champion: str | None = None,
+    columns: Iterable[str] = auth.CONTACT_COLUMNS,
+) -> pl.DataFrame:
+    """The frame as the signed-in user's role may see it (health/present/redact.py)."""
+    return redaction.redact(frame, signed_in().role, names, champion, columns)
 
 
 def sees_contacts() -> bool:
@@ -230,29 +245,16 @@ def sees_contacts() -> bool:
 def people_redactor(
     names: Iterable[str | None], champion: str | None
 ) -> Callable[[str | None], str | None]:
-    """A function hiding these people's names, full or first, in free text (evidence, actions,
-    timeline notes) unless the user's role may see them: "the champion" or "a contact"."""
+    """A function hiding these people's names (full or first, any case) and email addresses in
+    free text unless the user's role may see them: "the champion" or "a contact"."""
     if sees_contacts():
         return lambda text: text
-    full = sorted(set(filter(None, names)), key=len, reverse=True)
-    subs = [(n, "the champion" if n == champion else "a contact") for n in full]
-    subs += [(n.split()[0], hidden) for n, hidden in subs if len(n.split()) > 1]
-    patterns = [(re.compile(rf"\b{re.escape(n)}\b"), hidden) for n, hidden in subs]
-
-    def redact(text: str | None) -> str | None:
-        if text is None:
-            return None
-        for pattern, hidden in patterns:
-            text = pattern.sub(hidden, text)
-        return text
-
-    return redact
+    return redaction.Redactor(names, champion).text
 
 
-@st.cache_resource(show_spinner=False)
-def _throttle() -> tuple[auth.LoginThrottle, threading.Lock]:
-    # One per server process: failures count across sessions, so a new tab doesn't reset them.
-    return auth.LoginThrottle(), threading.Lock()
+def _throttle() -> auth.LoginThrottle:
+    # A file beside the users file: failures count across sessions, threads and processes.
+    return auth.LoginThrottle()
 
 
 def login_page(pages: Sequence = ()) -> None:
@@ -304,18 +306,17 @@ def _password_login() -> None:
         submitted = st.form_submit_button("Sign in", icon=":material/login:", type="primary")
     if not submitted:
         return
-    throttle, lock = _throttle()
-    with lock:
-        blocked = throttle.blocked(username)
-    if blocked:
+    username = auth.normal_username(username)  # once, for the throttle and the check alike
+    throttle = _throttle()
+    if not throttle.attempt(username):  # counted before the check: parallel guesses queue
         st.error(
             "Too many failed attempts for this username; wait five minutes and try again.",
             icon=":material/lock_clock:",
         )
         return
     user = auth.verify(username, password)
-    with lock:
-        (throttle.succeeded if user else throttle.failed)(username)
+    if user:
+        throttle.succeeded(username)
     if user is None:
         st.error("Wrong username or password.", icon=":material/error:")
         return

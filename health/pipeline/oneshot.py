@@ -13,6 +13,7 @@ import polars as pl
 from health import db
 from health.ingest.loader import load
 from health.pipeline.refresh import refresh
+from health.present.export import neutralise
 
 
 @contextlib.contextmanager
@@ -23,7 +24,9 @@ def warehouse(
     with tempfile.TemporaryDirectory(prefix="health-") as tmp:
         path = Path(tmp) / "oneshot.duckdb"
         report = load(data, path, progress=progress)
-        refresh(path, as_of, progress=progress)
+        # A one-shot score may be asked for any day (today, after the last export): it
+        # replaces nothing, so a date after the data is the caller's choice.
+        refresh(path, as_of, progress=progress, force=True)
         con = db.connect(path, read_only=True)
         try:
             yield con, report
@@ -32,10 +35,11 @@ def warehouse(
 
 
 def write_csv(frame: pl.DataFrame, out: str | Path) -> Path:
-    """Write a result file atomically: a reader never sees half a file."""
+    """Write a result file atomically (a reader never sees half a file), its text cells safe to
+    open in a spreadsheet: a cell that would run as a formula is prefixed with a quote."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
-    frame.write_csv(tmp)
+    neutralise(frame).write_csv(tmp)
     tmp.replace(out)
     return out
