@@ -131,12 +131,12 @@ class _Cell:
         """A message when a date or time lies before EARLIEST or too far after the load day."""
         name, ahead = self.col.name, SCHEDULED.get(self.col.name, 1)
         latest = f"(current_date + {ahead})"
+        head, early = lit(name + " '"), lit(f"' is before {EARLIEST}: check the date")
+        late = lit(", too far after the day it was loaded: check the date")
         return (
-            f"CASE WHEN {t}::DATE < DATE {lit(EARLIEST)} THEN {lit(name + ' ')} || {shown} || "
-            f"{lit(f' is before {EARLIEST}: check the date')} "
-            f"WHEN {t}::DATE > {latest} THEN {lit(name + ' ')} || {shown} || ' is after ' || "
-            f"strftime({latest}, '%Y-%m-%d') || "
-            f"{lit(', too far after the day it was loaded: check the date')} END"
+            f"CASE WHEN {t}::DATE < DATE {lit(EARLIEST)} THEN {head} || {shown} || {early} "
+            f"WHEN {t}::DATE > {latest} THEN {head} || {shown} || ''' is after ' || "
+            f"strftime({latest}, '%Y-%m-%d') || {late} END"
         )
 
 

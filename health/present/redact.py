@@ -33,10 +33,10 @@ class Redactor:
         # The champion's names first: "the champion" wins over "a contact" for the same person.
         champ_words = champions | {c.split()[0] for c in champions if len(c.split()) > 1}
         champ_words = {w for w in champ_words if len(w) >= MIN_FIRST_NAME}
-        self.rules = [
+        self.rules = [  # emails first: a name inside one (adam.rossi@) would break it up
+            (EMAIL_PATTERN, EMAIL),
             (_alternation(champ_words), CHAMPION),
             (_alternation((full | firsts) - champ_words), CONTACT),
-            (EMAIL_PATTERN, EMAIL),
         ]
         self.rules = [(p, r) for p, r in self.rules if p]
         self._compiled = [(re.compile(p), r) for p, r in self.rules]
