@@ -303,3 +303,38 @@ def test_a_throttle_file_is_shared_by_every_process(tmp_path):
     assert not two.attempt("lee") and two.blocked("Lee")
     one.succeeded("lee")
     assert two.attempt("lee")
+
+
+# --- a local sign-in survives a reload or a new tab -------------------------------------------
+
+
+def test_a_local_sign_in_survives_a_reload_until_sign_out(clean_throttle):
+    at = sign_in(start(), "pat")
+    token = at.query_params["session"]
+    again = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60)
+    again.query_params["session"] = token  # a reload, or the link opened in a new tab
+    again.run()
+    assert not again.exception and again.title[0].value != "Customer health"
+    assert "Pat PM" in " ".join(c.value for c in again.sidebar.caption)
+    forged = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60)
+    forged.query_params["session"] = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    forged.run()
+    assert forged.title[0].value == "Customer health"  # the sign-in form
+    next(b for b in again.sidebar.button if b.label == "Sign out").click().run()
+    assert "session" not in again.query_params and again.title[0].value == "Customer health"
+
+
+def test_a_session_token_expires_and_ends_with_a_new_password(tmp_path, monkeypatch):
+    from health.auth import tokens
+
+    monkeypatch.setenv("HEALTH_USERS", str(tmp_path / "users.toml"))
+    user = auth.add_user(auth.User("pat", "Pat PM", "pm", password_hash=auth.hash_password("a")))
+    secret = tokens.load_secret(tmp_path / "secret")
+    assert tokens.load_secret(tmp_path / "secret") == secret  # made once, then read
+    token = tokens.issue(user, secret, now=1_000, ttl=60)
+    assert tokens.check(token, secret, now=1_030) == user
+    assert tokens.check(token, secret, now=1_061) is None  # expired
+    assert tokens.check(token, b"another secret", now=1_030) is None
+    changed = auth.User("pat", "Pat PM", "pm", password_hash=auth.hash_password("new one!"))
+    auth.add_user(changed)
+    assert tokens.check(token, secret, now=1_030) is None  # a new password ends it

@@ -23,6 +23,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from health import auth
 from health.app.text import md
+from health.auth import tokens
 from health.auth.users import User
 from health.present import redact as redaction
 
@@ -104,14 +105,50 @@ def _oidc() -> Access:
 def _local() -> Access:
     signed = st.session_state.get(SESSION_KEY)
     if not signed:
-        return Access(None, "local")
+        # A reload or a new tab starts a new session: the signed token in the URL carries the
+        # sign-in over (Streamlit has no supported way to set a cookie; see auth/tokens.py).
+        user = _from_token()
+        if user is None:
+            return Access(None, "local")
+        signed = st.session_state[SESSION_KEY] = (user.username, user.password_hash)
     username, password_hash = signed
     user = auth.get_user(username)
     # Removed from the file, or given a new password: the session ends (the stale entry stays
     # until the next sign-in replaces it, so every check in this run says the same).
     if user is None or user.password_hash != password_hash:
         return Access(None, "local", "Your sign-in has ended; sign in again.")
+    _keep_token(user)
     return Access(user, "local")
+
+
+TOKEN_PARAM, TOKEN_KEY = "session", "_health_token"
+
+
+def _secret() -> bytes:
+    # A deployment may set one in secrets.toml (session_secret = "…"); else one under data/.
+    try:
+        if st.secrets.load_if_toml_exists() and st.secrets.get("session_secret"):
+            return str(st.secrets["session_secret"]).encode()
+    except Exception:  # noqa: BLE001 - a broken secrets file: the file under data/ serves
+        log.warning("could not read session_secret from secrets.toml", exc_info=True)
+    return tokens.load_secret()
+
+
+def _from_token() -> User | None:
+    token = st.query_params.get(TOKEN_PARAM)
+    user = tokens.check(token, _secret()) if token else None
+    if user is not None:
+        st.session_state[TOKEN_KEY] = token
+    return user
+
+
+def _keep_token(user: User) -> None:
+    """Put the session's token in the URL (again: switching pages drops the query)."""
+    token = st.session_state.get(TOKEN_KEY)
+    if not token:
+        token = st.session_state[TOKEN_KEY] = tokens.issue(user, _secret())
+    if st.query_params.get(TOKEN_PARAM) != token:
+        st.query_params[TOKEN_PARAM] = token
 
 
 def current_user() -> User | None:
@@ -321,6 +358,7 @@ def _password_login() -> None:
         st.error("Wrong username or password.", icon=":material/error:")
         return
     st.session_state[SESSION_KEY] = (user.username, user.password_hash)
+    st.session_state.pop(TOKEN_KEY, None)  # a fresh token for a fresh sign-in
     st.rerun()
 
 
@@ -333,6 +371,8 @@ def sidebar(user: User) -> None:
     if st.button("Sign out", icon=":material/logout:", key="logout"):
         if SESSION_KEY in st.session_state:
             del st.session_state[SESSION_KEY]
+            st.session_state.pop(TOKEN_KEY, None)
+            st.query_params.pop(TOKEN_PARAM, None)
             st.rerun()
         else:
             st.logout()
