@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from health import auth
+from health.auth.redact import redact
 from health.auth.users import User
-from health.present.redact import redact
 
 
 @pytest.fixture

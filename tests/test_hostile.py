@@ -16,10 +16,10 @@ from streamlit.testing.v1 import AppTest
 from health import auth, db
 from health.actions import log as action_log
 from health.app import loading
+from health.auth.redact import redact
 from health.ingest import loader as ingest
 from health.pipeline.oneshot import write_csv
 from health.present.plain import clean, escape_markdown
-from health.present.redact import redact
 from tests import test_login as login
 from tests.conftest import APP_DIR
 from tests.folders import EVENTS, make_folder, rejects

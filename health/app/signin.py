@@ -23,9 +23,9 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from health import auth
 from health.app.text import md
+from health.auth import redact as redaction
 from health.auth import tokens
 from health.auth.users import User
-from health.present import redact as redaction
 
 log = logging.getLogger("health.app")
 
@@ -270,7 +270,7 @@ def redact(
     champion: str | None = None,
     columns: Iterable[str] = auth.CONTACT_COLUMNS,
 ) -> pl.DataFrame:
-    """The frame as the signed-in user's role may see it (health/present/redact.py)."""
+    """The frame as the signed-in user's role may see it (health/auth/redact.py)."""
     return redaction.redact(frame, signed_in().role, names, champion, columns)
 
 
