@@ -32,8 +32,9 @@ import polars as pl  # noqa: E402
 from health import db  # noqa: E402
 from health.demo import generate  # noqa: E402
 from health.ingest.loader import load  # noqa: E402
-from health.moments.detect import INPUTS, detect_folder, refresh_moments  # noqa: E402
+from health.moments.detect import INPUTS, refresh_moments  # noqa: E402
 from health.moments.evaluate import evaluate  # noqa: E402
+from health.pipeline.oneshot import detect_folder  # noqa: E402
 from health.pipeline.refresh import default_as_of, run_steps, steps_through  # noqa: E402
 
 

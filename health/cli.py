@@ -50,6 +50,16 @@ AsOfOption = Annotated[
         show_default=False,
     ),
 ]
+MapOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        help="A mapping file, or a shipped recipe's name (segment, mixpanel, amplitude, stripe, "
+        "hubspot, zendesk, salesforce), turning the folder's exports into the contract's tables. "
+        "Repeat it to combine recipes. Default: mapping.toml in the folder, if there is one.",
+        show_default=False,
+    ),
+]
 
 
 class Steps:
@@ -138,6 +148,7 @@ def load(
         bool,
         typer.Option("--replace", help="Drop everything loaded before instead of merging."),
     ] = False,
+    maps: MapOption = None,
 ) -> None:
     """Validate a data folder and load it into the database (all or nothing).
 
@@ -151,9 +162,13 @@ def load(
     start = time.perf_counter()
     try:
         with Steps("load") as steps:
-            report = load_folder(folder, db_file, replace=replace, progress=steps)
+            report = load_folder(folder, db_file, replace=replace, progress=steps, maps=maps or ())
     except LoadError as exc:
         fail(f"{exc}\nNothing was loaded; the database is unchanged.")
+    if report.recipe:
+        out.print(f"Mapped with {report.recipe}:", highlight=False)
+        for line in report.mapped:
+            out.print(f"  {line}", highlight=False)
     for warning in report.warnings:
         styled("warning:", "yellow", warning)
     for t in report.tables:
@@ -227,14 +242,19 @@ RequiredAsOf = Annotated[
 OutOption = Annotated[Path, typer.Option("--out", help="The CSV file to write.")]
 
 
-def _oneshot(data: Path, as_of: dt.datetime, out_file: Path, query: str, what: str) -> None:
+def _oneshot(
+    data: Path, as_of: dt.datetime, out_file: Path, query: str, what: str, maps: list[str]
+) -> None:
     from health.ingest.loader import LoadError
     from health.pipeline.oneshot import warehouse, write_csv
     from health.pipeline.refresh import RefreshError
 
     start = time.perf_counter()
     try:
-        with Steps(what) as steps, warehouse(data, as_of.date(), progress=steps) as (con, report):
+        with (
+            Steps(what) as steps,
+            warehouse(data, as_of.date(), progress=steps, maps=maps) as (con, report),
+        ):
             frame = db.query(con, query)
     except (LoadError, RefreshError) as exc:
         fail(str(exc))
@@ -245,6 +265,8 @@ def _oneshot(data: Path, as_of: dt.datetime, out_file: Path, query: str, what: s
             f"{report.rejected:,} input rows broke the contract and were left out "
             "(load the folder with `health load` to see them).",
         )
+    if report.recipe:
+        out.print(f"Mapped with {report.recipe}.", highlight=False)
     write_csv(frame, out_file)
     out.print(
         f"Wrote {frame.height:,} rows to {out_file} in {time.perf_counter() - start:.1f} s.",
@@ -253,24 +275,28 @@ def _oneshot(data: Path, as_of: dt.datetime, out_file: Path, query: str, what: s
 
 
 @app.command()
-def score(data: DataOption, as_of: RequiredAsOf, out_file: OutOption) -> None:
+def score(
+    data: DataOption, as_of: RequiredAsOf, out_file: OutOption, maps: MapOption = None
+) -> None:
     """Score every account active at the as-of date, straight from a data folder.
 
     Trains on the folder's history before the as-of date. Columns: account_id, health_score
     (0-100, higher is healthier), churn_risk (probability of churn within 90 days), tier
     (healthy / watch / at_risk), stage (journey stage), drivers (the main reasons).
     """
-    _oneshot(data, as_of, out_file, "q_scores", "score")
+    _oneshot(data, as_of, out_file, "q_scores", "score", maps or [])
 
 
 @app.command()
-def moments(data: DataOption, as_of: RequiredAsOf, out_file: OutOption) -> None:
+def moments(
+    data: DataOption, as_of: RequiredAsOf, out_file: OutOption, maps: MapOption = None
+) -> None:
     """List every moment of truth detected up to the as-of date, straight from a data folder.
 
     Columns: account_id, moment (relationship_change / crisis / delight), kind, detected_on,
     started_on, severity (0-1), evidence.
     """
-    _oneshot(data, as_of, out_file, "q_moments", "moments")
+    _oneshot(data, as_of, out_file, "q_moments", "moments", maps or [])
 
 
 @app.command()

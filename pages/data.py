@@ -12,10 +12,16 @@ ui_auth.require_page("data")
 st.title("Data")
 con = connection.cursor()
 facts = catalog.meta(con)
-c1, c2, c3 = st.columns(3)
+c1, c2, c3, c4 = st.columns(4)
 c1.metric("As of", facts.get("as_of", "not refreshed"))
 c2.metric("Last load", facts.get("loaded_at", "never"))
 c3.metric("Last refresh", facts.get("refreshed_at", "never"))
+c4.metric(
+    "Mapped with",
+    catalog.recipe(con) or "none",
+    help="The mapping files (recipes) that turned other tools' exports into the contract's "
+    "tables in the last load; 'none' when the files were already in the contract's shape.",
+)
 
 loaded = catalog.tables(con)
 left, right = st.columns([3, 2])
@@ -71,8 +77,9 @@ with st.form("as_of"):
 st.subheader("Load data")
 st.caption(
     "A folder or files in the input contract's shape (see the README): accounts and events are "
-    "required, the other tables optional. Everything is validated first; a file that cannot be "
-    "loaded changes nothing."
+    "required, the other tables optional. A folder of other tools' exports loads too when it "
+    "holds a mapping.toml (see the README's mapping files and recipes). Everything is validated "
+    "first; a file that cannot be loaded changes nothing."
 )
 with st.form("load"):
     folder = st.text_input("Data folder on the server", placeholder="/path/to/export")

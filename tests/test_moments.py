@@ -14,7 +14,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from health.moments.detect import COLUMNS, detect_folder
+from health.moments.detect import COLUMNS
+from health.pipeline.oneshot import detect_folder
 from tests.folders import make_folder
 
 START = dt.date(2024, 1, 1)  # a Monday

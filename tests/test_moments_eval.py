@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 
 from health.demo import generate
-from health.moments.detect import detect_folder
 from health.moments.evaluate import evaluate
+from health.pipeline.oneshot import detect_folder
 
 N_ACCOUNTS = 250
 MACRO_F1_FLOOR = 0.90

@@ -76,6 +76,7 @@ def test_data_page_shows_row_counts_and_rejects(app_db):
     assert _metric(at, "As of") == str(
         con.execute("SELECT value FROM meta WHERE key = 'as_of'").fetchall()[0][0]
     )
+    assert _metric(at, "Mapped with") == "none"  # the demo is in the contract's shape
 
 
 def test_pages_say_what_to_load_when_there_is_no_data(tmp_path, monkeypatch):

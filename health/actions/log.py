@@ -31,7 +31,7 @@ import polars as pl
 from health import db
 
 STATUSES = ("open", "done", "snoozed", "dismissed")
-CLOSED = ("done", "dismissed")
+
 # Suggestions for the outcome field; any text is stored.
 OUTCOMES = ("improved", "no change", "worse", "no answer", "not relevant")
 WAIT_SECONDS = 30.0  # how long a read or write waits for the log before giving up
@@ -228,8 +228,7 @@ def _hub() -> duckdb.DuckDBPyConnection:
     # DuckDB instance costs ~20 ms, attaching a file ~2 ms. Re-made after a fork.
     global _HUB
     if _HUB is None or _HUB[0] != os.getpid():
-        con = duckdb.connect(":memory:")
-        con.execute("SET TimeZone = 'UTC'")
+        con = db.connect(":memory:", read_only=False)
         _HUB = (os.getpid(), con)
     return _HUB[1]
 

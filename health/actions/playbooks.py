@@ -1,18 +1,16 @@
-"""The playbooks (playbooks.toml): loading and checking them, and filling their texts."""
+"""The playbooks (config/playbooks.toml): checking them, and filling their texts."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import polars as pl
 
-CONFIG = Path(__file__).resolve().parents[1] / "config" / "playbooks.toml"
-MOMENT_KINDS = {
-    "relationship_change": ("stalled_onboarding", "early_wow"),
-    "crisis": ("engagement_drop", "champion_left"),
-    "delight": ("usage_spike", "expansion", "promoter"),
-}
+from health import config
+from health.moments.taxonomy import KINDS_OF as MOMENT_KINDS
+from health.moments.taxonomy import MOMENT_OF
+
+CONFIG = config.path("playbooks")
 RISK_SIGNALS = (
     "renewal_at_risk",
     "usage_decline",
@@ -36,14 +34,14 @@ PLACEHOLDERS = (
 TEXTS = ("title", "detail", "email_subject", "email_body")
 
 
-class PlaybookError(Exception):
-    """playbooks.toml is incomplete or malformed; the message names the entry and the fix."""
+class PlaybookError(config.ConfigError):
+    """playbooks.toml is incomplete; the message names the entry and the fix."""
 
 
 def playbooks(path: Path = CONFIG) -> dict:
-    """The settings, signal thresholds and playbooks, checked for completeness."""
-    book = tomllib.loads(path.read_text())
-    for section in ("settings", "signals", "playbooks"):
+    """The settings and playbooks, checked for completeness."""
+    book = config.load(Path(path))
+    for section in ("settings", "playbooks"):
         if section not in book:
             raise PlaybookError(f"{path}: missing the [{section}] section.")
     wanted = [k for kinds in MOMENT_KINDS.values() for k in kinds] + list(RISK_SIGNALS)
@@ -53,6 +51,7 @@ def playbooks(path: Path = CONFIG) -> dict:
             raise PlaybookError(f"{path}: no [playbooks.{reason}]; every reason needs one.")
     for reason, entry in book["playbooks"].items():
         missing = {"kind", "title", "do", "due_in_days", "weight", "email_subject", "email_body"}
+        missing |= {"guidance"} if reason in MOMENT_OF else set()
         missing -= set(entry)
         lists = "recognition" if entry.get("kind") == "delight" else "questions"
         if missing or not entry.get(lists):
@@ -81,7 +80,7 @@ def playbook_frame(book: dict) -> pl.DataFrame:
 
 
 def params(book: dict) -> dict:
-    s, g = book["settings"], book["signals"]
+    s, g = book["settings"], config.load("signals")["signals"]
     return {
         "moment_max_age_days": int(s["moment_max_age_days"]),
         "arr_floor": float(s["arr_floor"]),

@@ -46,8 +46,8 @@ def health_after_actions(con, log: str | os.PathLike, by: str = "reason_kind") -
     )
     cur = db.cursor(con)
     try:
-        cur.register("done_actions", done.to_arrow())
-        rows = cur.sql(db.sql("q_actions_health_after")).pl()
+        with db.registered(cur, "done_actions", done):
+            rows = cur.sql(db.sql("q_actions_health_after")).pl()
     finally:
         cur.close()
     if rows.is_empty():

@@ -6,7 +6,7 @@ and keeps its id (account + reason + the episode's start) for as long as the epi
 Each CSM gets at most `daily_budget` new actions a day ("today" is the as-of date), highest
 priority first; the rest wait in the queue and surface on later days. Who surfaced on which day
 is carried from the previous refresh's mart_actions, which the refresh's copy of the warehouse
-still holds. The CSM's own statuses live in the action log (health/action_log.py), which no
+still holds. The CSM's own statuses live in the action log (health/actions/log.py), which no
 refresh touches; pages read them live, so a change shows without a refresh.
 
 `state` of an action: listed (on its owner's list), snoozed, queued (waiting for budget),
@@ -25,9 +25,10 @@ import polars as pl
 
 from health import db
 from health.actions import log as action_log
+from health.actions import states
 from health.actions.playbooks import params, playbook_frame, playbooks, render
 
-STATES = ("listed", "snoozed", "queued", "done", "dismissed", "duplicate", "covered", "expired")
+STATES = states.STATES
 COLUMNS = {
     "action_id": pl.String,
     "account_id": pl.String,
@@ -82,17 +83,25 @@ _INPUTS = {
 }
 
 
+# One SQL file per trigger (health/db/sql/int/int_trigger_*.sql), stacked by int_action_triggers.
+TRIGGERS = tuple(
+    f"int_trigger_{t}"
+    for t in ("moments", "renewal", "decline", "urgent", "champion", "detractor", "untouched")
+)
+
+
 def refresh_actions(con, as_of: dt.date) -> None:
     """Refresh step: triggers -> candidate actions -> dedupe and daily budget -> mart_actions."""
     book = playbooks()
     stand_ins = [name for name in _INPUTS if not db.table_exists(con, name)]
     for name in stand_ins:  # names from _INPUTS only
         con.execute(f"CREATE TEMP TABLE {name} ({_INPUTS[name]})")
-    con.register("action_playbooks", playbook_frame(book).to_arrow())
     try:
-        db.build(con, ["int_action_triggers", "int_action_candidates"], **params(book))
+        with db.registered(con, "action_playbooks", playbook_frame(book)):
+            db.build(
+                con, [*TRIGGERS, "int_action_triggers", "int_action_candidates"], **params(book)
+            )
     finally:
-        con.unregister("action_playbooks")
         for name in stand_ins:
             con.execute(f"DROP TABLE temp.{name}")
     fresh = render(db.run(con, "select * from int_action_candidates"))
@@ -102,11 +111,7 @@ def refresh_actions(con, as_of: dt.date) -> None:
     log = action_log.log_path(database) if database else None
     status = action_log.statuses(log) if log else pl.DataFrame(schema=action_log.COLUMNS)
     planned = plan(fresh, previous, status, live["account_id"], as_of, book["settings"])
-    con.register("_actions_frame", planned.to_arrow())
-    try:
-        con.execute("CREATE OR REPLACE TABLE mart_actions AS SELECT * FROM _actions_frame")
-    finally:
-        con.unregister("_actions_frame")
+    db.write_frame(con, "mart_actions", planned)
 
 
 def _previous(con) -> pl.DataFrame:
@@ -159,7 +164,7 @@ def plan(
 def _decide(frame: pl.DataFrame, as_of: dt.date, settings: dict) -> pl.DataFrame:
     c = pl.col
     key = ["account_id", "reason"]
-    closed = c("status").is_in(action_log.CLOSED)
+    closed = c("status").is_in(states.CLOSED)
     surfaced = c("surfaced_on").is_not_null()
     frame = frame.with_columns(closed=closed, surfaced=surfaced)
 
@@ -203,7 +208,7 @@ def _decide(frame: pl.DataFrame, as_of: dt.date, settings: dict) -> pl.DataFrame
         .select("action_id")
         .unique()
     )
-    snoozed = (c("status") == "snoozed") & (c("snooze_until") > as_of)
+    snoozed = states.snoozed(as_of)
     frame = frame.with_columns(
         covered=c("action_id").is_in(covering["action_id"].implode()) & ~c("surfaced"),
         snoozed=snoozed,
@@ -237,25 +242,18 @@ def _decide(frame: pl.DataFrame, as_of: dt.date, settings: dict) -> pl.DataFrame
         frame.with_columns(
             surfaced_on=pl.when(new).then(pl.lit(as_of)).otherwise(c("surfaced_on")),
             due_on=pl.when(c("surfaced")).then(c("due_on")).otherwise(due).cast(pl.Date),
-            state=pl.when(c("closed"))
-            .then(c("status"))
-            .when(c("duplicate"))
-            .then(pl.lit("duplicate"))
-            .when(c("covered"))
-            .then(pl.lit("covered"))
-            .when(~c("pending"))
-            .then(pl.lit("expired"))
-            .when(c("snoozed"))
-            .then(pl.lit("snoozed"))
-            .when(new | c("surfaced"))
-            .then(pl.lit("listed"))
-            .otherwise(pl.lit("queued")),
+            state=states.state(
+                closed=c("closed"),
+                duplicate=c("duplicate"),
+                covered=c("covered"),
+                pending=c("pending"),
+                snoozed=c("snoozed"),
+                listed=new | c("surfaced"),
+            ),
             as_of=pl.lit(as_of),
         )
         .with_columns(
-            due_on=pl.when(c("state").is_in(["duplicate", "covered", "expired"]))
-            .then(None)
-            .otherwise(c("due_on"))
+            due_on=pl.when(c("state").is_in(states.SET_ASIDE)).then(None).otherwise(c("due_on"))
         )
         .sort("owner", "priority", "action_id", descending=[False, True, False])
     )
@@ -263,22 +261,11 @@ def _decide(frame: pl.DataFrame, as_of: dt.date, settings: dict) -> pl.DataFrame
 
 def live_state(actions: pl.DataFrame, status: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     """Actions with their latest log entry and the state that entry gives them now."""
-    c = pl.col
     frame = actions.drop(STATUS_COLUMNS, strict=False).join(
         status.select("action_id", *STATUS_COLUMNS), on="action_id", how="left"
     )
-    follows_log = c("state").is_in(["listed", "snoozed", "queued", "done", "dismissed"])
-    listed_or_queued = pl.when(c("surfaced_on").is_not_null()).then(pl.lit("listed"))
-    return frame.with_columns(
-        status=c("status").fill_null("open"),
-        state=pl.when(~follows_log)
-        .then(c("state"))
-        .when(c("status").is_in(action_log.CLOSED))
-        .then(c("status"))
-        .when((c("status") == "snoozed") & (c("snooze_until") > as_of))
-        .then(pl.lit("snoozed"))
-        .otherwise(listed_or_queued.otherwise(pl.lit("queued"))),
-    )
+    frame = frame.with_columns(status=pl.col("status").fill_null("open"))
+    return frame.with_columns(state=states.live(frame, as_of))
 
 
 def _as_of(con) -> dt.date:

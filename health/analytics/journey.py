@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from pathlib import Path
 
 import polars as pl
 
-from health import db
+from health import config, db
 
-CONFIG = Path(__file__).resolve().parents[1] / "config" / "journey.toml"
+CONFIG = config.path("journey")
 # Stages in journey order; at_risk and churned sit outside the forward path.
 STAGES = (
     "signed_up",
@@ -35,7 +34,7 @@ MILESTONES = (
 
 def settings(path: Path = CONFIG) -> dict:
     """The journey's settings as bound SQL parameters."""
-    cfg = tomllib.loads(path.read_text())
+    cfg = config.load(Path(path))
     return {
         "core_features": list(cfg["core"]["features"]),
         "min_account_share": float(cfg["core"]["min_account_share"]),

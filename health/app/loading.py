@@ -29,7 +29,8 @@ class Job:
     """One load-and-refresh: what it has done so far, and how it ended."""
 
     started: dt.datetime
-    lines: list[str] = field(default_factory=list)  # progress, then the report (Markdown)
+    lines: list[str] = field(default_factory=list)  # progress, as plain text
+    report: list[str] = field(default_factory=list)  # what was loaded, as Markdown
     warnings: list[str] = field(default_factory=list)
     state: str = "running"  # running, done or failed
     error: str = ""
@@ -93,7 +94,7 @@ def _run(job: Job, source: Path, saved: Path | None, replace: bool) -> None:
         report = load(source, replace=replace, progress=job.lines.append)
         job.lines.append("Refreshing…")
         refresh(progress=lambda step: job.lines.append(step_label(step)))
-        job.lines.extend(_report_lines(report))
+        job.report = _report_lines(report)
         job.warnings = report.warnings + [w for t in report.tables for w in t.warnings]
         job.state = "done"
     except (LoadError, RefreshError) as exc:
@@ -113,6 +114,10 @@ def _run(job: Job, source: Path, saved: Path | None, replace: bool) -> None:
 
 def _report_lines(report) -> list[str]:
     lines = []
+    if report.recipe:  # a mapping.toml in the folder turned other tools' exports into tables
+        lines.append(
+            f"Mapped with **{md(report.recipe)}**: " + "; ".join(md(m) for m in report.mapped)
+        )
     for t in report.tables:
         line = f"**{md(t.file)}**: {t.rows_read:,} rows read, {t.rows_loaded:,} loaded"
         if t.rows_rejected:
@@ -138,8 +143,8 @@ def job_status() -> None:
         )
         return
     with st.status(f"Loaded and refreshed ({job.when()})", state="complete", expanded=False):
-        for line in job.lines:
-            st.markdown(line if line.startswith("**") else md(line))
+        for line in job.report:
+            st.markdown(line)
     for warning in job.warnings:
         st.warning(md(warning, 2000), icon=":material/warning:")
 

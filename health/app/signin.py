@@ -6,7 +6,7 @@ Three modes, decided on every rerun (cheap: the users file is re-read only when 
 - a local users file with hashed passwords (data/users.toml or $HEALTH_USERS) otherwise;
 - single-user mode when no users are configured: one admin, allowed only while the server
   listens on the loopback address, so nobody else can reach it.
-Besides health/ui.py this is the one module that imports Streamlit.
+Like every module of health/app/, it may import Streamlit; nothing outside health/app/ does.
 """
 
 from __future__ import annotations

@@ -1,1 +1,5 @@
-"""The product's settings as TOML: the scorecard, the journey, the playbooks and their moments."""
+"""The product's settings as TOML (scorecard, journey, playbooks): one loader, one error type."""
+
+from health.config.loader import CONFIG_DIR, ConfigError, load, path
+
+__all__ = ["CONFIG_DIR", "ConfigError", "load", "path"]

@@ -12,10 +12,12 @@ from health.db.door import (
     exists,
     published_file,
     query,
+    registered,
     run,
     sql,
     table_exists,
     version,
+    write_frame,
     writing,
 )
 
@@ -31,9 +33,11 @@ __all__ = [
     "exists",
     "published_file",
     "query",
+    "registered",
     "run",
     "sql",
     "table_exists",
     "version",
+    "write_frame",
     "writing",
 ]

@@ -37,6 +37,12 @@ def meta(con) -> dict[str, str]:
     return dict(con.execute("SELECT key, value FROM meta").fetchall())
 
 
+def recipe(con) -> str | None:
+    """The mapping recipes the last load used ('segment + stripe'), or None for plain files."""
+    used = meta(con).get("recipe")
+    return None if used in (None, "none") else used
+
+
 def loads(con) -> pl.DataFrame:
     """Every file loaded, newest first."""
     if not db.table_exists(con, "loads"):

@@ -196,3 +196,24 @@ def build(
         # Staging is rename/cast only: a view costs nothing to build and nothing to store.
         kind = "VIEW" if name.startswith("stg_") else "TABLE"
         con.execute(f"CREATE OR REPLACE {kind} {name} AS {text}", used or None)
+
+
+@contextlib.contextmanager
+def registered(con, name: str, frame: pl.DataFrame) -> Iterator[None]:
+    """A frame readable as a view called `name` inside the block (through Arrow, not SQL text)."""
+    con.register(name, frame.to_arrow())
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
+def write_frame(con, table: str, frame: pl.DataFrame, types: dict[str, str] | None = None) -> None:
+    """Create or replace `table` from a frame, its columns cast to `types` where given.
+
+    `table` and `types` come from the code, never from users; the values go in through Arrow.
+    """
+    view = f"_frame_{table}"
+    cols = ", ".join(f"{c}::{t} AS {c}" for c, t in types.items()) if types else "*"
+    with registered(con, view, frame):
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {cols} FROM {view}")

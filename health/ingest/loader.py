@@ -19,6 +19,7 @@ from health.ingest.files import (  # noqa: F401 - LoadError and save_uploads are
     reader,
     save_uploads,
 )
+from health.ingest.mappings import MapResult, prepared
 from health.ingest.validate import checked_select, ddl, record
 
 MAX_EXAMPLES = 5
@@ -58,6 +59,8 @@ class LoadReport:
     folder: str
     tables: list[TableReport] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    recipe: str = ""  # the mapping files that turned the folder's exports into tables
+    mapped: list[str] = field(default_factory=list)  # what each mapping made, in words
 
     @property
     def rejected(self) -> int:
@@ -232,6 +235,8 @@ def _ensure_schema(con) -> None:
             rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT)
         """
     )
+    # Databases made before mapping files have no recipe column yet.
+    con.execute("ALTER TABLE loads ADD COLUMN IF NOT EXISTS recipe VARCHAR")
     con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
 
 
@@ -276,56 +281,85 @@ def load(
     *,
     replace: bool = False,
     progress: Callable[[str], None] | None = None,
+    maps: list[str] | tuple = (),
 ) -> LoadReport:
-    """Validate a data folder and merge it into the database, all or nothing."""
+    """Validate a data folder and merge it into the database, all or nothing.
+
+    `maps` (mapping files or recipe names), or a mapping.toml in the folder, first turn the
+    folder's exports into the contract's tables.
+    """
     folder = Path(folder).expanduser().resolve()
-    files, warnings = find_files(folder)
-    report = LoadReport(str(folder), warnings=warnings)
-    with db.writing(path) as con:
-        _ensure_schema(con)
-        if replace:
-            for table in TABLES:
-                con.execute(f"DELETE FROM {table.name}")
-            con.execute("DELETE FROM rejects")
-        events_were_empty = _is_empty(con, "events")
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE known_accounts AS SELECT account_id FROM accounts"
-        )
-        for table in TABLES:  # accounts first: the others point at it
-            if table.name not in files:
-                continue
-            path_t = files[table.name]
-            if progress:
-                progress(f"{table.name} ({path_t.name})")
-            tr = TableReport(table.name, path_t.name)
-            as_written = _stage(con, path_t, table, tr)
-            if table.name == "accounts":
-                con.execute(
-                    "INSERT INTO known_accounts SELECT account_id FROM typed_accounts "
-                    "WHERE _problems IS NULL"
-                )
-            _collect_rejects(con, table, path_t, tr, as_written)
-            _merge(con, table, tr)
-            con.execute(
-                "INSERT INTO loads VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
-                [
-                    str(folder),
-                    table.name,
-                    path_t.name,
-                    tr.rows_read,
-                    tr.rows_loaded,
-                    tr.rows_rejected,
-                ],
-            )
-            report.tables.append(tr)
-        events = next((t for t in report.tables if t.table == "events"), None)
-        if events and "users" in files:
-            _warn_unknown_users(con, events, only_these=events_were_empty)
-        if events and not (replace or events_were_empty):
-            _note_events_added(con)
-        elif events and (replace or not _is_empty(con, "events")):
-            con.execute("INSERT OR REPLACE INTO meta VALUES ('events_changed_from', 'all')")
-        con.execute(
-            "INSERT OR REPLACE INTO meta VALUES ('loaded_at', strftime(now(), '%Y-%m-%d %H:%M:%S'))"
-        )
+    with prepared(folder, maps) as (source, mapped):
+        files, warnings = _find(folder, source, mapped)
+        report = LoadReport(str(folder), warnings=warnings)
+        if mapped:
+            report.recipe, report.warnings = mapped.recipe, mapped.warnings + warnings
+            report.mapped = [
+                f"{t.table}: {t.rows:,} rows made by {t.mapping} from {', '.join(t.files)}"
+                for t in mapped.tables
+            ]
+        with db.writing(path) as con:
+            _load_into(con, files, report, replace, progress)
     return report
+
+
+def _find(folder: Path, source: Path, mapped: MapResult | None):
+    """The contract files to load; a missing table is named in the folder the person gave."""
+    try:
+        return find_files(source)
+    except LoadError as exc:
+        if mapped is None:
+            raise
+        where = f"{folder} (after mapping with {mapped.recipe})"
+        raise LoadError(str(exc).replace(str(source), where)) from None
+
+
+def _load_into(con, files: dict, report: LoadReport, replace: bool, progress) -> None:
+    """Stage, check and merge every table found, recording the load."""
+    _ensure_schema(con)
+    if replace:
+        for table in TABLES:
+            con.execute(f"DELETE FROM {table.name}")
+        con.execute("DELETE FROM rejects")
+    events_were_empty = _is_empty(con, "events")
+    con.execute("CREATE OR REPLACE TEMP TABLE known_accounts AS SELECT account_id FROM accounts")
+    for table in TABLES:  # accounts first: the others point at it
+        if table.name not in files:
+            continue
+        path_t = files[table.name]
+        if progress:
+            progress(f"{table.name} ({path_t.name})")
+        tr = TableReport(table.name, path_t.name)
+        as_written = _stage(con, path_t, table, tr)
+        if table.name == "accounts":
+            con.execute(
+                "INSERT INTO known_accounts SELECT account_id FROM typed_accounts "
+                "WHERE _problems IS NULL"
+            )
+        _collect_rejects(con, table, path_t, tr, as_written)
+        _merge(con, table, tr)
+        con.execute(
+            "INSERT INTO loads (loaded_at, folder, table_name, file, rows_read, rows_loaded, "
+            "rows_rejected, recipe) VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                report.folder,
+                table.name,
+                path_t.name,
+                tr.rows_read,
+                tr.rows_loaded,
+                tr.rows_rejected,
+                report.recipe or None,
+            ],
+        )
+        report.tables.append(tr)
+    events = next((t for t in report.tables if t.table == "events"), None)
+    if events and "users" in files:
+        _warn_unknown_users(con, events, only_these=events_were_empty)
+    if events and not (replace or events_were_empty):
+        _note_events_added(con)
+    elif events and (replace or not _is_empty(con, "events")):
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('events_changed_from', 'all')")
+    con.execute(
+        "INSERT OR REPLACE INTO meta VALUES ('loaded_at', strftime(now(), '%Y-%m-%d %H:%M:%S'))"
+    )
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('recipe', ?)", [report.recipe or "none"])

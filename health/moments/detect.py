@@ -25,9 +25,7 @@ to choose anything. bench/moments_eval.py reproduces the figures.
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
@@ -49,6 +47,7 @@ from health.moments.onboarding import (
     onboarding_stats,
 )
 from health.moments.people import detect_champion_left, detect_user_waves
+from health.moments.taxonomy import MOMENT_OF
 
 # The rollups the detectors read, built by the refresh step itself (one STEPS entry).
 INPUTS = [
@@ -240,35 +239,13 @@ def _finish(found: pl.DataFrame) -> pl.DataFrame:
     text = ev.guidance()
     return (
         found.with_columns(
-            moment=pl.col("kind").replace_strict(ev.MOMENT_OF),
+            moment=pl.col("kind").replace_strict(MOMENT_OF),
             guidance=pl.col("kind").replace_strict(text, default=None, return_dtype=pl.String),
             severity=pl.col("severity").clip(0, 1).round(3).fill_nan(0.0),
         )
         .select([pl.col(c).cast(t) for c, t in COLUMNS.items()])
         .sort("detected_on", "account_id", "kind")
     )
-
-
-def detect_folder(
-    data: str | Path, as_of: dt.date | None = None, params: dict[str, dict] | None = None
-) -> pl.DataFrame:
-    """Load a data folder into a throwaway database and detect its moments (backtests, tests).
-
-    Runs only the refresh steps the moments read, so a backtest does not train the model.
-    """
-    from health.ingest.loader import load
-    from health.pipeline.refresh import default_as_of, run_steps, steps_through
-
-    with tempfile.TemporaryDirectory(prefix="health-moments-") as tmp:
-        path = Path(tmp) / "moments.duckdb"
-        load(data, path)
-        con = db.connect(path, read_only=False)
-        try:
-            as_of = as_of or default_as_of(con)
-            run_steps(con, as_of, steps_through("int_account_weeks") + INPUTS)
-            return detect_moments(load_inputs(con), as_of, params)
-        finally:
-            con.close()
 
 
 def refresh_moments(con, as_of: dt.date) -> None:
@@ -280,16 +257,4 @@ def refresh_moments(con, as_of: dt.date) -> None:
 
 def write(con, found: pl.DataFrame) -> None:
     """Replace the `moments` table with a frame in its shape."""
-    arrow = found.select(list(COLUMNS)).to_arrow()
-    con.register("_moments_frame", arrow)
-    try:
-        con.execute(
-            "CREATE OR REPLACE TABLE moments AS SELECT "
-            "account_id::VARCHAR AS account_id, moment::VARCHAR AS moment, kind::VARCHAR AS kind, "
-            "detected_on::DATE AS detected_on, started_on::DATE AS started_on, "
-            "severity::DOUBLE AS severity, evidence::VARCHAR AS evidence, "
-            "guidance::VARCHAR AS guidance, metric_before::DOUBLE AS metric_before, "
-            "metric_after::DOUBLE AS metric_after FROM _moments_frame"
-        )
-    finally:
-        con.unregister("_moments_frame")
+    db.write_frame(con, "moments", found.select(pl.col(c).cast(t) for c, t in COLUMNS.items()))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from health.moments.evidence import MOMENT_OF
+from health.moments.taxonomy import MOMENT_OF
 
 KINDS = tuple(MOMENT_OF)
 TYPES = ("relationship_change", "crisis", "delight")

@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import tomllib
 from functools import cache
-from pathlib import Path
 
 import polars as pl
 
-PLAYBOOK = Path(__file__).resolve().parents[1] / "config" / "playbook_moments.toml"
-
-MOMENT_OF = {
-    "stalled_onboarding": "relationship_change",
-    "early_wow": "relationship_change",
-    "engagement_drop": "crisis",
-    "champion_left": "crisis",
-    "usage_spike": "delight",
-    "expansion": "delight",
-    "promoter": "delight",
-}
+from health import config
+from health.moments.taxonomy import MOMENT_OF
 
 
 @cache
 def guidance() -> dict[str, str]:
     """The playbook text per kind: questions for a change or a crisis, recognition for delight."""
-    book = tomllib.loads(PLAYBOOK.read_text())
-    return {kind: text for section in book.values() for kind, text in section.items()}
+    book = config.load("playbooks")["playbooks"]
+    return {kind: book[kind]["guidance"] for kind in MOMENT_OF if "guidance" in book.get(kind, {})}
 
 
 def day(d: dt.date | None) -> str:

@@ -1,7 +1,8 @@
 """How tables read to people: column headers and coded values in words (no Streamlit here).
 
 Only what is shown changes: the frames keep their column names and coded values, so
-downloads, filters and the CLI's files are unchanged. `health/ui.py` builds the column configs.
+downloads, filters and the CLI's files are unchanged. `health/app/tables.py` builds the column
+configs.
 """
 
 from __future__ import annotations

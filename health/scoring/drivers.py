@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import polars as pl
 
-# When a signal becomes a driver. Keyword-overridable so they can be tuned and backtested.
-THRESHOLDS: dict[str, float] = {
-    "users_drop": 0.25,  # active users down at least 25 % over 4 weeks
-    "events_drop": 0.3,
-    "inactive_days": 10,
-    "renewal_days": 90,
-    "champion_days": 21,
-    "nps_low": 6,
-    "nps_fall": 2,
-    "touch_days": 60,
-    "contraction": 0.1,
-    "low_share": 0.3,
-    "low_core": 0.5,
-    "ticket_burst": 4,
-    "low_csat": 3,
-    "growth": 0.25,
-    "expansion": 0.1,
-    "promoter": 9,
-    "new_days": 90,
-    "low_usage_pct": 0.2,  # events per seat in the lowest 20 % of accounts that week
-    "anniversary_days": 45,
-}
+from health import config
+
+
+# When a signal becomes a driver: config/signals.toml, shared with the actions' risk signals
+# (renewal, champion, touchpoint, detractor). Keyword-overridable so they can be backtested.
+def _thresholds() -> dict[str, float]:
+    """The drivers' thresholds: their own [drivers] and the shared [signals]."""
+    cfg = config.load("signals")
+    g = cfg["signals"]
+    shared = {
+        "renewal_days": g["renewal_days"],
+        "champion_days": g["champion_days"],
+        "touch_days": g["touch_days"],
+        "nps_low": g["nps_max"],
+    }
+    return {**cfg["drivers"], **shared}
+
+
 MAX_DRIVERS = 3
 NONE_FOUND = "no warning signs in the last 4 weeks"
 # The model can see risk in the combination of many small signals none of which is a driver.
@@ -44,31 +42,58 @@ def _plural(n: pl.Expr, one: str, many: str) -> pl.Expr:
     return pl.when(n == 1).then(pl.lit(one)).otherwise(pl.lit(many))
 
 
-def _rules(t: dict[str, float]) -> list[tuple[str, pl.Expr, pl.Expr]]:
-    """(side, severity 0-1 or null, sentence) for every driver the data can support."""
-    c = pl.col
-    users_prev = c("active_users_prev_28d")
-    usage_pct = c("events_per_seat_28d").rank().over("week_end") / c(
-        "events_per_seat_28d"
-    ).count().over("week_end")
-    to_anniversary = 365 - c("tenure_days") % 365
-    seats_before = c("seats_90d_ago")
-    high = c("high_open")
-    urgent = c("urgent_open")
-    return [
-        (
+class Rule(NamedTuple):
+    """A driver: its side (risk or good), severity (0-1; null where it does not apply) and
+    sentence (a row-wise expression)."""
+
+    side: str
+    severity: pl.Expr
+    text: pl.Expr
+
+
+c = pl.col
+# On equal severity the rule named first wins a place among an account's few drivers.
+PRIORITY = (
+    "users_drop",
+    "events_drop",
+    "inactive",
+    "renewal",
+    "tickets_open",
+    "champion_left",
+    "champion_inactive",
+    "detractor",
+    "nps_fall",
+    "sentiment_red",
+    "no_touchpoint",
+    "seats_cut",
+    "low_seat_share",
+    "low_core",
+    "ticket_burst",
+    "low_csat",
+    "low_usage",
+    "anniversary",
+    "new_customer",
+    "users_up",
+    "seats_up",
+    "promoter",
+    "high_seat_share",
+)
+
+
+def _usage(t: dict[str, float]) -> dict[str, Rule]:
+    """Users and activity: falling, silent, low against the seats or the other accounts."""
+    users_prev, share = c("active_users_prev_28d"), c("active_user_share")
+    per_seat = c("events_per_seat_28d")
+    usage_pct = per_seat.rank().over("week_end") / per_seat.count().over("week_end")
+    change = c("active_users_change_28d")
+    users = pl.format("(from {} to {})", _n(users_prev), _n(c("active_users_28d")))
+    return {
+        "users_drop": Rule(
             "risk",
-            pl.when((c("active_users_change_28d") <= -t["users_drop"]) & (users_prev >= 3)).then(
-                0.4 - c("active_users_change_28d")
-            ),
-            pl.format(
-                "active users down {} % in 4 weeks (from {} to {})",
-                _pct(c("active_users_change_28d")),
-                _n(users_prev),
-                _n(c("active_users_28d")),
-            ),
+            pl.when((change <= -t["users_drop"]) & (users_prev >= 3)).then(0.4 - change),
+            pl.format("active users down {} % in 4 weeks {}", _pct(change), users),
         ),
-        (
+        "events_drop": Rule(
             "risk",
             pl.when(c("events_change_28d") <= -t["events_drop"]).then(
                 0.3 - 0.9 * c("events_change_28d")
@@ -80,14 +105,56 @@ def _rules(t: dict[str, float]) -> list[tuple[str, pl.Expr, pl.Expr]]:
                 _n(c("events_prev_28d")),
             ),
         ),
-        (
+        "inactive": Rule(
             "risk",
             pl.when(c("days_since_active") >= t["inactive_days"]).then(
                 (c("days_since_active") / 30).clip(0.4, 1.2)
             ),
             pl.format("no product activity for {} days", _n(c("days_since_active"))),
         ),
-        (
+        "low_seat_share": Rule(
+            "risk",
+            pl.when((share < t["low_share"]) & (c("seats") > 0)).then(0.45 - share),
+            pl.format(
+                "only {} of {} seats active in 28 days ({} %)",
+                _n(c("active_users_28d")),
+                _n(c("seats")),
+                _pct(share),
+            ),
+        ),
+        "low_core": Rule(
+            "risk",
+            pl.when(c("core_adoption_28d") < t["low_core"]).then(0.3),
+            pl.format("uses {} % of the core features", _pct(c("core_adoption_28d"))),
+        ),
+        "low_usage": Rule(
+            "risk",
+            pl.when(usage_pct <= t["low_usage_pct"]).then(0.35),
+            pl.format(
+                "usage in the lowest {} % of accounts ({} events per seat in 28 days)",
+                _pct(pl.lit(t["low_usage_pct"])),
+                per_seat.round(1),
+            ),
+        ),
+        "users_up": Rule(
+            "good",
+            pl.when(change >= t["growth"]).then(0.3 + change.clip(0, 1)),
+            pl.format("active users up {} % in 4 weeks {}", _pct(change), users),
+        ),
+        "high_seat_share": Rule(
+            "good",
+            pl.when(share >= t["high_share"]).then(0.35),
+            pl.format("{} % of seats active in 28 days", _pct(share)),
+        ),
+    }
+
+
+def _contract(t: dict[str, float]) -> dict[str, Rule]:
+    """The contract: the renewal ahead, seats cut or added, the customer's age."""
+    seats = pl.format("{} to {}", _n(c("seats_90d_ago")), _n(c("seats")))
+    to_anniversary = 365 - c("tenure_days") % 365
+    return {
+        "renewal": Rule(
             "risk",
             pl.when(c("days_to_renewal") <= t["renewal_days"]).then(
                 0.35 + 0.45 * (1 - c("days_to_renewal") / t["renewal_days"])
@@ -98,97 +165,14 @@ def _rules(t: dict[str, float]) -> list[tuple[str, pl.Expr, pl.Expr]]:
                 _plural(c("days_to_renewal"), "day", "days"),
             ),
         ),
-        (
-            "risk",
-            pl.when(high >= 1).then(0.5 + 0.15 * high.clip(0, 3)),
-            pl.when(urgent >= 1)
-            .then(pl.format("{} urgent {} open", urgent, _plural(urgent, "ticket", "tickets")))
-            .otherwise(
-                pl.format("{} high-priority {} open", high, _plural(high, "ticket", "tickets"))
-            ),
-        ),
-        (
-            "risk",
-            pl.when((c("champions") > 0) & (c("champions_left") >= c("champions"))).then(0.95),
-            pl.lit("the champion has left (account deactivated)"),
-        ),
-        (
-            "risk",
-            pl.when(
-                (c("champion_days_inactive") >= t["champion_days"])
-                & (c("champions_left") < c("champions"))
-            ).then((c("champion_days_inactive") / 45).clip(0.45, 1.1)),
-            pl.format("champion inactive for {} days", _n(c("champion_days_inactive"))),
-        ),
-        (
-            "risk",
-            pl.when(c("nps_latest") <= t["nps_low"]).then(0.45 + (6 - c("nps_latest")) * 0.06),
-            pl.format("NPS answers average {} (detractor)", c("nps_latest").round(1)),
-        ),
-        (
-            "risk",
-            pl.when(c("nps_change") <= -t["nps_fall"]).then(0.35 - c("nps_change") * 0.08),
-            pl.format("NPS down {} points since the survey before", (-c("nps_change")).round(1)),
-        ),
-        (
-            "risk",
-            pl.when(c("sentiment_latest") == -1).then(0.7),
-            pl.lit("CSM sentiment red at the last touchpoint"),
-        ),
-        (
-            "risk",
-            pl.when(c("days_since_touch") >= t["touch_days"]).then(0.3),
-            pl.format("no CSM touchpoint for {} days", _n(c("days_since_touch"))),
-        ),
-        (
+        "seats_cut": Rule(
             "risk",
             pl.when(c("seats_change_90d") <= -t["contraction"]).then(0.5 - c("seats_change_90d")),
-            pl.format(
-                "seats cut {} % in 90 days (from {} to {})",
-                _pct(c("seats_change_90d")),
-                _n(seats_before),
-                _n(c("seats")),
-            ),
+            pl.format("seats cut {} % in 90 days (from {})", _pct(c("seats_change_90d")), seats),
         ),
-        (
+        # Without contract data, the signup anniversary is the likeliest renewal point.
+        "anniversary": Rule(
             "risk",
-            pl.when((c("active_user_share") < t["low_share"]) & (c("seats") > 0)).then(
-                0.45 - c("active_user_share")
-            ),
-            pl.format(
-                "only {} of {} seats active in 28 days ({} %)",
-                _n(c("active_users_28d")),
-                _n(c("seats")),
-                _pct(c("active_user_share")),
-            ),
-        ),
-        (
-            "risk",
-            pl.when(c("core_adoption_28d") < t["low_core"]).then(0.3),
-            pl.format("uses {} % of the core features", _pct(c("core_adoption_28d"))),
-        ),
-        (
-            "risk",
-            pl.when(c("tickets_28d") >= t["ticket_burst"]).then(0.35),
-            pl.format("{} support tickets in 4 weeks", _n(c("tickets_28d"))),
-        ),
-        (
-            "risk",
-            pl.when(c("csat_84d") < t["low_csat"]).then(0.4),
-            pl.format("CSAT {} on recent tickets", c("csat_84d").round(1)),
-        ),
-        (
-            "risk",
-            pl.when(usage_pct <= t["low_usage_pct"]).then(0.35),
-            pl.format(
-                "usage in the lowest {} % of accounts ({} events per seat in 28 days)",
-                _pct(pl.lit(t["low_usage_pct"])),
-                c("events_per_seat_28d").round(1),
-            ),
-        ),
-        (
-            "risk",
-            # Without contract data, the signup anniversary is the likeliest renewal point.
             pl.when(
                 c("annual_term").is_null()
                 & (c("tenure_days") >= 300)
@@ -200,44 +184,104 @@ def _rules(t: dict[str, float]) -> list[tuple[str, pl.Expr, pl.Expr]]:
                 _n(to_anniversary),
             ),
         ),
-        (
+        "new_customer": Rule(
             "risk",
             pl.when(c("tenure_days") < t["new_days"]).then(0.2),
             pl.format("new customer ({} days)", _n(c("tenure_days"))),
         ),
-        (
-            "good",
-            pl.when(c("active_users_change_28d") >= t["growth"]).then(
-                0.3 + c("active_users_change_28d").clip(0, 1)
-            ),
-            pl.format(
-                "active users up {} % in 4 weeks (from {} to {})",
-                _pct(c("active_users_change_28d")),
-                _n(users_prev),
-                _n(c("active_users_28d")),
-            ),
-        ),
-        (
+        "seats_up": Rule(
             "good",
             pl.when(c("seats_change_90d") >= t["expansion"]).then(0.8),
-            pl.format("expanded from {} to {} seats in 90 days", _n(seats_before), _n(c("seats"))),
+            pl.format("expanded from {} seats in 90 days", seats),
         ),
-        (
+    }
+
+
+def _support(t: dict[str, float]) -> dict[str, Rule]:
+    """Support: tickets open, bursts of them, low CSAT."""
+    high, urgent = c("high_open"), c("urgent_open")
+    return {
+        "tickets_open": Rule(
+            "risk",
+            pl.when(high >= 1).then(0.5 + 0.15 * high.clip(0, 3)),
+            pl.when(urgent >= 1)
+            .then(pl.format("{} urgent {} open", urgent, _plural(urgent, "ticket", "tickets")))
+            .otherwise(
+                pl.format("{} high-priority {} open", high, _plural(high, "ticket", "tickets"))
+            ),
+        ),
+        "ticket_burst": Rule(
+            "risk",
+            pl.when(c("tickets_28d") >= t["ticket_burst"]).then(0.35),
+            pl.format("{} support tickets in 4 weeks", _n(c("tickets_28d"))),
+        ),
+        "low_csat": Rule(
+            "risk",
+            pl.when(c("csat_84d") < t["low_csat"]).then(0.4),
+            pl.format("CSAT {} on recent tickets", c("csat_84d").round(1)),
+        ),
+    }
+
+
+def _people(t: dict[str, float]) -> dict[str, Rule]:
+    """The champion: gone, or silent in the product."""
+    return {
+        "champion_left": Rule(
+            "risk",
+            pl.when((c("champions") > 0) & (c("champions_left") >= c("champions"))).then(0.95),
+            pl.lit("the champion has left (account deactivated)"),
+        ),
+        "champion_inactive": Rule(
+            "risk",
+            pl.when(
+                (c("champion_days_inactive") >= t["champion_days"])
+                & (c("champions_left") < c("champions"))
+            ).then((c("champion_days_inactive") / 45).clip(0.45, 1.1)),
+            pl.format("champion inactive for {} days", _n(c("champion_days_inactive"))),
+        ),
+    }
+
+
+def _voice(t: dict[str, float]) -> dict[str, Rule]:
+    """What the customer and the CSM said: NPS, the CSM's sentiment, touchpoints."""
+    return {
+        "detractor": Rule(
+            "risk",
+            pl.when(c("nps_latest") <= t["nps_low"]).then(0.45 + (6 - c("nps_latest")) * 0.06),
+            pl.format("NPS answers average {} (detractor)", c("nps_latest").round(1)),
+        ),
+        "nps_fall": Rule(
+            "risk",
+            pl.when(c("nps_change") <= -t["nps_fall"]).then(0.35 - c("nps_change") * 0.08),
+            pl.format("NPS down {} points since the survey before", (-c("nps_change")).round(1)),
+        ),
+        "sentiment_red": Rule(
+            "risk",
+            pl.when(c("sentiment_latest") == -1).then(0.7),
+            pl.lit("CSM sentiment red at the last touchpoint"),
+        ),
+        "no_touchpoint": Rule(
+            "risk",
+            pl.when(c("days_since_touch") >= t["touch_days"]).then(0.3),
+            pl.format("no CSM touchpoint for {} days", _n(c("days_since_touch"))),
+        ),
+        "promoter": Rule(
             "good",
             pl.when(c("nps_latest") >= t["promoter"]).then(0.5),
             pl.format("NPS answers average {} (promoter)", c("nps_latest").round(1)),
         ),
-        (
-            "good",
-            pl.when(c("active_user_share") >= 0.8).then(0.35),
-            pl.format("{} % of seats active in 28 days", _pct(c("active_user_share"))),
-        ),
-    ]
+    }
+
+
+def _rules(t: dict[str, float]) -> list[Rule]:
+    """Every driver the data can support, in PRIORITY order."""
+    named = {**_usage(t), **_contract(t), **_support(t), **_people(t), **_voice(t)}
+    return [named[name] for name in PRIORITY]
 
 
 def explain(frame: pl.DataFrame, tier: str = "tier", **thresholds: float) -> pl.Series:
     """The top drivers per row as one '; '-separated string: risks first unless healthy."""
-    t = {**THRESHOLDS, **thresholds}
+    t = {**_thresholds(), **thresholds}
     healthy = pl.col(tier) == "healthy"
     risk_w = pl.when(healthy).then(0.5).otherwise(1.0)
     # Good news explains a healthy score; for an account at risk it would only muddy the why.

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import polars as pl
 
-CONFIG = Path(__file__).resolve().parents[1] / "config" / "scorecard.toml"
+from health.config import ConfigError
+from health.config import load as load_settings
+from health.config import path as settings_path
+
+CONFIG = settings_path("scorecard")
 COMPONENTS = ("engagement", "adoption", "relationship", "support", "contract")
 TIERS = ("healthy", "watch", "at_risk")
 
 
-class ScorecardError(ValueError):
+class ScorecardError(ConfigError):
     """scorecard.toml is not usable; the message says what to fix."""
 
 
@@ -62,7 +65,7 @@ def _signal(component: str, raw: dict) -> Signal:
 @cache
 def config(path: Path = CONFIG) -> Scorecard:
     """The scorecard as configured in scorecard.toml."""
-    raw = tomllib.loads(Path(path).read_text())
+    raw = load_settings(Path(path))
     comps = raw.get("components", {})
     unknown = set(comps) - set(COMPONENTS)
     if unknown:

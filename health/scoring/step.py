@@ -140,8 +140,8 @@ def refresh_scores(con, as_of: dt.date) -> None:
             card = model_store.save(database, fitted.estimator if fitted else None, card)
         except OSError as exc:  # a read-only models folder must not stop the refresh
             log.warning("could not save the model for %s: %s", database, exc)
-    _write(con, "mart_health_history", frame.select(HISTORY_COLUMNS))
-    _write(con, "mart_account_health", current(con, frame, as_of))
+    db.write_frame(con, "mart_health_history", frame.select(HISTORY_COLUMNS))
+    db.write_frame(con, "mart_account_health", current(con, frame, as_of))
     con.execute(
         "CREATE OR REPLACE TABLE model_card AS SELECT ?::VARCHAR AS card", [json.dumps(card)]
     )
@@ -252,12 +252,3 @@ def current(con, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
         )
         .sort("churn_risk", descending=True)
     )
-
-
-def _write(con, table: str, frame: pl.DataFrame) -> None:
-    # Table names come from this module only; the frame goes in through Arrow, not SQL text.
-    con.register("_health_frame", frame.to_arrow())
-    try:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _health_frame")
-    finally:
-        con.unregister("_health_frame")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-# The app's palette (health/charts.py), repeated so this module stands alone.
+# The app's palette (health/app/charts/base.py), repeated so this module stands alone.
 TEMPLATE = "plotly_white"
 ACCENT = "#2563eb"
 MUTED = "#94a3b8"
