@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from health import db
 
@@ -21,7 +22,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
-out = Console(stderr=True, soft_wrap=True)
+# Markup off: file names, headers and cells are data, and `[/x]` in one must print as written
+# (read as markup it raised MarkupError after a load had been committed). Styled words go
+# through `styled`, which never parses its text.
+out = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+
+
+def styled(label: str, style: str, text: str, indent: str = "") -> None:
+    """Print `label` in `style`, then `text` exactly as written."""
+    out.print(Text.assemble(indent, (label, style), " ", text))
+
 
 DbOption = Annotated[
     Path | None,
@@ -59,7 +69,7 @@ class Steps:
         self.title = title
         self.progress = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             TimeElapsedColumn(),
             console=out,
         )
@@ -98,7 +108,7 @@ class StepTimer:
 
 def fail(message: str, code: int = 2) -> None:
     """Print an error the way a person can act on it, and exit non-zero."""
-    out.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    styled("error:", "bold red", message)
     raise typer.Exit(code)
 
 
@@ -160,7 +170,7 @@ def load(
         for line in report.mapped:
             out.print(f"  {line}", highlight=False)
     for warning in report.warnings:
-        out.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        styled("warning:", "yellow", warning)
     for t in report.tables:
         out.print(
             f"{t.file:>22}: {t.rows_read:>10,} rows read, {t.rows_loaded:>10,} loaded, "
@@ -168,9 +178,9 @@ def load(
             highlight=False,
         )
         for warning in t.warnings:
-            out.print(f"  [yellow]warning:[/] {warning}", highlight=False)
+            styled("warning:", "yellow", warning, indent="  ")
         for example in t.examples:
-            out.print(f"  [red]rejected[/] {example}", highlight=False)
+            styled("rejected", "red", str(example), indent="  ")
         if t.rows_rejected > len(t.examples):
             out.print(f"  … and {t.rows_rejected - len(t.examples):,} more", highlight=False)
     out.print(
@@ -193,6 +203,10 @@ def refresh(
         Path | None,
         typer.Option("--profile", help="Write each step's seconds to this JSON file."),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Compute even when --as-of lies outside the data's dates."),
+    ] = False,
 ) -> None:
     """Compute rollups, features, journey stages, scores, moments and actions as of a date."""
     from health.pipeline.refresh import RefreshError
@@ -203,7 +217,10 @@ def refresh(
     try:
         with Steps("refresh") as steps:
             used = run_refresh(
-                db_file, as_of.date() if as_of else None, progress=lambda s: (timer(s), steps(s))
+                db_file,
+                as_of.date() if as_of else None,
+                progress=lambda s: (timer(s), steps(s)),
+                force=force,
             )
     except RefreshError as exc:
         fail(str(exc))
@@ -242,9 +259,11 @@ def _oneshot(
     except (LoadError, RefreshError) as exc:
         fail(str(exc))
     if report.rejected:
-        out.print(
-            f"[yellow]warning:[/] {report.rejected:,} input rows broke the contract and "
-            "were left out (load the folder with `health load` to see them)."
+        styled(
+            "warning:",
+            "yellow",
+            f"{report.rejected:,} input rows broke the contract and were left out "
+            "(load the folder with `health load` to see them).",
         )
     if report.recipe:
         out.print(f"Mapped with {report.recipe}.", highlight=False)
@@ -297,7 +316,6 @@ def actions(
     from health.actions import log as action_log
     from health.actions import suggest as acts
     from health.pipeline.oneshot import write_csv
-    from health.present.export import neutralise
 
     if not db.exists(db_file):
         fail(f"{db.db_path(db_file)}: no database yet. Run `python -m health load DIR` first.")
@@ -312,7 +330,7 @@ def actions(
         as_of = con.execute("select as_of from params").fetchall()[0][0]
     finally:
         con.close()
-    write_csv(neutralise(today.select(acts.LIST_COLUMNS)), out_file)
+    write_csv(today.select(acts.LIST_COLUMNS), out_file)
     who = f" for {owner}" if owner else ""
     out.print(
         f"Wrote {today.height:,} open actions{who} as of {as_of} to {out_file}.", highlight=False
@@ -422,7 +440,7 @@ def users_list() -> None:
     for u in users:
         signs_in = "password" if u.password_hash else "single sign-on"
         table.add_row(u.username, u.name, u.role, u.csm_name, u.email, signs_in)
-    Console(soft_wrap=True).print(table)
+    Console(soft_wrap=True, markup=False, highlight=False).print(table)
 
 
 @users_app.command("remove")
@@ -445,5 +463,5 @@ def main() -> None:
         out.print("interrupted; nothing was changed.")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: a person sees a sentence
-        out.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        styled("error:", "bold red", f"{type(exc).__name__}: {exc}")
         sys.exit(1)

@@ -1,13 +1,12 @@
 """Account: one account's health, why it moved, its journey, moments, actions and people."""
 
-import polars as pl
 import streamlit as st
 
 from health.accounts import drilldown as account
 from health.accounts import timeline
 from health.actions import log as action_log
 from health.actions import suggest as actions
-from health.app import cards, connection, tables, widgets
+from health.app import cards, connection, tables, text, widgets
 from health.app import signin as ui_auth
 from health.app.charts import base as charts
 
@@ -22,28 +21,31 @@ if not account_id:
         widgets.empty_state("No accounts yet.")
         st.stop()
     labels = dict(zip(picks["account_id"], picks["name"], strict=True))
-    chosen = st.selectbox("Open an account", list(labels), format_func=labels.get, index=None)
+    chosen = st.selectbox(
+        "Open an account", list(labels), format_func=lambda a: text.clean(labels[a]), index=None
+    )
     if chosen:
         st.query_params["account"] = chosen
         st.rerun()
     st.stop()
 
 facts = account.facts(con, account_id)
-if facts is None:
+owner = facts["csm_owner"] if facts else None
+if facts is None or not ui_auth.may_open_account(owner):
     st.title("Account")
-    st.error(f"There is no account {account_id!r} in this data.", icon=":material/search_off:")
-    st.stop()
-ui_auth.require_account_access(account_id, facts["csm_owner"])
+    ui_auth.refuse_account(account_id)
 log = action_log.log_path()
 acts = actions.account_actions(con, log, account_id)
 
-st.title(facts["name"])
-st.caption(f"{account_id} · {facts['segment']} · {facts['plan']} · owner {facts['csm_owner']}")
+text.title(facts["name"])
+st.caption(
+    " · ".join(text.md(v) for v in (account_id, facts["segment"], facts["plan"]))
+    + f" · owner {text.md(facts['csm_owner'])}"
+)
 contacts = account.contacts(con, account_id)
 sees_people = ui_auth.sees_contacts()
-private = ui_auth.people_redactor(
-    [facts["champion_name"], *contacts["name"].to_list()], facts["champion_name"]
-)
+people = [facts["champion_name"], *contacts["name"].to_list()]
+private = ui_auth.people_redactor(people, facts["champion_name"])
 champion = facts["champion_name"]
 if champion and not sees_people:
     champion = "hidden for your role"
@@ -53,7 +55,8 @@ left, right = st.columns([3, 2])
 with left:
     st.subheader("Why")
     drivers = (private(facts["drivers"]) or "").split("; ")
-    st.markdown("\n".join(f"- {d}" for d in drivers if d) or "No risk driver stands out.")
+    lines = [f"- {text.md(d)}" for d in drivers if d]
+    st.markdown("\n".join(lines) or "No risk driver stands out.")
 with right:
     changes = account.health_changes(con, account_id)
     st.plotly_chart(charts.health_changes(changes), width="stretch")
@@ -65,9 +68,7 @@ with right:
         )
 
 tl = timeline.build(con, account_id, account.action_points(acts))
-points = tl.points.with_columns(
-    detail=pl.Series([private(d) for d in tl.points["detail"]], dtype=pl.String)
-)
+points = ui_auth.redact(tl.points, people, facts["champion_name"])
 st.plotly_chart(charts.timeline(tl.activity, tl.health, points, timeline.LANES), width="stretch")
 
 st.subheader("Suggested actions")
@@ -89,15 +90,20 @@ if found.is_empty():
 for m in found.iter_rows(named=True):
     cards.moment_card({**m, "evidence": private(m["evidence"])})
 
-people, support, voice, contract, done = st.tabs(
-    ["Contacts", "Tickets", "NPS", "Subscriptions", "Action history"]
-)
-for tab, frame, name in (
-    (people, ui_auth.mask_contacts(contacts), "contacts"),
-    (support, account.tickets(con, account_id), "tickets"),
-    (voice, ui_auth.mask_contacts(account.nps(con, account_id)), "nps"),
-    (contract, account.subscriptions(con, account_id), "subscriptions"),
-    (done, acts.filter(acts["status"] != "open") if acts.height else acts, "actions"),
+tabs = st.tabs(["Contacts", "Tickets", "NPS", "Subscriptions", "Action history"])
+for tab, frame, name in zip(
+    tabs,
+    (
+        contacts,
+        account.tickets(con, account_id),
+        account.nps(con, account_id),
+        account.subscriptions(con, account_id),
+        acts.filter(acts["status"] != "open") if acts.height else acts,
+    ),
+    ("contacts", "tickets", "nps", "subscriptions", "actions"),
+    strict=True,
 ):
     with tab:
-        tables.table(frame, f"{account_id}-{name}", empty=f"No {name} recorded for this account.")
+        # Every table and its CSV as the role may see it: names and emails in any text hidden.
+        shown = ui_auth.redact(frame, people, facts["champion_name"])
+        tables.table(shown, f"{account_id}-{name}", empty=f"No {name} recorded for this account.")

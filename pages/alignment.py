@@ -5,7 +5,7 @@ import streamlit as st
 
 from health.analytics import alignment
 from health.analytics.portfolio import money, percent
-from health.app import connection, filters, tables, widgets
+from health.app import connection, filters, tables, text, widgets
 from health.app import signin as ui_auth
 from health.app.charts import leader as charts
 from health.db import catalog
@@ -100,7 +100,7 @@ else:
 
 st.subheader("Questions for the next product–CS meeting")
 if questions:
-    st.markdown("\n".join(f"1. {q}" for q in questions))
+    st.markdown("\n".join(f"1. {text.md(q, text.LONG)}" for q in questions))
     widgets.download(pl.DataFrame({"question": questions}), "meeting-questions")
 else:
     st.caption(

@@ -92,3 +92,4 @@ with st.form("load"):
     submitted = st.form_submit_button("Validate and load", icon=":material/upload:")
 if submitted:
     loading.load_and_refresh(folder, uploads, replace)
+loading.job_status()  # a load still running (from any session), or how the latest one ended

@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from health.app import connection, tables, widgets
+from health.app import connection, tables, text, widgets
 from health.app import signin as ui_auth
 from health.app.charts import model as charts_model
 from health.db import catalog
@@ -85,5 +85,5 @@ tables.dataframe(
     },
 )
 with st.expander("Features and versions"):
-    st.write(", ".join(card["feature_labels"].values()))
+    st.markdown(text.md(", ".join(card["feature_labels"].values()), text.LONG))
     st.json(card["versions"])

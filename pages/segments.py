@@ -3,7 +3,7 @@
 import streamlit as st
 
 from health.analytics import segments
-from health.app import connection, filters, tables, widgets
+from health.app import connection, filters, tables, text, widgets
 from health.app import signin as ui_auth
 from health.app.charts import product as charts_product
 from health.db import catalog
@@ -35,8 +35,9 @@ if options.is_empty():
 if options.height < 2:
     label = segments.BREAKDOWNS[by].lower()
     st.info(
-        f"Every account here has the same {label}: {options['group'][0]}. Nothing to compare; "
-        f"choose another breakdown, or load accounts with a `{by}` column on the **Data** page.",
+        f"Every account here has the same {label}: {text.md(options['group'][0])}. Nothing to "
+        f"compare; choose another breakdown, or load accounts with a `{by}` column on "
+        "the **Data** page.",
         icon=":material/rule:",
     )
     st.stop()

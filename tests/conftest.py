@@ -45,3 +45,18 @@ def app_db(warehouse, monkeypatch) -> Path:
     """Point the app at the session's warehouse."""
     monkeypatch.setenv("HEALTH_DB", str(warehouse))
     return warehouse
+
+
+@pytest.fixture(scope="session")
+def hostile(tmp_path_factory) -> tuple[Path, str]:
+    """A small demo with one hostile account planted (tests/hostile.py), loaded and refreshed;
+    returns the database and that account's id. 40 accounts: 14 s to build, not 35."""
+    from tests.hostile import build
+
+    tmp = tmp_path_factory.mktemp("hostile")
+    generate(tmp / "demo", profile="demo", n_accounts=40)
+    folder, account_id = build(tmp / "demo", tmp)
+    path = tmp / "health.duckdb"
+    load(folder, path)
+    refresh(path)
+    return path, account_id

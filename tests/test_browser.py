@@ -185,3 +185,36 @@ def test_a_deep_link_as_a_servers_first_request_opens_in_the_app(warehouse, page
         menu = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
         assert [m.split("\n")[-1] for m in menu] == [spec.title for spec in PAGES]
         assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_hostile_data_makes_the_browser_fetch_nothing_from_another_host(hostile, page):
+    # tests/hostile.py plants image and link Markdown, HTML, a right-to-left override and a
+    # 1 MB name in one account: the browser must ask no host but the app's for anything.
+    from urllib.parse import urlparse
+
+    from tests.hostile import EVIL, RLO
+
+    path, account_id = hostile
+    hosts: set[str] = set()
+    page.on(
+        "request",
+        lambda r: (
+            hosts.add(urlparse(r.url).hostname or "")
+            if urlparse(r.url).scheme in ("http", "https", "ws", "wss")
+            else None
+        ),
+    )
+    with serve(path) as url:
+        for where in (f"account?account={account_id}", "accounts", "segments"):
+            page.goto(f"{url}/{where}")
+            wait_for_page(page)
+            assert page.locator('[data-testid="stException"]').count() == 0, where
+            assert page.locator(f'a[href*="{EVIL}"], img[src*="{EVIL}"]').count() == 0, where
+        page.goto(f"{url}/account?account={account_id}")
+        wait_for_page(page)
+        title = page.locator("h1").first.inner_text()
+        assert RLO not in title and len(title) < 400 and title.startswith("![p](http://")
+        page.get_by_role("tab", name="NPS").click()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "hostile-account.png"), full_page=False)
+    assert hosts == {"127.0.0.1"}, hosts

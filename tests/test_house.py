@@ -159,3 +159,17 @@ def test_pages_use_the_app_and_concepts_never_the_database_directly():
     for path in (APP_DIR / "pages").glob("*.py"):
         text = path.read_text()
         assert "duckdb" not in text and "db.run(" not in text and "db.query(" not in text, path
+
+
+def test_the_lock_file_pins_every_requirement_at_its_version():
+    # requirements.lock is what check.sh and the README install: it must not fall behind.
+    locked = {
+        line.split("==")[0].lower(): line.split("==")[1].split()[0]
+        for line in (APP_DIR / "requirements.lock").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    for line in (APP_DIR / "requirements.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==")
+            name = name.split("[")[0].lower()
+            assert locked.get(name) == version.strip(), f"{name}: re-run uv pip compile"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from health.app.text import LONG, md
+
 MOMENT_ICONS = {
     "relationship_change": ":material/handshake:",
     "crisis": ":material/warning:",
@@ -15,10 +17,10 @@ def moment_card(m: dict) -> None:
     """One moment of truth: what happened, the evidence, and what the playbook says to ask or do."""
     title = f"{m['kind'].replace('_', ' ').capitalize()} · detected {m['detected_on']}"
     with st.expander(title, icon=MOMENT_ICONS.get(m["moment"]), expanded=False):
-        st.markdown(f"**Evidence.** {m['evidence']}")
+        st.markdown(f"**Evidence.** {md(m['evidence'], LONG)}")
         st.caption(f"Began {m['started_on']} · severity {m['severity']:.2f}")
         if m.get("guidance"):
-            st.markdown(f"**What to do.** {m['guidance']}")
+            st.markdown(f"**What to do.** {md(m['guidance'], LONG)}")
 
 
 def action_card(a: dict, log, actor: str, as_of, drafts: bool = True) -> None:
@@ -34,12 +36,12 @@ def action_card(a: dict, log, actor: str, as_of, drafts: bool = True) -> None:
         # priority is dollars at stake: ARR x churn risk (raised by the trigger), up to doubled
         # as the renewal nears (int_action_candidates.sql)
         st.markdown(
-            f"**{a['title']}** · due {a['due_on']} · at stake ${a['priority']:,.0f}",
+            f"**{md(a['title'])}** · due {a['due_on']} · at stake ${a['priority']:,.0f}",
             help="ARR × churn risk, up to doubled as the renewal nears",
         )
-        st.markdown(a["detail"])
+        st.markdown(md(a["detail"], LONG))
         if a.get("questions_or_recognition"):
-            st.markdown(a["questions_or_recognition"])
+            st.markdown(md(a["questions_or_recognition"], LONG))
         if drafts:
             with st.expander("Email draft", icon=":material/mail:"):
                 st.text_input("Subject", a["email_subject"], key=f"subj-{a['action_id']}")
@@ -71,7 +73,7 @@ def action_card(a: dict, log, actor: str, as_of, drafts: bool = True) -> None:
                 actor=actor,
                 as_of=as_of,
             )
-            st.toast(f"Marked {status}: {a['title']}", icon=":material/check_circle:")
+            st.toast(f"Marked {status}: {md(a['title'])}", icon=":material/check_circle:")
             st.rerun()
 
 
@@ -88,7 +90,7 @@ def account_header(f: dict) -> None:
         "none on file" if days is None else f"in {days} days",
         help=f"Renewal date {f['renewal_date']}" if f.get("renewal_date") else None,
     )
-    champion = f.get("champion_name") or "none on file"
+    champion = md(f.get("champion_name") or "none on file")
     seen = f.get("champion_last_active_on")
     left = (
         f" (left {f['champion_deactivated_at']:%d %b %Y})"
@@ -96,6 +98,6 @@ def account_header(f: dict) -> None:
         else ""
     )
     st.markdown(
-        f"**Stage** {(f.get('stage') or 'unknown').replace('_', ' ')} · **Champion** {champion}"
+        f"**Stage** {md((f.get('stage') or 'unknown').replace('_', ' '))} · **Champion** {champion}"
         f"{left}" + (f", last active {seen:%d %b %Y}" if seen else "")
     )

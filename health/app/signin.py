@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,9 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from health import auth
+from health.app.text import md
+from health.auth import redact as redaction
+from health.auth import tokens
 from health.auth.users import User
 
 log = logging.getLogger("health.app")
@@ -103,14 +105,50 @@ def _oidc() -> Access:
 def _local() -> Access:
     signed = st.session_state.get(SESSION_KEY)
     if not signed:
-        return Access(None, "local")
+        # A reload or a new tab starts a new session: the signed token in the URL carries the
+        # sign-in over (Streamlit has no supported way to set a cookie; see auth/tokens.py).
+        user = _from_token()
+        if user is None:
+            return Access(None, "local")
+        signed = st.session_state[SESSION_KEY] = (user.username, user.password_hash)
     username, password_hash = signed
     user = auth.get_user(username)
     # Removed from the file, or given a new password: the session ends (the stale entry stays
     # until the next sign-in replaces it, so every check in this run says the same).
     if user is None or user.password_hash != password_hash:
         return Access(None, "local", "Your sign-in has ended; sign in again.")
+    _keep_token(user)
     return Access(user, "local")
+
+
+TOKEN_PARAM, TOKEN_KEY = "session", "_health_token"
+
+
+def _secret() -> bytes:
+    # A deployment may set one in secrets.toml (session_secret = "…"); else one under data/.
+    try:
+        if st.secrets.load_if_toml_exists() and st.secrets.get("session_secret"):
+            return str(st.secrets["session_secret"]).encode()
+    except Exception:  # noqa: BLE001 - a broken secrets file: the file under data/ serves
+        log.warning("could not read session_secret from secrets.toml", exc_info=True)
+    return tokens.load_secret()
+
+
+def _from_token() -> User | None:
+    token = st.query_params.get(TOKEN_PARAM)
+    user = tokens.check(token, _secret()) if token else None
+    if user is not None:
+        st.session_state[TOKEN_KEY] = token
+    return user
+
+
+def _keep_token(user: User) -> None:
+    """Put the session's token in the URL (again: switching pages drops the query)."""
+    token = st.session_state.get(TOKEN_KEY)
+    if not token:
+        token = st.session_state[TOKEN_KEY] = tokens.issue(user, _secret())
+    if st.query_params.get(TOKEN_PARAM) != token:
+        st.query_params[TOKEN_PARAM] = token
 
 
 def current_user() -> User | None:
@@ -203,23 +241,37 @@ def default_owner() -> str | None:
     return user.csm_name if user.role == "csm" else None
 
 
-def require_account_access(account_id: str, owner: str | None) -> None:
-    """Stop the page unless the user may open this account (a CSM: only their own book)."""
+def may_open_account(owner: str | None) -> bool:
+    """Whether the signed-in user may open an account of this owner (a CSM: their book)."""
+    return auth.can_view_account(signed_in(), owner)
+
+
+def refuse_account(account_id: str) -> None:
+    """Say the account can't be opened, and stop the page.
+
+    A CSM gets the same answer for another book's account as for one that does not exist, so
+    that editing the URL tells them nothing about other books."""
     user = signed_in()
-    if auth.can_view_account(user, owner):
-        return
     log.info("refused account %r to %r", account_id, user)
-    st.error(
-        f"This account belongs to another CSM's book, so it can't be opened here "
-        f"(account {account_id}). Your own book is on the My accounts page.",
-        icon=":material/lock:",
-    )
+    shown = md(account_id, 80)
+    if user.role == "csm":
+        st.error(
+            f"There is no account {shown} in your book. Your own book is on the My accounts page.",
+            icon=":material/lock:",
+        )
+    else:
+        st.error(f"There is no account {shown} in this data.", icon=":material/search_off:")
     st.stop()
 
 
-def mask_contacts(frame: pl.DataFrame, columns=auth.CONTACT_COLUMNS) -> pl.DataFrame:
-    """The frame with people's names and emails blanked unless the user's role may see them."""
-    return auth.mask_contacts(frame, signed_in().role, columns)
+def redact(
+    frame: pl.DataFrame,
+    names: Iterable[str | None] = (),
+    champion: str | None = None,
+    columns: Iterable[str] = auth.CONTACT_COLUMNS,
+) -> pl.DataFrame:
+    """The frame as the signed-in user's role may see it (health/auth/redact.py)."""
+    return redaction.redact(frame, signed_in().role, names, champion, columns)
 
 
 def sees_contacts() -> bool:
@@ -230,29 +282,16 @@ def sees_contacts() -> bool:
 def people_redactor(
     names: Iterable[str | None], champion: str | None
 ) -> Callable[[str | None], str | None]:
-    """A function hiding these people's names, full or first, in free text (evidence, actions,
-    timeline notes) unless the user's role may see them: "the champion" or "a contact"."""
+    """A function hiding these people's names (full or first, any case) and email addresses in
+    free text unless the user's role may see them: "the champion" or "a contact"."""
     if sees_contacts():
         return lambda text: text
-    full = sorted(set(filter(None, names)), key=len, reverse=True)
-    subs = [(n, "the champion" if n == champion else "a contact") for n in full]
-    subs += [(n.split()[0], hidden) for n, hidden in subs if len(n.split()) > 1]
-    patterns = [(re.compile(rf"\b{re.escape(n)}\b"), hidden) for n, hidden in subs]
-
-    def redact(text: str | None) -> str | None:
-        if text is None:
-            return None
-        for pattern, hidden in patterns:
-            text = pattern.sub(hidden, text)
-        return text
-
-    return redact
+    return redaction.Redactor(names, champion).text
 
 
-@st.cache_resource(show_spinner=False)
-def _throttle() -> tuple[auth.LoginThrottle, threading.Lock]:
-    # One per server process: failures count across sessions, so a new tab doesn't reset them.
-    return auth.LoginThrottle(), threading.Lock()
+def _throttle() -> auth.LoginThrottle:
+    # A file beside the users file: failures count across sessions, threads and processes.
+    return auth.LoginThrottle()
 
 
 def login_page(pages: Sequence = ()) -> None:
@@ -304,22 +343,22 @@ def _password_login() -> None:
         submitted = st.form_submit_button("Sign in", icon=":material/login:", type="primary")
     if not submitted:
         return
-    throttle, lock = _throttle()
-    with lock:
-        blocked = throttle.blocked(username)
-    if blocked:
+    username = auth.normal_username(username)  # once, for the throttle and the check alike
+    throttle = _throttle()
+    if not throttle.attempt(username):  # counted before the check: parallel guesses queue
         st.error(
             "Too many failed attempts for this username; wait five minutes and try again.",
             icon=":material/lock_clock:",
         )
         return
     user = auth.verify(username, password)
-    with lock:
-        (throttle.succeeded if user else throttle.failed)(username)
+    if user:
+        throttle.succeeded(username)
     if user is None:
         st.error("Wrong username or password.", icon=":material/error:")
         return
     st.session_state[SESSION_KEY] = (user.username, user.password_hash)
+    st.session_state.pop(TOKEN_KEY, None)  # a fresh token for a fresh sign-in
     st.rerun()
 
 
@@ -332,6 +371,8 @@ def sidebar(user: User) -> None:
     if st.button("Sign out", icon=":material/logout:", key="logout"):
         if SESSION_KEY in st.session_state:
             del st.session_state[SESSION_KEY]
+            st.session_state.pop(TOKEN_KEY, None)
+            st.query_params.pop(TOKEN_PARAM, None)
             st.rerun()
         else:
             st.logout()

@@ -7,6 +7,7 @@ import streamlit as st
 
 from health.app.widgets import download
 from health.present.labels import CODED, MONEY, NUMBER_LABELS, PERCENT_WORDS, label, value_label
+from health.present.plain import BIDI_CONTROLS, LONG
 
 
 def table(
@@ -61,14 +62,24 @@ def columns(frame: pl.DataFrame, config: dict | None = None) -> dict:
 
 
 def dataframe(frame: pl.DataFrame, column_config: dict | None = None, **kwargs):
-    """st.dataframe the app's way: see `columns`; a missing value shows as a dash, not None."""
+    """st.dataframe the app's way: see `columns`; a missing value shows as a dash, not None.
+
+    Text is shown without bidi controls and cut to a readable length (a 1 MB cell would freeze
+    the browser); downloads keep it whole."""
     return st.dataframe(
-        frame,
+        _displayable(frame),
         hide_index=True,
         width="stretch",
         placeholder="—",
         column_config=columns(frame, column_config),
         **kwargs,
+    )
+
+
+def _displayable(frame: pl.DataFrame) -> pl.DataFrame:
+    texts = [c for c, t in frame.schema.items() if t == pl.String]
+    return frame.with_columns(
+        pl.col(c).str.replace_all(BIDI_CONTROLS.pattern, "").str.slice(0, LONG) for c in texts
     )
 
 

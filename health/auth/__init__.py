@@ -7,7 +7,6 @@ from health.auth.permissions import (
     can_open,
     can_see_contacts,
     can_view_account,
-    mask_contacts,
     pages_for,
 )
 from health.auth.users import (
@@ -18,6 +17,7 @@ from health.auth.users import (
     add_user,
     get_user,
     load_users,
+    normal_username,
     remove_user,
     save_users,
     user_for_email,
@@ -42,7 +42,7 @@ __all__ = [
     "get_user",
     "hash_password",
     "load_users",
-    "mask_contacts",
+    "normal_username",
     "pages_for",
     "remove_user",
     "save_users",

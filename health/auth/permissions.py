@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import polars as pl
-
 from health.auth.users import ROLES, User
 
 # Which roles may open each page, by the page's url (its identity in pages.PAGES). A page not
@@ -66,22 +64,3 @@ def can_view_account(user: User, account_owner: str | None) -> bool:
 def can_see_contacts(role: str) -> bool:
     """Whether a role sees the names and emails of people at customers."""
     return role in ("csm", "admin")
-
-
-def mask_contacts(
-    frame: pl.DataFrame, role: str, columns: Iterable[str] = CONTACT_COLUMNS
-) -> pl.DataFrame:
-    """Blank people's names and emails for roles that may not see them.
-
-    Masked: the `columns` given, any column ending in `email`, and `name` in a frame that has
-    an email column (a frame of people; elsewhere `name` is the account's). Pass `columns` to
-    mask other columns of a frame of people.
-    """
-    if can_see_contacts(role):
-        return frame
-    wanted = set(columns)
-    emails = [c for c in frame.columns if c.lower().endswith("email")]
-    if emails:
-        wanted.add("name")
-    hidden = [c for c in frame.columns if c in wanted or c in emails]
-    return frame.with_columns(pl.lit(None, dtype=frame.schema[c]).alias(c) for c in hidden)

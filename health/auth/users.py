@@ -184,10 +184,15 @@ def users_configured(path: str | os.PathLike | None = None) -> bool:
     return bool(load_users(path))
 
 
+def normal_username(username: str) -> str:
+    """A username as typed, the way every check compares it: no outer spaces, any case."""
+    return username.strip().casefold()
+
+
 def get_user(username: str, path: str | os.PathLike | None = None) -> User | None:
-    """The user with this username (any case), or None."""
-    wanted = username.strip().lower()
-    return next((u for u in load_users(path) if u.username.lower() == wanted), None)
+    """The user with this username (any case, outer spaces ignored), or None."""
+    wanted = normal_username(username)
+    return next((u for u in load_users(path) if normal_username(u.username) == wanted), None)
 
 
 def user_for_email(email: str, path: str | os.PathLike | None = None) -> User | None:

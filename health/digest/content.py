@@ -9,7 +9,6 @@ Customer text is redacted for the reader's role exactly where the app redacts it
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,6 +19,8 @@ from health.actions import suggest as acts
 from health.analytics import alignment, renewals
 from health.analytics.portfolio import money
 from health.auth import permissions
+from health.auth.redact import Redactor
+from health.auth.redact import redact as redact_frame
 from health.present.labels import value_label
 
 RENEWAL_DAYS = 30
@@ -59,9 +60,8 @@ class Digest:
 
 
 def hide_people(con, role: str, account_ids: list[str]) -> Callable[[str, str | None], str | None]:
-    """(account_id, text) -> text with that account's people named "the champion" or "a
-    contact" for roles that may not see contacts: the app's rule (health.app.signin's
-    people_redactor), which needs a Streamlit session, so the digest calls it here only."""
+    """(account_id, text) -> text as the role may see it: the app's one redaction
+    (health.auth.redact) with that account's people, the champion named as such."""
     if permissions.can_see_contacts(role) or not account_ids:
         return lambda _account, text: text
     people = db.run(
@@ -70,25 +70,19 @@ def hide_people(con, role: str, account_ids: list[str]) -> Callable[[str, str | 
         "where name is not null and list_contains($ids::varchar[], account_id)",
         ids=account_ids,
     )
-    patterns: dict[str, list[tuple[re.Pattern, str]]] = {}
-    for (account,), part in people.group_by("account_id"):
-        subs = sorted(
-            (
-                (n, "the champion" if c else "a contact")
-                for n, c in part.select("name", "champion").rows()
-            ),
-            key=lambda s: len(s[0]),
-            reverse=True,
+    redactors = {
+        account: Redactor(
+            part.filter(~pl.col("champion"))["name"].to_list(),
+            next(iter(part.filter(pl.col("champion"))["name"]), None),
         )
-        subs += [(n.split()[0], hidden) for n, hidden in subs if len(n.split()) > 1]
-        patterns[account] = [(re.compile(rf"\b{re.escape(n)}\b"), h) for n, h in subs]
+        for (account,), part in people.group_by("account_id")
+    }
+    plain = Redactor()  # no names on file: email addresses are still hidden
 
-    def redact(account: str, text: str | None) -> str | None:
-        for pattern, hidden in patterns.get(account, []):
-            text = pattern.sub(hidden, text) if text else text
-        return text
+    def hide(account: str, text: str | None) -> str | None:
+        return redactors.get(account, plain).text(text)
 
-    return redact
+    return hide
 
 
 def _week(con, day: dt.date) -> dt.date | None:
@@ -197,7 +191,7 @@ def csm_digest(
     redact = hide_people(con, role, ids)
     due_by = as_of + dt.timedelta(days=ACTION_DAYS)
     due = acts.todays_actions(con, log, owner).filter(pl.col("due_on") <= due_by)
-    soon = permissions.mask_contacts(renewals_soon(con, as_of, ids, past), role)
+    soon = redact_frame(renewals_soon(con, as_of, ids, past), role)
     tiers = tier_changes(con, since, as_of, ids)
     found = new_moments(con, since, as_of, ids)
     sections = [
@@ -269,8 +263,8 @@ def leader_digest(
     past = renewals.history(con, as_of) if past is None else past
     fc = renewals.forecast(con, as_of, past=past)
     total = renewals.summarise(fc.accounts).row(0, named=True)
-    soon = permissions.mask_contacts(renewals_soon(con, as_of, None, past), role)
-    disagree = permissions.mask_contacts(alignment.disagreements(con), role)
+    soon = redact_frame(renewals_soon(con, as_of, None, past), role)
+    disagree = redact_frame(alignment.disagreements(con), role)
     redact = hide_people(con, role, disagree["account_id"].to_list())
     change = "" if now is None or before is None else f" ({'+' if now >= before else '−'}"
     change += "" if not change else f"{money(abs(now - before))} since {since:%d %b %Y})"

@@ -12,6 +12,7 @@ from health import db
 from health.ingest.contract import SUFFIXES, TABLE_BY_NAME, TABLES, Table
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class LoadError(Exception):
@@ -100,6 +101,11 @@ def read_error(path: Path, exc: Exception) -> str:
     line = re.search(r"[Ll]ine:? (\d+)", text)
     where = f" (line {line.group(1)})" if line else ""
     head = _head(path)
+    if path.name.lower().endswith(".gz") and not _raw_head(path).startswith(GZIP_MAGIC):
+        return (
+            f"{path.name}: is not a gzip-compressed CSV file (it does not start as gzip does). "
+            "Upload the CSV itself, or compress it with gzip."
+        )
     # Only DuckDB's decoding error, or NUL bytes (UTF-16), mean the encoding: every sniffer
     # error mentions "utf-8" and "encoding" among its generic hints.
     if "invalid unicode" in text.lower() or b"\x00" in head:
@@ -110,6 +116,9 @@ def read_error(path: Path, exc: Exception) -> str:
     if path.name.lower().endswith(".parquet"):
         return f"{path.name}: cannot be read as Parquet ({text.splitlines()[0]}). Export it again."
     if re.search(r"maximum line size of \d+ bytes exceeded", text, re.IGNORECASE):
+        # DuckDB's line number counts from its buffer, not the file: find the line ourselves.
+        long = _first_long_line(path)
+        where = f" (line {long})" if long else ""
         return f"{path.name}: a line{where} is longer than 16 MB. Shorten that field."
     first_line = head.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
     if "," not in first_line and (hint := _delimiter_hint(path, first_line)):
@@ -123,13 +132,41 @@ def read_error(path: Path, exc: Exception) -> str:
 
 
 def _head(path: Path, size: int = 65536) -> bytes:
-    """The first bytes of the file, uncompressed; empty if it can't be read."""
+    """The first bytes of the file, uncompressed; the raw bytes when it is no gzip stream."""
     try:
         opener = gzip.open if path.name.lower().endswith(".gz") else open
         with opener(path, "rb") as handle:
             return handle.read(size)
     except (OSError, EOFError):
+        return _raw_head(path, size)
+
+
+def _raw_head(path: Path, size: int = 2) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(size)
+    except OSError:
         return b""
+
+
+def _first_long_line(path: Path, chunk: int = 1 << 20) -> int | None:
+    """The number (from 1, the header's) of the first line longer than MAX_LINE_BYTES."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    line, length = 1, 0
+    try:
+        with opener(path, "rb") as handle:
+            while block := handle.read(chunk):
+                start = 0
+                while (end := block.find(b"\n", start)) >= 0:
+                    if length + end - start > MAX_LINE_BYTES:
+                        return line
+                    line, length, start = line + 1, 0, end + 1
+                length += len(block) - start
+                if length > MAX_LINE_BYTES:
+                    return line
+    except (OSError, EOFError):
+        return None
+    return None
 
 
 def _delimiter_hint(path: Path, header: str) -> str | None:

@@ -23,6 +23,12 @@ SQL_TYPES = {
 }
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
+# A date or time outside these bounds is a typo or a broken clock (9999-12-31, 1900-01-01):
+# loaded, it would stretch every weekly series to its date. Dates that schedule the future
+# (a renewal, a contract's end) may lie years ahead; dates of things that happened may not
+# lie after the load day plus one (a time zone ahead of UTC).
+EARLIEST = "1990-01-01"
+SCHEDULED = {"renewal_date": 30 * 366, "end_date": 30 * 366}  # days ahead allowed
 _INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT")
 # File column types used without the text round trip, per contract type. FLOAT and DECIMAL are
 # left out: their text is shorter than their binary value, so the round trip changes the number.
@@ -112,12 +118,26 @@ class _Cell:
                 f"CASE WHEN {t} > {col.max} THEN {lit(name + ' ')} || {shown} || "
                 f"{lit(f' is above the maximum {col.max:g}')} END"
             )
+        if col.type in ("date", "timestamp"):
+            out.append(self._plausible(t, shown))
         if col.allowed:
             allowed = ", ".join(lit(a) for a in col.allowed)
             before = lit(name + " '")
             after = lit("' is not one of " + ", ".join(col.allowed))
             out.append(f"CASE WHEN {t} NOT IN ({allowed}) THEN {before} || {shown} || {after} END")
         return out
+
+    def _plausible(self, t: str, shown: str) -> str:
+        """A message when a date or time lies before EARLIEST or too far after the load day."""
+        name, ahead = self.col.name, SCHEDULED.get(self.col.name, 1)
+        latest = f"(current_date + {ahead})"
+        head, early = lit(name + " '"), lit(f"' is before {EARLIEST}: check the date")
+        late = lit(", too far after the day it was loaded: check the date")
+        return (
+            f"CASE WHEN {t}::DATE < DATE {lit(EARLIEST)} THEN {head} || {shown} || {early} "
+            f"WHEN {t}::DATE > {latest} THEN {head} || {shown} || ''' is after ' || "
+            f"strftime({latest}, '%Y-%m-%d') || {late} END"
+        )
 
 
 def _messages(parts: list[str]) -> str:

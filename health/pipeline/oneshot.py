@@ -14,6 +14,7 @@ from health import db
 from health.ingest.loader import load
 from health.moments.detect import INPUTS, detect_moments, load_inputs
 from health.pipeline.refresh import default_as_of, refresh, run_steps, steps_through
+from health.present.export import neutralise
 
 
 @contextlib.contextmanager
@@ -30,7 +31,9 @@ def warehouse(
     with tempfile.TemporaryDirectory(prefix="health-") as tmp:
         path = Path(tmp) / "oneshot.duckdb"
         report = load(data, path, progress=progress, maps=maps)
-        refresh(path, as_of, progress=progress)
+        # A one-shot score may be asked for any day (today, after the last export): it
+        # replaces nothing, so a date after the data is the caller's choice.
+        refresh(path, as_of, progress=progress, force=True)
         con = db.connect(path, read_only=True)
         try:
             yield con, report
@@ -39,11 +42,12 @@ def warehouse(
 
 
 def write_csv(frame: pl.DataFrame, out: str | Path) -> Path:
-    """Write a result file atomically: a reader never sees half a file."""
+    """Write a result file atomically (a reader never sees half a file), its text cells safe to
+    open in a spreadsheet: a cell that would run as a formula is prefixed with a quote."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
-    frame.write_csv(tmp)
+    neutralise(frame).write_csv(tmp)
     tmp.replace(out)
     return out
 

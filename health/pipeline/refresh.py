@@ -160,12 +160,39 @@ def default_as_of(con) -> dt.date:
     return row[0][0]
 
 
+def data_range(con) -> tuple[dt.date | None, dt.date | None]:
+    """The first day of the data (the earliest signup or event) and the latest event's day."""
+    first_event, last_event = con.execute(
+        "SELECT min(event_time)::date, max(event_time)::date FROM events"
+    ).fetchall()[0]
+    signups = con.execute("SELECT min(signup_date) FROM accounts").fetchall()[0][0]
+    first = min((d for d in (first_event, signups) if d is not None), default=None)
+    return first, last_event
+
+
+def check_as_of(con, as_of: dt.date) -> None:
+    """Refuse an as-of date outside the data: before it, nothing is active; after the latest
+    event, every account looks silent. Either would replace good results with empty ones."""
+    first, last = data_range(con)
+    if first is None or last is None:
+        return
+    if not first <= as_of <= last:
+        raise RefreshError(
+            f"As-of date {as_of} is outside the data, which runs from {first} (the earliest "
+            f"signup or event) to {last} (the latest event). Choose a date in that range (on the "
+            "command line, --force computes as of it anyway). Nothing was changed."
+        )
+
+
 def refresh(
     path: str | Path | None = None,
     as_of: dt.date | None = None,
     progress: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> dt.date:
-    """Rebuild every derived table as of a date (default: the latest event) and publish it."""
+    """Rebuild every derived table as of a date (default: the latest event) and publish it.
+
+    An as-of date outside the data is refused (RefreshError) unless `force`."""
     if not db.exists(path):
         raise RefreshError(
             f"{db.db_path(path)}: no database yet. Run `python -m health load DIR` first."
@@ -173,6 +200,8 @@ def refresh(
     with db.writing(path) as con:
         if not db.table_exists(con, "events"):
             raise RefreshError("No data is loaded. Run `python -m health load DIR` first.")
+        if as_of is not None and not force:
+            check_as_of(con, as_of)
         as_of = as_of or default_as_of(con)
         run_steps(con, as_of, STEPS, progress)
         if progress:

@@ -6,6 +6,8 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from health.app.text import html
+
 TEMPLATE = "plotly_white"
 ACCENT = "#2563eb"
 MUTED = "#94a3b8"
@@ -141,10 +143,10 @@ def timeline(
         fig.add_bar(
             x=part["week_end"].to_list(),
             y=part["events"].to_list(),
-            name=feature,
+            name=html(feature),
             marker_color=FEATURE_PALETTE[i % len(FEATURE_PALETTE)],
             legendgroup="features",
-            hovertemplate=f"{feature}: %{{y:,}} events<extra></extra>",
+            hovertemplate=f"{html(feature)}: %{{y:,}} events<extra></extra>",
             row=1,
             col=1,
         )
@@ -172,7 +174,11 @@ def timeline(
             marker={"color": COLORS.get(key[0], MUTED), "size": 11, "line": {"width": 1}},
             name=str(key[0]),
             showlegend=False,
-            customdata=part.select("label", "detail").rows(),
+            # Customer text (notes, titles) as text: Plotly reads tags in hover texts.
+            customdata=[
+                (html(label), html(detail))
+                for label, detail in part.select("label", "detail").rows()
+            ],
             hovertemplate="%{x|%d %b %Y}: <b>%{customdata[0]}</b><br>%{customdata[1]}"
             "<extra></extra>",
             row=3,

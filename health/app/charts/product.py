@@ -7,6 +7,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from health.app.charts.base import ACCENT, COLORS, FEATURE_PALETTE, MUTED, _layout
+from health.app.text import html
 
 MOMENT_LABELS = {
     "relationship_change": "Relationship change",
@@ -75,7 +76,7 @@ def retention_curves(frame: pl.DataFrame, groups: list[str] | None = None) -> go
             x=part["months_since"].to_list(),
             y=part["logo_retention"].to_list(),
             mode="lines+markers",
-            name=str(group),
+            name=html(group),
             line={"color": colors[group], "width": 2},
             marker={"size": 5},
             customdata=part.select("retained", "at_risk", "accounts").rows(),
@@ -177,7 +178,7 @@ def journey_funnel(frame: pl.DataFrame, groups: list[str] | None = None) -> go.F
         fig.add_bar(
             x=part["step"].to_list(),
             y=part["share_of_signups"].to_list(),
-            name=str(group),
+            name=html(group),
             marker_color=colors[group],
             customdata=part.select("accounts", pl.col("conversion").fill_null(1.0)).rows(),
             hovertemplate=f"{group}, %{{x}}: %{{customdata[0]:,}} accounts, %{{y:.0%}} of "
@@ -217,7 +218,7 @@ def milestone_days(frame: pl.DataFrame, groups: list[str] | None = None) -> go.F
             fig.add_bar(
                 x=panel["step"].to_list(),
                 y=median.to_list(),
-                name=str(group),
+                name=html(group),
                 legendgroup=str(group),
                 showlegend=col == 1,
                 marker_color=colors[group],
@@ -254,7 +255,7 @@ def stalls(frame: pl.DataFrame, groups: list[str] | None = None) -> go.Figure:
         fig.add_bar(
             x=part["step"].to_list(),
             y=part["stalled"].to_list(),
-            name=str(group),
+            name=html(group),
             marker_color=colors[group],
             customdata=part.select("accounts").rows(),
             hovertemplate=f"{group}: %{{y:,}} accounts stalled at %{{x}} "
