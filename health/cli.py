@@ -220,7 +220,7 @@ def refresh(
                 db_file,
                 as_of.date() if as_of else None,
                 progress=lambda s: (timer(s), steps(s)),
-                force=force,
+                check_range=not force,
             )
     except RefreshError as exc:
         fail(str(exc))

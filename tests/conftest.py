@@ -47,6 +47,13 @@ def app_db(warehouse, monkeypatch) -> Path:
     return warehouse
 
 
+def as_displayed(markdown: str) -> str:
+    """Markdown source as a person reads it: customer text in it is escaped (app/text.py)."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 @pytest.fixture(scope="session")
 def hostile(tmp_path_factory) -> tuple[Path, str]:
     """A small demo with one hostile account planted (tests/hostile.py), loaded and refreshed;

@@ -46,7 +46,7 @@ def texts(at: AppTest) -> tuple[list[str], list[str], list[str]]:
     cells = [
         str(v)
         for d in at.dataframe
-        for col in d.value.select_dtypes(include="object").columns
+        for col in d.value.select_dtypes(include=["object", "str"]).columns
         for v in d.value[col].dropna()
     ]
     charts = [c.proto.spec for c in at.get("plotly_chart")]

@@ -20,7 +20,7 @@ from health.analytics import alignment, metrics, portfolio
 from health.app import filters
 from health.ingest.loader import load
 from health.pipeline.refresh import refresh
-from tests.conftest import APP_DIR
+from tests.conftest import APP_DIR, as_displayed
 
 
 def open_page(file: str, **state) -> AppTest:
@@ -414,7 +414,7 @@ def test_alignment_page_lists_disagreements_with_their_arr(planted):
     }
 
     # The questions name real accounts: the costliest of each kind of disagreement.
-    questions = next(m.value for m in at.markdown if m.value.startswith("1. "))
+    questions = as_displayed(next(m.value for m in at.markdown if m.value.startswith("1. ")))
     leaders = expected.group_by("disagreement", maintain_order=True).first()["name"]
     assert leaders.len() and all(name in questions for name in leaders)
     assert f"({ov.both} of {ov.either})" in questions

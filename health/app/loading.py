@@ -18,6 +18,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from health import db
 from health.app.connection import clear_caches
 from health.app.text import md
 
@@ -29,6 +30,7 @@ class Job:
     """One load-and-refresh: what it has done so far, and how it ended."""
 
     started: dt.datetime
+    database: str  # the database it loads into: the page shows only that database's job
     lines: list[str] = field(default_factory=list)  # progress, as plain text
     report: list[str] = field(default_factory=list)  # what was loaded, as Markdown
     warnings: list[str] = field(default_factory=list)
@@ -72,7 +74,7 @@ def load_and_refresh(folder: str, uploads: list, replace: bool) -> None:
                 icon=":material/hourglass_top:",
             )
             return
-        job = Job(started=dt.datetime.now())
+        job = Job(started=dt.datetime.now(), database=str(db.db_path()))
         holder.current = job
         try:
             saved = save_uploads([(f.name, f.getvalue()) for f in uploads]) if uploads else None
@@ -130,7 +132,7 @@ def _report_lines(report) -> list[str]:
 def job_status() -> None:
     """The latest load's progress while it runs (updated every two seconds), then its outcome."""
     job = jobs().current
-    if job is None:
+    if job is None or job.database != str(db.db_path()):
         return
     if job.state == "running":
         _running(job)
@@ -165,7 +167,11 @@ def recompute(as_of) -> None:
 
     try:
         with st.status(f"Recomputing as of {as_of}…", expanded=True) as status:
-            refresh(as_of=as_of, progress=lambda step: st.write(step_label(step)))
+            refresh(
+                as_of=as_of,
+                progress=lambda step: st.write(step_label(step)),
+                check_range=True,
+            )
             status.update(label=f"Recomputed as of {as_of}", state="complete", expanded=False)
     except RefreshError as exc:
         st.error(md(exc, 2000), icon=":material/error:")

@@ -32,8 +32,8 @@ def warehouse(
         path = Path(tmp) / "oneshot.duckdb"
         report = load(data, path, progress=progress, maps=maps)
         # A one-shot score may be asked for any day (today, after the last export): it
-        # replaces nothing, so a date after the data is the caller's choice.
-        refresh(path, as_of, progress=progress, force=True)
+        # replaces nothing, so the date is the caller's choice (no range check).
+        refresh(path, as_of, progress=progress)
         con = db.connect(path, read_only=True)
         try:
             yield con, report

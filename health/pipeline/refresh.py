@@ -188,11 +188,12 @@ def refresh(
     path: str | Path | None = None,
     as_of: dt.date | None = None,
     progress: Callable[[str], None] | None = None,
-    force: bool = False,
+    check_range: bool = False,
 ) -> dt.date:
     """Rebuild every derived table as of a date (default: the latest event) and publish it.
 
-    An as-of date outside the data is refused (RefreshError) unless `force`."""
+    `check_range`: refuse (RefreshError) an as-of date outside the data, as the CLI and the
+    app do unless told otherwise; tests and backtests pick any date on purpose."""
     if not db.exists(path):
         raise RefreshError(
             f"{db.db_path(path)}: no database yet. Run `python -m health load DIR` first."
@@ -200,7 +201,7 @@ def refresh(
     with db.writing(path) as con:
         if not db.table_exists(con, "events"):
             raise RefreshError("No data is loaded. Run `python -m health load DIR` first.")
-        if as_of is not None and not force:
+        if as_of is not None and check_range:
             check_as_of(con, as_of)
         as_of = as_of or default_as_of(con)
         run_steps(con, as_of, STEPS, progress)
