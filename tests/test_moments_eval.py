@@ -135,3 +135,32 @@ def test_a_false_crisis_over_a_shared_holiday_is_counted(tmp_path):
     found = pl.DataFrame([_moment("Z", "engagement_drop", "2024-12-26", "2025-01-20")])
     report = evaluate(found, truth)
     assert report.lookalike_crises["lookalike"].to_list() == ["holiday_dip"]
+
+
+def test_a_moment_published_for_a_past_week_never_changes_when_new_days_arrive(demo, tmp_path):
+    # Incremental detection: run as of a day D and again as of each of the seven days after it;
+    # every moment detected by D is there again, with the same dates and the same level before.
+    from health import db
+    from health.ingest.loader import load
+    from health.moments.detect import INPUTS, detect_moments, load_inputs
+    from health.pipeline.refresh import run_steps, steps_through
+
+    folder, _, found = demo
+    path = tmp_path / "incremental.duckdb"
+    load(folder, path)
+    con = db.connect(path, read_only=False)
+    day = found["detected_on"].max() - dt.timedelta(weeks=20, days=3)  # mid-week on purpose
+    keys = ["account_id", "kind", "started_on", "detected_on", "metric_before"]
+    try:
+        runs = []
+        for k in range(8):
+            as_of = day + dt.timedelta(days=k)
+            run_steps(con, as_of, steps_through("int_event_days") + INPUTS)
+            runs.append(detect_moments(load_inputs(con), as_of))
+    finally:
+        con.close()
+    published = runs[0].select(keys).sort(keys)
+    assert published.height > 20
+    for later in runs[1:]:
+        known = later.filter(pl.col("detected_on") <= day).select(keys).sort(keys)
+        assert known.equals(published)
