@@ -34,8 +34,14 @@ def detect_champion_left(
     baseline_weeks: int = 8,
     holiday_weeks: pl.DataFrame | None = None,
     holiday_index: float = 0.8,
+    surprise: float = 1e-4,
 ) -> pl.DataFrame:
     """Champions who stopped: deactivated, or silent for `silence_days` while colleagues go on.
+
+    A silence must also be as unlikely as `surprise` for the champion's own rhythm (0: off): a
+    champion active on a share p of the working days of the 8 weeks before misses w working
+    days in a row with chance (1 - p)^w, so one who logs in weekly needs a longer silence than
+    one who works in the product daily before it says anything.
 
     Every silence counts, not only the latest one, so a call once made stays made when the
     champion turns up again later (the feed is causal: it only knew the silence then). Only
@@ -58,7 +64,7 @@ def detect_champion_left(
     )
     champs = silences.with_columns(
         deact=pl.when(inside).then(pl.col("deactivated_on")),
-        noticed=pl.col("last_day") + pl.duration(days=silence_days),
+        noticed=pl.col("last_day") + pl.duration(days=_silence(silence_days, surprise)),
     )
     for end in _holiday_ends(holiday_weeks, holiday_index):
         # A shared holiday week inside the silence so far pushes the day it is noticed a week on.
@@ -122,6 +128,15 @@ def detect_champion_left(
         )
         .sort("account_id", "started_on")
     )
+
+
+def _silence(days: int, surprise: float) -> pl.Expr:
+    """Days of silence needed per champion: `days`, or longer for a champion who is rarely on."""
+    if surprise <= 0:
+        return pl.lit(days)
+    p = (pl.col("active_days_8w") / 40).clip(0.02, 0.98)  # 40 working days in 8 weeks
+    workdays = np.log(surprise) / (1 - p).log()
+    return pl.max_horizontal(pl.lit(days), (workdays * 7 / 5).ceil().cast(pl.Int64))
 
 
 def _holiday_ends(holiday_weeks: pl.DataFrame | None, below: float) -> list[dt.date]:
