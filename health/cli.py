@@ -119,7 +119,7 @@ def demo(
     ),
     profile: Annotated[
         str,
-        typer.Option(help="Which company to simulate: demo, or holdout (other dynamics)."),
+        typer.Option(help="Which company to simulate: demo, holdout or field (other dynamics)."),
     ] = "demo",
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 7,
     accounts: Annotated[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -332,3 +333,35 @@ def test_the_holdout_company_is_a_different_product(tmp_path):
 def test_an_unknown_profile_is_refused_with_the_choices(tmp_path):
     with pytest.raises(ValueError, match="demo, holdout"):
         generate(tmp_path / "x", profile="nope")
+
+
+def test_the_field_company_stalls_for_a_while_then_gets_going(tmp_path):
+    # The third profile: small crews whose stalled onboardings end (4-12 weeks at 5-30 % of the
+    # level they reach later), a different product and a southern-hemisphere year.
+    truth = generate(tmp_path / "field", profile="field", n_accounts=80, seed=2)
+    events = read(tmp_path / "field", "events")
+    assert set(events["event"]).isdisjoint({e.name for e in PROFILES["demo"].events})
+    holidays = {h["name"] for h in json.loads((truth / "profile.json").read_text())["holidays"]}
+    assert "summer_break" in holidays
+    accounts = read(tmp_path / "field", "accounts").select(
+        "account_id", pl.col("signup_date").str.to_date()
+    )
+    stalled = pl.read_csv(truth / "moments.csv").filter(
+        (pl.col("kind") == "stalled_onboarding") & pl.col("planted")
+    )
+    weeks = (
+        events.join(accounts, on="account_id")
+        .with_columns(
+            age=(pl.col("event_time").dt.date() - pl.col("signup_date")).dt.total_days() // 7
+        )
+        .group_by("account_id")
+        .agg(
+            first=(pl.col("age") < 4).sum() / 4,
+            later=((pl.col("age") >= 16) & (pl.col("age") < 24)).sum() / 8,
+        )
+    )
+    got_going = weeks.join(stalled.select("account_id"), on="account_id").filter(
+        pl.col("later") > 0
+    )
+    assert got_going.height >= 3
+    assert (got_going["first"] < 0.5 * got_going["later"]).mean() >= 0.75

@@ -135,3 +135,73 @@ def test_a_false_crisis_over_a_shared_holiday_is_counted(tmp_path):
     found = pl.DataFrame([_moment("Z", "engagement_drop", "2024-12-26", "2025-01-20")])
     report = evaluate(found, truth)
     assert report.lookalike_crises["lookalike"].to_list() == ["holiday_dip"]
+
+
+def test_a_moment_published_for_a_past_week_never_changes_when_new_days_arrive(demo, tmp_path):
+    # Incremental detection: run as of a day D and again as of each of the seven days after it;
+    # every moment detected by D is there again, with the same dates and the same level before.
+    from health import db
+    from health.ingest.loader import load
+    from health.moments.detect import INPUTS, detect_moments, load_inputs
+    from health.pipeline.refresh import run_steps, steps_through
+
+    folder, _, found = demo
+    path = tmp_path / "incremental.duckdb"
+    load(folder, path)
+    con = db.connect(path, read_only=False)
+    day = found["detected_on"].max() - dt.timedelta(weeks=20, days=3)  # mid-week on purpose
+    keys = ["account_id", "kind", "started_on", "detected_on", "metric_before"]
+    try:
+        runs = []
+        for k in range(8):
+            as_of = day + dt.timedelta(days=k)
+            run_steps(con, as_of, steps_through("int_event_days") + INPUTS)
+            runs.append(detect_moments(load_inputs(con), as_of))
+    finally:
+        con.close()
+    published = runs[0].select(keys).sort(keys)
+    assert published.height > 20
+    for later in runs[1:]:
+        known = later.filter(pl.col("detected_on") <= day).select(keys).sort(keys)
+        assert known.equals(published)
+
+
+def test_a_holiday_false_crisis_counts_only_when_the_account_comes_back(tmp_path):
+    # Two accounts "fall" over the year end: Z is back in January (a false crisis), Y never comes
+    # back (a real fall, holiday or not). The rate is per 1,000 look-alike account-years.
+    truth = _truth_dir(
+        tmp_path,
+        [
+            {"account_id": "A", "moment": "crisis"}
+            | {"kind": "engagement_drop", "started_on": "2025-03-01", "planted": True, "note": ""}
+        ],
+    )
+    data = tmp_path / "x"
+    data.mkdir()
+    pl.DataFrame(
+        {
+            "account_id": ["Y", "Z"],
+            "signup_date": ["2024-01-01", "2024-01-01"],
+            "churn_date": [None, None],
+        }
+    ).write_csv(data / "accounts.csv")
+    days = [dt.date(2024, 10, 1) + dt.timedelta(days=k) for k in range(150)]
+    busy = [d for d in days if not (dt.date(2024, 12, 24) <= d <= dt.date(2025, 1, 1))]
+    rows = [("Z", d) for d in busy for _ in range(5)]
+    rows += [("Y", d) for d in busy if d < dt.date(2024, 12, 24) for _ in range(5)]
+    pl.DataFrame(
+        {
+            "account_id": [a for a, _ in rows],
+            "event_time": [dt.datetime(d.year, d.month, d.day, 10) for _, d in rows],
+        }
+    ).write_parquet(data / "events.parquet")
+    found = pl.DataFrame(
+        [
+            _moment("Z", "engagement_drop", "2024-12-26", "2025-01-20"),
+            _moment("Y", "engagement_drop", "2024-12-26", "2025-01-20"),
+        ]
+    )
+    report = evaluate(found, truth)
+    assert report.lookalike_crises["account_id"].to_list() == ["Z"]
+    assert report.lookalike_years is not None and report.lookalike_years > 1.5
+    assert report.false_crises_per_1000_years == pytest.approx(1000 / report.lookalike_years)

@@ -123,7 +123,11 @@ def build_users(
                 w *= 0.4 if role == 2 else 1.0
                 start = created + 1 + int(rng.integers(0, 4))
                 if stalled and created < s + 21 and rng.random() > 0.3:
-                    start = NEVER  # invited during a stalled onboarding: never got going
+                    # Invited during a stalled onboarding: starts when the team gets going, if
+                    # it ever does.
+                    start = NEVER
+                    if plan.stall_days is not None:
+                        start = s + int(plan.stall_days[i]) + int(rng.integers(0, 8))
                 elif rng.random() < 0.07 and not wow:
                     start = NEVER  # invited, never activated
             stop, deact = end, -1

@@ -71,6 +71,15 @@ class Profile:
     slow_decline_share: float
     slow_decline_to: tuple[float, float]
     tickets_per_user_month: float
+    # Onboarding shape: teams ramp from `ramp_from` of their level over `ramp_weeks` (drawn per
+    # account); a stall lasts `stall_weeks` and then the team gets going (None: it never does).
+    ramp_weeks: tuple[float, float] = (4.0, 4.0)
+    ramp_from: float = 0.45
+    stall_weeks: tuple[int, int] | None = None
+    # Seasons: "" keeps the US or European holidays (by `august_dip`); "anz" is a southern-
+    # hemisphere year (long summer break over the year end, Easter, Anzac Day).
+    holidays: str = ""
+    season_amp: float = 0.04  # yearly swing of usage; negative peaks in December
 
 
 _DEMO_EVENTS = (
@@ -244,4 +253,82 @@ HOLDOUT = Profile(
     tickets_per_user_month=0.05,
 )
 
-PROFILES: dict[str, Profile] = {"demo": DEMO, "holdout": HOLDOUT}
+_FIELD_EVENTS = (
+    EventSpec("app_opened", "mobile", weight=0.22),
+    EventSpec("job_scheduled", "scheduling", weight=0.12),
+    EventSpec("job_completed", "jobs", weight=0.2),
+    EventSpec("checklist_submitted", "jobs", weight=0.1),
+    EventSpec("photo_uploaded", "jobs", weight=0.09, value_mu=0.8, value_sigma=0.9),
+    EventSpec("customer_messaged", "communication", weight=0.07),
+    EventSpec("quote_sent", "billing", weight=0.04, value_mu=6.0, value_sigma=1.0),
+    EventSpec("invoice_sent", "billing", weight=0.04, value_mu=6.3, value_sigma=1.1),
+    EventSpec("route_optimized", "dispatch", True, 0.03),
+    EventSpec("timesheet_approved", "payroll", True, 0.025),
+    EventSpec("inventory_synced", "inventory", True, 0.02, 2.0, 1.0, True),
+    EventSpec("accounting_exported", "integrations", True, 0.015),
+    EventSpec("form_template_built", "forms", True, 0.012),
+    EventSpec("gps_report_viewed", "dispatch", True, 0.015),
+)
+
+# Written from the moments issue's description of what the seeds look like, not from the
+# detectors' thresholds: small crews (3 to 40 users), onboarding ramps of 2 to 10 weeks from a
+# low start, stalls of 4 to 12 weeks at 5 % to 30 % of the later level that then get going, a
+# southern-hemisphere year with a long summer break, mobile-heavy usage and a short history.
+FIELD = Profile(
+    name="field",
+    n_accounts=500,
+    end_date=date(2026, 3, 31),
+    years=1.75,
+    events=_FIELD_EVENTS,
+    segments=(
+        SegmentSpec("Crew", 0.5, (3, 8), (3, 12), 0.2, (0.7, 0.28, 0.02), 1.0),
+        SegmentSpec("Contractor", 0.35, (6, 20), (8, 30), 0.6, (0.2, 0.65, 0.15), 2.0),
+        SegmentSpec("Fleet", 0.15, (15, 40), (20, 60), 1.0, (0.0, 0.35, 0.65), 3.0),
+    ),
+    plans=(("Solo", 29.0), ("Team", 45.0), ("Business", 69.0)),
+    industries=(
+        ("Plumbing", 0.2),
+        ("Electrical", 0.18),
+        ("HVAC", 0.17),
+        ("Landscaping", 0.15),
+        ("Cleaning", 0.15),
+        ("Pest Control", 0.15),
+    ),
+    regions=(("APAC", 0.7, 0.0), ("NA", 0.2, 16.0), ("EMEA", 0.1, 9.0)),
+    csms=(
+        ("Mere Tane", (1.0, 0.4, 0.0)),
+        ("Liam O'Brien", (1.0, 0.2, 0.0)),
+        ("Ngaio Walker", (0.2, 1.0, 0.3)),
+        ("Sam Chen", (0.0, 0.4, 1.0)),
+    ),
+    ticket_topics=("mobile_sync", "billing", "scheduling", "gps", "how_to", "integrations"),
+    events_per_user_day=0.8,
+    august_dip=0.0,
+    signup_growth=1.2,
+    churn_base=-1.0,
+    churn_health=1.0,
+    churn_price=0.5,
+    churn_monthly_base=-3.6,
+    churn_nowarn=0.07,
+    churn_midterm=0.2,
+    story_share=0.06,
+    crisis_after_weeks=18,
+    double_share=0.1,
+    drop_to=(0.1, 0.45),
+    spike_to=(2.0, 3.0),
+    wow_to=(2.5, 3.5),
+    stall_to=(0.05, 0.3),
+    champion_remaining=(0.45, 0.7),
+    expansion_wave=(0.3, 0.7),
+    gap_share=0.06,
+    slow_decline_share=0.06,
+    slow_decline_to=(0.25, 0.55),
+    tickets_per_user_month=0.04,
+    ramp_weeks=(2.0, 10.0),
+    ramp_from=0.15,
+    stall_weeks=(4, 12),
+    holidays="anz",
+    season_amp=-0.1,
+)
+
+PROFILES: dict[str, Profile] = {"demo": DEMO, "holdout": HOLDOUT, "field": FIELD}

@@ -94,8 +94,34 @@ def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
     return last - timedelta(days=(last.weekday() - weekday) % 7)
 
 
+def _easter(y: int) -> date:
+    """Easter Sunday (the Gregorian computus)."""
+    a, b, c = y % 19, y // 100, y % 100
+    d, e = b // 4, b % 4
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = c // 4, c % 4
+    l = (32 + 2 * e + 2 * i - h - k) % 7  # noqa: E741 - the algorithm's own name
+    m = (a + 11 * h + 19 * l) // 433
+    month = (h + l - 7 * m + 90) // 25
+    return date(y, month, (h + l - 7 * m + 33 * month + 19) % 32)
+
+
+def _southern(years: range) -> list[Holiday]:
+    """A southern-hemisphere year: the long summer break, Easter, Anzac Day."""
+    out = []
+    for y in years:
+        out.append(Holiday("summer_break", date(y, 12, 22), date(y + 1, 1, 12), 0.3))
+        easter = _easter(y)
+        out.append(Holiday("easter", easter - timedelta(days=2), easter + timedelta(days=1), 0.35))
+        out.append(Holiday("anzac_day", date(y, 4, 25), date(y, 4, 25), 0.5))
+    return out
+
+
 def _holidays(profile: Profile, years: range) -> list[Holiday]:
     """The profile's public holidays in the given years."""
+    if profile.holidays == "anz":
+        return _southern(years)
     out: list[Holiday] = []
     for y in years:
         out.append(Holiday("year_end", date(y, 12, 24), date(y + 1, 1, 1), 0.22))
@@ -132,7 +158,7 @@ def build_calendar(profile: Profile, end: date) -> Calendar:
     days = np.arange(n)
     weekday = (days % 7).astype(int)
     doy = np.array([(start + timedelta(days=int(d))).timetuple().tm_yday for d in days])
-    factor = WEEKDAY[weekday] * (1 + 0.04 * np.sin(2 * np.pi * (doy - 80) / 365.25))
+    factor = WEEKDAY[weekday] * (1 + profile.season_amp * np.sin(2 * np.pi * (doy - 80) / 365.25))
     holidays = []
     for h in _holidays(profile, range(start.year - 1, end.year + 1)):
         lo, hi = max(h.start, start), min(h.end, end)

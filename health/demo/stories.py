@@ -47,6 +47,7 @@ class Plan:
     protect_until: np.ndarray  # no churn before this day, so the story is fully visible
     episodes_from: np.ndarray  # ordinary health declines may only start from this day
     survey_jitter: np.ndarray  # shifts the account's NPS survey waves
+    stall_days: np.ndarray | None = None  # stalled_onboarding: how long it lasts (None: for good)
 
     def stories(self, i: int) -> list[str]:
         """The planted stories of account i, in time order."""
@@ -175,11 +176,17 @@ def plan_stories(profile: Profile, acc: Accounts, cal: Calendar, rng: np.random.
     acc.fit[wow] = np.abs(acc.fit[wow]) + 0.3
     acc.fit[stalled] = -np.abs(acc.fit[stalled]) - 0.3
 
+    if profile.stall_weeks is not None:  # drawn last: the other draws stay as they were
+        lo, hi = profile.stall_weeks
+        plan.stall_days = 7 * rng.integers(lo, hi + 1, n)
+
     # Churn waits until each story has fully played out; ordinary declines keep out of the way.
     protect = plan.protect_until
     for kind in ("stalled_onboarding", "early_wow"):
         has = at[kind] >= 0
-        protect[has] = np.maximum(protect[has], s[has] + 10 * WEEK)
+        ends = kind == "stalled_onboarding" and plan.stall_days is not None
+        wait = plan.stall_days[has] + 6 * WEEK if ends else 10 * WEEK
+        protect[has] = np.maximum(protect[has], s[has] + wait)
         plan.episodes_from[has] = np.maximum(plan.episodes_from[has], s[has] + 30 * WEEK)
     for kind, wait in (
         ("engagement_drop", 6),

@@ -130,6 +130,7 @@ def build_truth(
     found += audit.first_uses(profile, acc, con, act, cal)
     found += audit.silent_champions(acc, con, users, act, cal, unhealthy)
     found += audit.onboarding_patterns(profile, acc, users, act, cal)
+    found += _real_steps(acc, plan, con, users, act)
     exp_day = at["expansion"]
     for i, day, note in _expansions(acc, con):
         if day == exp_day[i]:
@@ -168,6 +169,47 @@ def build_truth(
         "lookalikes": _lookalikes(acc, plan, cal),
         "accounts": _stories(acc, plan, con, csm_bias, present, cal),
     }
+
+
+def _step_week(rate: np.ndarray, lo: int, hi: int) -> int | None:
+    """First week in [lo, hi) where a noise-free weekly rate falls below half of its 8-week level
+    within 4 weeks and stays there for 4 weeks (so one dead week is no step)."""
+    for w in range(max(lo, 8), hi):
+        level = rate[w - 8 : w].mean()
+        for j in range(4):
+            after = rate[w + j : w + j + 4]
+            if level > 0 and len(after) == 4 and np.all(after < 0.5 * level):
+                return w + j
+    return None
+
+
+def _real_steps(
+    acc: Accounts, plan: Plan, con: Contracts, users: Users, act: Activity
+) -> list[tuple[int, str, int, str]]:
+    """Look-alikes with a real step in them, which a CSM would want called: the noise-free rate
+    falls below half its level within 4 weeks, or half or more of the active users leave within
+    4 weeks. Both are engagement drops, dated where the step began."""
+    out = []
+    weeks = act.expected.shape[1]
+    for kind in ("one_week_gap", "slow_decline"):
+        for i in np.flatnonzero(plan.at[kind] >= 0):
+            x = int(plan.at[kind][i])
+            y = int(plan.decline_end[i]) if kind == "slow_decline" else x + 6
+            end = int(con.churn[i]) if con.churn[i] >= 0 else 7 * weeks
+            lo, hi = x // 7 - 4, min(y // 7 + 4, end // 7 - 4)
+            w = _step_week(act.expected[i], lo, hi)
+            if w is not None:
+                out.append((i, "engagement_drop", 7 * w, f"{kind} with a real step: rate halved"))
+                continue
+            mine = (users.account == i) & (users.stop < end)
+            for day in range(7 * max(lo, 0), 7 * max(hi, 0), 7):
+                active = (users.account == i) & (users.active_from <= day) & (users.stop > day)
+                left = mine & active & (users.stop < day + 28)
+                if active.sum() >= 2 and left.sum() >= 0.5 * active.sum():
+                    note = f"{kind} with a real step: {left.sum()} of {active.sum()} users left"
+                    out.append((i, "engagement_drop", int(users.stop[left].min()), note))
+                    break
+    return out
 
 
 def _lookalikes(acc: Accounts, plan: Plan, cal: Calendar) -> pl.DataFrame:

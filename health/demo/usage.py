@@ -42,6 +42,8 @@ class Activity:
     champion_last: np.ndarray  # last day with a champion event, -1 if none
     onboarding: dict[str, np.ndarray]  # per account: events and active users in early windows
     n_events: int
+    # (accounts, weeks): the noise-free weekly rate, without holidays, vacations or chance
+    expected: np.ndarray | None = None
 
 
 def _lerp(days: np.ndarray, x0: int, x1: int, y0: float, y1: float) -> np.ndarray:
@@ -72,7 +74,12 @@ def account_multiplier(
     mult = np.exp(0.3 * dev + noise)
     age = days[None, :] - acc.signup[:, None]
     wow = plan.at["early_wow"] >= 0
-    ramp = 0.45 + 0.55 * np.clip(age / 28, 0, 1)  # onboarding: teams get going over ~4 weeks
+    # Onboarding: teams get going over a few weeks (drawn per account only where the profile's
+    # ramps differ in length, so a fixed-ramp profile's draws stay as they were).
+    r_lo, r_hi = profile.ramp_weeks
+    weeks = np.full(n, r_lo) if r_lo == r_hi else rng.uniform(r_lo, r_hi, n)
+    start = profile.ramp_from
+    ramp = start + (1 - start) * np.clip(age / (7 * weeks[:, None]), 0, 1)
     ramp[wow] = 1.0
     mult *= ramp
     mult[age < 0] = 0.0
@@ -96,8 +103,14 @@ def account_multiplier(
         norm = per_user(i, 35)
         mult[i] *= _lerp(days, s + 35, s + 70, plan.wow[i] * norm, settle[i])
     for i in np.flatnonzero(at["stalled_onboarding"] >= 0):
-        s, f = int(acc.signup[i]), plan.stall[i] * per_user(i, 56)
-        mult[i] *= f  # and it stays low: the team never really got going
+        s = int(acc.signup[i])
+        if plan.stall_days is None:
+            mult[i] *= plan.stall[i] * per_user(i, 56)  # it stays low: the team never got going
+        else:  # a fraction of its later level until the team gets going, then its ordinary ramp
+            x = s + int(plan.stall_days[i])
+            mult[i] *= _lerp(days, x, x + 14, plan.stall[i], 1.0)
+            mult[i, x:] /= np.maximum(ramp[i, x:], 1e-9)
+            mult[i, x:] *= start + (1 - start) * np.clip((days[x:] - x) / (7 * weeks[i]), 0, 1)
     for i in np.flatnonzero(at["engagement_drop"] >= 0):
         x = int(at["engagement_drop"][i])
         mult[i, x:] *= plan.drop[i]
@@ -168,6 +181,7 @@ def simulate_usage(
         champion_last=np.full(n, -1, dtype=np.int64),
         onboarding={k: np.zeros(n) for k in ("events_8w", "active_8w", "events_5w", "active_5w")},
         n_events=0,
+        expected=np.zeros((n, n_weeks)),
     )
     acc_ids = pa.array(acc.ids)
     names = pa.array([e.name for e in profile.events])
@@ -198,6 +212,10 @@ def simulate_usage(
         lam *= (span[None, :] >= users.active_from[sl, None]) & (
             span[None, :] < users.stop[sl, None]
         )
+        # The noise-free rate (before vacations, busy weeks and the calendar), per account-week.
+        key = (ua[:, None] * n_weeks + (span // 7)[None, :]).ravel()
+        free = np.bincount(key, weights=(lam / factor).ravel(), minlength=n * n_weeks)
+        act.expected += free.reshape(n, n_weeks) / 7
         lam *= ~_vacations(rng, users, sl, n_days, plan, d0)
         # Personal week-to-week variation: busy weeks and quiet weeks.
         lam *= np.exp(rng.normal(-0.025, 0.22, (len(ua), n_weeks)))[:, span // 7]

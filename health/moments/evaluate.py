@@ -5,11 +5,20 @@ kind (per-kind table) or the same moment type (per-type table) and a `started_on
 `tolerance_days`; matching is one-to-one, closest dates first. The truth is every moment the
 generator planted plus the incidental ones its audit found in the data (they meet the same
 definitions); `planted_recall` is also reported for the planted ones alone.
+
+False crises on look-alikes are counted as a rate: per 1,000 look-alike account-years, where a
+look-alike account is one carrying a one-week gap or a slow decline, or living through a shared
+holiday (so nearly every account), over its observed life. A false crisis over a shared holiday
+counts only when the account recovers after it (its usage in the four weeks after the holiday
+is back to half its level before): one that never comes back had a real fall, holiday or not.
+Both need the data folder beside the truth (`X` beside `X.truth`); without it, every false
+crisis over a holiday counts and no rate is given.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +41,14 @@ class Report:
     median_delay_days: float | None  # detected_on - true started_on, over type-level hits
     lookalike_crises: pl.DataFrame  # false crises on look-alike accounts or shared holidays
     lookalike_accounts: int  # accounts with a one-week gap or a slow decline
+    lookalike_years: float | None = None  # observed years of accounts exposed to a look-alike
+
+    @property
+    def false_crises_per_1000_years(self) -> float | None:
+        """False crises on look-alikes per 1,000 look-alike account-years."""
+        if not self.lookalike_years:
+            return None
+        return 1000 * self.lookalike_crises.height / self.lookalike_years
 
     def summary(self) -> str:
         """The report as plain-text tables."""
@@ -50,6 +67,12 @@ class Report:
                 f"{self.macro_f1:.3f}; median delay start -> detection: {delay}\n"
                 f"false crises on look-alikes ({self.lookalike_accounts} accounts with a gap or "
                 f"a slow decline, plus shared holidays): {self.lookalike_crises.height}"
+                + (
+                    f" over {self.lookalike_years:,.0f} look-alike account-years "
+                    f"({self.false_crises_per_1000_years:.2f} per 1,000)"
+                    if self.lookalike_years
+                    else ""
+                )
                 + (f"\n{crises}" if crises.height else "")
             )
 
@@ -117,6 +140,45 @@ def _table(detected, truth, matches, key: str, values: tuple[str, ...]) -> pl.Da
     return pl.DataFrame(rows)
 
 
+def _data_dir(truth_dir: Path) -> Path | None:
+    """The data folder the truth describes (`X` beside `X.truth`), when it is there."""
+    truth_dir = Path(truth_dir)
+    data = truth_dir.with_name(truth_dir.name.removesuffix(".truth"))
+    ok = data != truth_dir and (data / "accounts.csv").exists()
+    return data if ok and (data / "events.parquet").exists() else None
+
+
+def _recovered(data: Path, crises: pl.DataFrame) -> pl.DataFrame:
+    """Per (account_id, started_on_right = holiday start, ended_on): did usage come back after?
+
+    Back means: events in the four weeks from two weeks after the holiday at least half the
+    weekly level of the eight weeks before it (prorated), and the account not churned then.
+    """
+    keys = crises.select("account_id", "started_on_right", "ended_on").unique()
+    days = (
+        pl.scan_parquet(data / "events.parquet")
+        .filter(pl.col("account_id").is_in(keys["account_id"].implode()))
+        .group_by("account_id", day=pl.col("event_time").dt.date())
+        .agg(n=pl.len())
+        .collect()
+    )
+    before = (pl.col("day") >= pl.col("started_on_right") - dt.timedelta(days=56)) & (
+        pl.col("day") < pl.col("started_on_right")
+    )
+    after = (pl.col("day") > pl.col("ended_on") + dt.timedelta(days=14)) & (
+        pl.col("day") <= pl.col("ended_on") + dt.timedelta(days=42)
+    )
+    sums = (
+        keys.join(days, on="account_id", how="left")
+        .group_by("account_id", "started_on_right", "ended_on")
+        .agg(
+            pre=pl.col("n").filter(before).sum() / 8,
+            post=pl.col("n").filter(after).sum() / 4,
+        )
+    )
+    return sums.with_columns(recovered=(pl.col("post") >= 0.5 * pl.col("pre")))
+
+
 def _lookalike_crises(detected, truth_dir: Path, tol: int, unmatched: pl.DataFrame):
     """False crises (matching no true crisis) during a look-alike, give or take `tol` days."""
     look = pl.read_csv(Path(truth_dir) / "lookalikes.csv", try_parse_dates=True).with_columns(
@@ -131,15 +193,41 @@ def _lookalike_crises(detected, truth_dir: Path, tol: int, unmatched: pl.DataFra
     holiday = (pl.col("started_on") >= pl.col("started_on_right") - dt.timedelta(days=7)) & (
         pl.col("started_on") <= pl.col("ended_on") + dt.timedelta(days=14)
     )
+    shared = shared.filter(holiday)
+    data = _data_dir(truth_dir)
+    if data is not None and shared.height:
+        back = _recovered(data, shared)
+        shared = shared.join(back, on=["account_id", "started_on_right", "ended_on"]).filter(
+            pl.col("recovered")
+        )
     cols = ["account_id", "kind", "started_on", "detected_on", "lookalike"]
     found = pl.concat(
         [
             own.filter(window).rename({"kind_right": "lookalike"}).select(cols),
-            shared.filter(holiday).rename({"kind_right": "lookalike"}).select(cols),
+            shared.rename({"kind_right": "lookalike"}).select(cols),
         ]
     )
     n_accounts = look.filter(pl.col("account_id") != "*")["account_id"].n_unique()
-    return found.unique(subset=["account_id", "kind", "started_on"]), n_accounts
+    meta = Path(truth_dir) / "profile.json"
+    end = dt.date.fromisoformat(json.loads(meta.read_text())["end_date"]) if meta.exists() else None
+    years = _lookalike_years(data, look, end) if data is not None else None
+    return found.unique(subset=["account_id", "kind", "started_on"]), n_accounts, years
+
+
+def _lookalike_years(data: Path, look: pl.DataFrame, end: dt.date | None) -> float:
+    """Observed account-years of the accounts exposed to a look-alike (own or a shared holiday)."""
+    acc = pl.read_csv(data / "accounts.csv", try_parse_dates=True).select(
+        "account_id",
+        first=pl.col("signup_date").cast(pl.Date),
+        last=pl.col("churn_date").cast(pl.Date).fill_null(end or look["ended_on"].max()),
+    )
+    holidays = look.filter(pl.col("account_id") == "*")
+    through = acc.join(holidays, how="cross").filter(
+        (pl.col("first") <= pl.col("ended_on")) & (pl.col("last") >= pl.col("started_on"))
+    )
+    exposed = set(through["account_id"]) | set(look["account_id"])
+    alive = acc.filter(pl.col("account_id").is_in(list(exposed)))
+    return float((alive["last"] - alive["first"]).dt.total_days().sum() / 365.25)
 
 
 def evaluate(
@@ -165,7 +253,7 @@ def evaluate(
     by_type = _table(detected, truth, by_type_m, "moment", TYPES)
     delays = by_type_m["delay"] if by_type_m.height else pl.Series([], dtype=pl.Int64)
     unmatched = detected.join(by_type_m.select("_d"), on="_d", how="anti")
-    crises, n_look = _lookalike_crises(detected, truth_dir, tolerance_days, unmatched)
+    crises, n_look, years = _lookalike_crises(detected, truth_dir, tolerance_days, unmatched)
     return Report(
         by_kind=by_kind,
         by_type=by_type,
@@ -173,4 +261,5 @@ def evaluate(
         median_delay_days=float(delays.median()) if len(delays) else None,
         lookalike_crises=crises,
         lookalike_accounts=n_look,
+        lookalike_years=years,
     )

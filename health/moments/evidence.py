@@ -43,6 +43,16 @@ def _clip(x: float) -> float:
     return 0.0 if x is None or math.isnan(x) else min(max(float(x), 0.0), 1.0)
 
 
+def sureness(llr: float) -> str:
+    """How sure the test is, in words: the likelihood ratio of a new level against noise."""
+    odds = math.exp(min(float(llr), 40.0))
+    said = "over a million" if odds >= 1e6 else f"about {odds:,.0f}"
+    return (
+        f"the counts are {said} times likelier after a real change than as noise around the old "
+        f"level (quasi-Poisson log-likelihood ratio {llr:.1f})"
+    )
+
+
 def level_shift(r: dict, baseline_weeks: int = 8) -> tuple[str, float]:
     """A drop or a jump in weekly events (against the baseline length the detector used)."""
     ratio = r["ratio"]
@@ -50,7 +60,7 @@ def level_shift(r: dict, baseline_weeks: int = 8) -> tuple[str, float]:
     text = (
         f"weekly events {num(r['metric_before'])} → {num(r['metric_after'])} since "
         f"{day(r['started_on'])} ({ratio:.0%} of the {baseline_weeks}-week baseline after "
-        f"shared seasonal dips are divided out; {r['weeks']} weeks running)"
+        f"shared seasonal dips are divided out; {r['weeks']} weeks running); {sureness(r['score'])}"
     )
     if r["kind"] == "engagement_drop":
         return text, _clip(1 - ratio)

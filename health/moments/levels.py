@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from health.moments.baseline import (
+    Baseline,
     adaptive_baseline,
     leading,
     poisson_llr,
@@ -97,123 +98,194 @@ def shared_index(
     return np.clip(index, 0.05, 5.0)
 
 
-def _level_shifts(
-    grid: Grid,
-    index: np.ndarray,
-    *,
-    down: bool,
-    baseline_weeks: int | tuple[int, ...],
-    baseline_events: float,
-    confirm_weeks: int,
-    max_confirm_weeks: int,
-    pre_weeks: int,
-    limit: float,
-    sustain_ratio: float,
-    pre_ratio: float,
-    penalty: float,
-    min_base: float,
-    min_age_weeks: int,
-    refractory_weeks: int,
-    kind: str,
-    phi_prior: float = 0.0,
-    min_trend: float = 0.0,
-    trend_penalty: float = 0.0,
-    ref_weeks: int = 0,
-    min_slide: float = 0.0,
-    holiday_index: float = 0.0,
-) -> pl.DataFrame:
-    """Sequential test of a level shift at every week: confirmed at the first window that holds.
+@dataclass(frozen=True, kw_only=True)
+class ShiftParams:
+    """One level-shift detector's settings, grouped by what they decide (see LEVEL_SHIFTS)."""
 
-    The window after s grows from `confirm_weeks` to `max_confirm_weeks`: a large account shows
-    a real change within weeks, a small one needs longer before its counts say anything. In a
-    window of k weeks at most k - confirm_weeks weeks may sit on the wrong side of
-    `sustain_ratio` (noise), never the first (the change starts at s, not before) nor the last
-    (the change must still hold when it is called).
-    """
-    bl = adaptive_baseline(
+    kind: str
+    down: bool  # a drop (True) or a jump (False)
+    # The baseline: the account's level before a candidate week s (`adaptive_baseline`).
+    baseline_weeks: int | tuple[int, ...]
+    baseline_events: float
+    pre_weeks: int
+    min_age_weeks: int
+    phi_prior: float = 0.0
+    ref_weeks: int = 0
+    # Where a change may start: enough level, not already under way, not in a shared holiday.
+    min_base: float
+    pre_ratio: float
+    min_trend: float = 0.0
+    trend_penalty: float = 0.0
+    min_slide: float = 0.0
+    holiday_index: float = 0.0
+    # The search and its sustain rule: the window of weeks from s, its statistic's threshold.
+    confirm_weeks: int
+    max_confirm_weeks: int
+    limit: float
+    sustain_ratio: float
+    penalty: float
+    # The quick call: a window of `quick_weeks` (shorter than `confirm_weeks`) confirms a change
+    # whose counts are strong enough on their own (llr at least `quick_penalty`), every week of
+    # it on the far side of `sustain_ratio`; 0 turns it off.
+    quick_weeks: int = 0
+    quick_penalty: float = 0.0
+    # The refractory period: one change per account within this many weeks.
+    refractory_weeks: int
+
+    @property
+    def sign(self) -> float:
+        """+1 for drops, -1 for jumps: "below" for a drop is "above" for a jump."""
+        return 1.0 if self.down else -1.0
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The account-week matrices every part of the test reads."""
+
+    events: np.ndarray  # raw weekly events (NaN outside the account's life)
+    norm: np.ndarray  # events over the shared weekly index
+    exposure: np.ndarray  # the shared index where the account is seen, NaN elsewhere
+
+    @classmethod
+    def of(cls, grid: Grid, index: np.ndarray) -> Counts:
+        """The series of a grid under a shared weekly index."""
+        e = grid.events
+        g = np.where(np.isnan(e), np.nan, np.broadcast_to(index, e.shape))
+        return cls(e, e / index[None, :], g)
+
+
+def _baseline(grid: Grid, index: np.ndarray, p: ShiftParams) -> Baseline:
+    """The level before every candidate week, as `p` sets it up."""
+    return adaptive_baseline(
         grid.events,
         grid.age,
         index,
-        baseline_weeks=baseline_weeks,
-        baseline_events=baseline_events,
-        pre_weeks=pre_weeks,
-        min_age_weeks=min_age_weeks,
-        phi_prior=phi_prior,
-        ref_weeks=ref_weeks,
+        baseline_weeks=p.baseline_weeks,
+        baseline_events=p.baseline_events,
+        pre_weeks=p.pre_weeks,
+        min_age_weeks=p.min_age_weeks,
+        phi_prior=p.phi_prior,
+        ref_weeks=p.ref_weeks,
     )
-    e = grid.events
-    norm = e / index[None, :]
-    g = np.where(np.isnan(e), np.nan, np.broadcast_to(index, e.shape))
-    sign = 1.0 if down else -1.0
-    start_ok = bl.valid & (bl.base >= min_base)
+
+
+def _may_start(bl: Baseline, index: np.ndarray, p: ShiftParams) -> np.ndarray:
+    """Account-weeks where a change may begin: a level to leave, and no change already under way."""
+    sign = p.sign
+    ok = bl.valid & (bl.base >= p.min_base)
     # Drops: the weeks just before s still at the level; jumps: not already up (a slide or a
     # climb under way), unless a small account's few counts cannot tell that from noise.
-    start_ok &= ~(sign * bl.pre < sign * pre_ratio)
-    if min_trend > 0:  # a baseline already sliding (drops) or climbing (jumps) is no sudden start
-        sliding = sign * np.log(np.maximum(bl.trend, 1e-9)) < np.log(min_trend)
-        start_ok &= ~(sliding & (bl.trend_llr >= trend_penalty))
-    # No change is dated in a week everybody had off: who stopped and who is away can't be told
-    # apart until ordinary weeks come back, and a change that lasts still shows from then on.
-    start_ok &= (index >= holiday_index)[None, :]
-    if min_slide > 0:  # the months before the baseline were higher (drops) or lower (jumps)
-        long = sign * np.log(np.maximum(bl.slide, 1e-9)) < np.log(min_slide)
-        start_ok &= ~(long & (bl.slide_llr >= trend_penalty))
-    hit_k = np.zeros(e.shape, dtype=np.int64)
-    stats: dict[int, tuple[np.ndarray, ...]] = {}
+    ok &= ~(sign * bl.pre < sign * p.pre_ratio)
+    with np.errstate(all="ignore"):
+        if p.min_trend > 0:  # a baseline already sliding (drops) or climbing (jumps): not sudden
+            sliding = sign * np.log(np.maximum(bl.trend, 1e-9)) < np.log(p.min_trend)
+            ok &= ~(sliding & (bl.trend_llr >= p.trend_penalty))
+        # No change is dated in a week everybody had off: who stopped and who is away can't be
+        # told apart until ordinary weeks come back, and a change that lasts still shows then.
+        ok &= (index >= p.holiday_index)[None, :]
+        if p.min_slide > 0:  # the months before the baseline were higher (drops) or lower (jumps)
+            long = sign * np.log(np.maximum(bl.slide, 1e-9)) < np.log(p.min_slide)
+            ok &= ~(long & (bl.slide_llr >= p.trend_penalty))
+    return ok
+
+
+def _window(s: Counts, bl: Baseline, k: int, p: ShiftParams):
+    """The statistic over the k weeks from each s: mean events, rate ratio, llr, and which
+    weeks sit on the wrong side of `sustain_ratio` (shape (accounts, weeks, k))."""
     scale = np.maximum(bl.base, 1e-9)
+    win = leading(s.norm, k) / scale[:, :, None]
+    raw = leading(s.events, k)
+    x_a, t_a = np.nansum(raw, axis=2), np.nansum(leading(s.exposure, k), axis=2)
+    ratio = x_a / np.maximum(t_a, 1e-9) / scale
+    wrong = (win > p.sustain_ratio) if p.down else (win < p.sustain_ratio)
+    score = poisson_llr(bl.x, bl.t, x_a, t_a) / bl.phi
+    full = np.sum(~np.isnan(win), axis=2) == k
+    return np.nanmean(raw, axis=2), ratio, score, wrong, full
+
+
+def _sustained(wrong: np.ndarray, k: int, p: ShiftParams) -> np.ndarray:
+    """The sustain rule: at most k - confirm_weeks weeks on the wrong side (none in a quick
+    window), never the first (the change starts at s, not before) nor the last (it must still
+    hold when called)."""
+    allowed = max(k - p.confirm_weeks, 0)
+    return ~wrong[:, :, 0] & ~wrong[:, :, -1] & (wrong.sum(axis=2) <= allowed)
+
+
+def _search(s: Counts, bl: Baseline, start_ok: np.ndarray, p: ShiftParams):
+    """The sequential search: per account-week s, the first window length k that confirms a
+    change from s (0 for none), and each length's statistics."""
+    hit_k = np.zeros(s.events.shape, dtype=np.int64)
+    stats: dict[int, tuple[np.ndarray, ...]] = {}
     with (
         np.errstate(all="ignore"),
         warnings.catch_warnings(action="ignore", category=RuntimeWarning),
     ):
-        for k in range(confirm_weeks, max_confirm_weeks + 1):
-            win = leading(norm, k) / scale[:, :, None]
-            raw = leading(e, k)
-            x_a, t_a = np.nansum(raw, axis=2), np.nansum(leading(g, k), axis=2)
-            ratio = x_a / np.maximum(t_a, 1e-9) / scale
-            wrong = (win > sustain_ratio) if down else (win < sustain_ratio)
-            score = poisson_llr(bl.x, bl.t, x_a, t_a) / bl.phi
+        first = min(p.quick_weeks or p.confirm_weeks, p.confirm_weeks)
+        for k in range(first, p.max_confirm_weeks + 1):
+            after, ratio, score, wrong, full = _window(s, bl, k, p)
+            penalty = p.quick_penalty if k < p.confirm_weeks else p.penalty
             ok = (
                 start_ok
-                & (np.sum(~np.isnan(win), axis=2) == k)
-                & (sign * ratio <= sign * limit)
-                & ~wrong[:, :, 0]
-                & ~wrong[:, :, -1]
-                & (wrong.sum(axis=2) <= k - confirm_weeks)
+                & full
+                & (p.sign * ratio <= p.sign * p.limit)
+                & _sustained(wrong, k, p)
                 & (score >= penalty)
                 & (hit_k == 0)
             )
             hit_k[ok] = k
-            stats[k] = (np.nanmean(raw, axis=2), ratio, score)
+            stats[k] = (after, ratio, score)
+    return hit_k, stats
+
+
+def _date(grid: Grid, s: Counts, bl: Baseline, k: int, r: int, c: int, stats, p: ShiftParams):
+    """The moment confirmed by the k-week window from column c of row r, and its start offset.
+
+    The window that confirmed the change may open on a chance week before it (one busy or
+    quiet week is allowed in it); the change is dated where it most likely began.
+    """
+    d = c + k - 1
+    e, g = s.events, s.exposure
+    off = change_week(e[r, c : d + 1], g[r, c : d + 1], float(bl.base[r, c]), down=p.down)
+    after, ratio, score = (a[r, c] for a in stats[k])
+    if off:
+        after = float(np.nanmean(e[r, c + off : d + 1]))
+        scale = max(float(bl.base[r, c]), 1e-9)
+        ratio = np.nansum(e[r, c + off : d + 1]) / np.nansum(g[r, c + off : d + 1]) / scale
+    row = {
+        "account_id": grid.ids[r],
+        "kind": p.kind,
+        "started_on": grid.week_end[c + off] - WEEK + dt.timedelta(days=1),
+        "detected_on": grid.week_end[d],
+        "metric_before": float(bl.base_raw[r, c]),
+        "metric_after": float(after),
+        "ratio": float(ratio),
+        "score": float(score),
+        "weeks": k - off,
+        "baseline_weeks": int(bl.weeks[r, c]),
+    }
+    return row, off
+
+
+def _level_shifts(grid: Grid, index: np.ndarray, p: ShiftParams) -> pl.DataFrame:
+    """Sequential test of a level shift at every week: confirmed at the first window that holds.
+
+    The window after s grows from `confirm_weeks` to `max_confirm_weeks`: a large account shows
+    a real change within weeks, a small one needs longer before its counts say anything. One
+    change per account within `refractory_weeks`, by order of detection.
+    """
+    s = Counts.of(grid, index)
+    bl = _baseline(grid, index, p)
+    hit_k, stats = _search(s, bl, _may_start(bl, index, p), p)
     rows, cols = np.nonzero(hit_k)
     order = np.lexsort((cols, cols + hit_k[rows, cols], rows))  # by account, then detection
     out, last = [], {}
-    for r, c in zip(rows[order].tolist(), cols[order].tolist(), strict=True):
-        if r in last and abs(c - last[r]) < refractory_weeks:
-            continue
-        k = int(hit_k[r, c])
-        d = c + k - 1
-        # The window that confirmed the change may open on a chance week before it (one busy
-        # or quiet week is allowed in it); the change is dated where it most likely began.
-        s = change_week(e[r, c : d + 1], g[r, c : d + 1], float(bl.base[r, c]), down=down)
-        last[r] = c + s
-        after, ratio, score = (a[r, c] for a in stats[k])
-        if s:
-            after = float(np.nanmean(e[r, c + s : d + 1]))
-            ratio = np.nansum(e[r, c + s : d + 1]) / np.nansum(g[r, c + s : d + 1]) / scale[r, c]
-        out.append(
-            {
-                "account_id": grid.ids[r],
-                "kind": kind,
-                "started_on": grid.week_end[c + s] - WEEK + dt.timedelta(days=1),
-                "detected_on": grid.week_end[d],
-                "metric_before": float(bl.base_raw[r, c]),
-                "metric_after": float(after),
-                "ratio": float(ratio),
-                "score": float(score),
-                "weeks": k - s,
-                "baseline_weeks": int(bl.weeks[r, c]),
-            }
-        )
+    with warnings.catch_warnings(action="ignore", category=RuntimeWarning):
+        for r, c in zip(rows[order].tolist(), cols[order].tolist(), strict=True):
+            if r in last and abs(c - last[r]) < p.refractory_weeks:
+                continue
+            row, off = _date(grid, s, bl, int(hit_k[r, c]), r, c, stats, p)
+            last[r] = c + off
+            out.append(row)
     return pl.DataFrame(out, schema=SHIFT_SCHEMA)
 
 
@@ -231,7 +303,7 @@ SHIFT_SCHEMA = {
 }
 
 
-# The level-shift detectors' parameters (see `_level_shifts`). Drops: the weeks from s
+# The level-shift detectors' parameters (see `ShiftParams`). Drops: the weeks from s
 # average at most `limit` of the baseline median and stay under `sustain_ratio` (one dead
 # week is not a drop), the `pre_weeks` just before s were still at `pre_ratio` or more (a slow
 # slide is not a drop), and the change is significant for its counts: quasi-Poisson
@@ -245,7 +317,10 @@ SHIFT_SCHEMA = {
 # of the baseline runs under `min_trend` of its earlier half, or the baseline under
 # `min_slide` of the `ref_weeks` before it, when that difference is itself significant (llr
 # at least `trend_penalty`, so a small account's noise blocks nothing). No drop starts in a
-# shared holiday week (shared index under `holiday_index`).
+# shared holiday week (shared index under `holiday_index`). A large account's fall is called
+# after `quick_weeks` when its counts alone are overwhelming (llr at least `quick_penalty`, no
+# week of the window back near the level): chosen on the demo and holdout profiles (issue 17's
+# sweep), it brings the median crisis delay from ~26 to ~17-22 days at the same precision.
 # Jumps mirror drops (at least `limit` times the baseline, staying above `sustain_ratio`, the
 # pre weeks at most `pre_ratio`: steady growth is not a jump); the slide and holiday guards
 # are off for them (backtests found they cost jumps).
@@ -261,6 +336,8 @@ LEVEL_SHIFTS: dict[str, dict] = {
         "sustain_ratio": 0.7,
         "pre_ratio": 0.6,
         "penalty": 10.0,
+        "quick_weeks": 2,
+        "quick_penalty": 16.0,
         "min_base": 3.0,
         "min_age_weeks": 12,
         "refractory_weeks": 26,
@@ -296,4 +373,4 @@ def level_shifts(grid: Grid, index: np.ndarray, kind: str, **params) -> pl.DataF
     (holidays); `params` override LEVEL_SHIFTS[kind]."""
     if not grid.ids:
         return pl.DataFrame(schema=SHIFT_SCHEMA)
-    return _level_shifts(grid, index, kind=kind, **{**LEVEL_SHIFTS[kind], **params})
+    return _level_shifts(grid, index, ShiftParams(kind=kind, **{**LEVEL_SHIFTS[kind], **params}))

@@ -23,7 +23,7 @@ CHAMPION_SCHEMA = {
 
 
 def detect_champion_left(
-    users: pl.DataFrame,
+    silences: pl.DataFrame,
     weekly: pl.DataFrame,
     accounts: pl.DataFrame,
     as_of: dt.date,
@@ -34,32 +34,45 @@ def detect_champion_left(
     baseline_weeks: int = 8,
     holiday_weeks: pl.DataFrame | None = None,
     holiday_index: float = 0.8,
+    surprise: float = 1e-4,
 ) -> pl.DataFrame:
     """Champions who stopped: deactivated, or silent for `silence_days` while colleagues go on.
 
-    Only champions who were regular users count (`min_active_days` active days in the 8 weeks
-    before their last one). A deactivation is known the day it happens; a silence only once it
-    has lasted `silence_days` (longer than a holiday) and the account's other users logged at
+    A silence must also be as unlikely as `surprise` for the champion's own rhythm (0: off): a
+    champion active on a share p of the working days of the 8 weeks before misses w working
+    days in a row with chance (1 - p)^w, so one who logs in weekly needs a longer silence than
+    one who works in the product daily before it says anything.
+
+    Every silence counts, not only the latest one, so a call once made stays made when the
+    champion turns up again later (the feed is causal: it only knew the silence then). Only
+    champions who were regular users count (`min_active_days` active days in the 8 weeks up to
+    their last one). A deactivation is known the day it happens; a silence only once it has
+    lasted `silence_days` (longer than a holiday) and the account's other users logged at
     least `min_other_events` meanwhile (so an account that stopped altogether is churn, not
     this). A week every account was off (`holiday_weeks`: week_end, index, the shared weekly
     index; weeks under `holiday_index`) does not count towards the silence: a champion who
     stops on the Friday before the year-end break and comes back after it never left.
-    `users`: int_moment_users; `weekly`: account_id, week_end, events;
+    `silences`: int_moment_silences; `weekly`: account_id, week_end, events;
     `accounts`: account_id, churn_date.
     """
-    champs = users.filter(pl.col("is_champion") & pl.col("last_day").is_not_null())
-    if champs.is_empty():
+    if silences.is_empty():
         return pl.DataFrame(schema=CHAMPION_SCHEMA)
     silent_on = pl.col("last_day") + pl.duration(days=1)
-    deact = pl.col("deactivated_on")
-    champs = champs.with_columns(noticed=pl.col("last_day") + pl.duration(days=silence_days))
+    # The deactivation ends this silence only when it falls inside it.
+    inside = (pl.col("deactivated_on") >= pl.col("last_day")) & (
+        pl.col("next_day").is_null() | (pl.col("deactivated_on") < pl.col("next_day"))
+    )
+    champs = silences.with_columns(
+        deact=pl.when(inside).then(pl.col("deactivated_on")),
+        noticed=pl.col("last_day") + pl.duration(days=_silence(silence_days, surprise)),
+    )
     for end in _holiday_ends(holiday_weeks, holiday_index):
         # A shared holiday week inside the silence so far pushes the day it is noticed a week on.
-        inside = (pl.col("last_day") < end) & (end - dt.timedelta(days=6) <= pl.col("noticed"))
+        during = (pl.col("last_day") < end) & (end - dt.timedelta(days=6) <= pl.col("noticed"))
         champs = champs.with_columns(
-            noticed=pl.when(inside).then(pl.col("noticed") + WEEK).otherwise(pl.col("noticed"))
+            noticed=pl.when(during).then(pl.col("noticed") + WEEK).otherwise(pl.col("noticed"))
         )
-    noticed = pl.col("noticed")
+    deact, noticed = pl.col("deact"), pl.col("noticed")
     cand = (
         champs.filter(pl.col("active_days_8w") >= min_active_days)
         .join(accounts.select("account_id", "churn_date"), on="account_id", how="left")
@@ -71,31 +84,34 @@ def detect_champion_left(
         )
         .filter(
             (pl.col("detected_on") <= as_of)
+            # still silent on the day it is called: known then, whatever came after
+            & (pl.col("next_day").is_null() | (pl.col("next_day") > pl.col("detected_on")))
             & (pl.col("churn_date").is_null() | (pl.col("churn_date") > pl.col("detected_on")))
         )
+        .with_columns(key=pl.concat_str("user_id", pl.col("last_day").cast(pl.String)))
     )
     if cand.is_empty():
         return pl.DataFrame(schema=CHAMPION_SCHEMA)
     # Colleagues' activity during the silence: whole weeks after the champion's last day.
     others = (
-        cand.select("account_id", "user_id", "last_day", "detected_on")
+        cand.select("account_id", "key", "last_day", "detected_on")
         .join(weekly.select("account_id", "week_end", "events"), on="account_id")
         .filter(
             (pl.col("week_end") - pl.duration(days=6) > pl.col("last_day"))
             & (pl.col("week_end") <= pl.col("detected_on"))
         )
-        .group_by("account_id", "user_id")
+        .group_by("account_id", "key")
         .agg(other_events=pl.col("events").sum())
     )
     before = _window_mean(cand, weekly, -baseline_weeks, 0, "metric_before")
     after = _window_mean(cand, weekly, 0, 6, "metric_after")
     cand = (
-        cand.join(others, on=["account_id", "user_id"], how="left")
-        .join(before, on=["account_id", "user_id"], how="left")
-        .join(after, on=["account_id", "user_id"], how="left")
+        cand.join(others, on=["account_id", "key"], how="left")
+        .join(before, on=["account_id", "key"], how="left")
+        .join(after, on=["account_id", "key"], how="left")
         .with_columns(pl.col("other_events").fill_null(0))
     )
-    keep = pl.col("deactivated_on").is_not_null() | (pl.col("other_events") >= min_other_events)
+    keep = pl.col("deact").is_not_null() | (pl.col("other_events") >= min_other_events)
     return (
         cand.filter(keep)
         .with_columns(kind=pl.lit("champion_left"))
@@ -106,12 +122,21 @@ def detect_champion_left(
             "detected_on",
             pl.col("name").alias("champion"),
             pl.col("last_day").alias("last_active_on"),
-            "deactivated_on",
+            pl.col("deact").alias("deactivated_on"),
             "metric_before",
             "metric_after",
         )
         .sort("account_id", "started_on")
     )
+
+
+def _silence(days: int, surprise: float) -> pl.Expr:
+    """Days of silence needed per champion: `days`, or longer for a champion who is rarely on."""
+    if surprise <= 0:
+        return pl.lit(days)
+    p = (pl.col("active_days_8w") / 40).clip(0.02, 0.98)  # 40 working days in 8 weeks
+    workdays = np.log(surprise) / (1 - p).log()
+    return pl.max_horizontal(pl.lit(days), (workdays * 7 / 5).ceil().cast(pl.Int64))
 
 
 def _holiday_ends(holiday_weeks: pl.DataFrame | None, below: float) -> list[dt.date]:
@@ -124,11 +149,11 @@ def _holiday_ends(holiday_weeks: pl.DataFrame | None, below: float) -> list[dt.d
 def _window_mean(cand, weekly, lo: int, hi: int, name: str) -> pl.DataFrame:
     """Mean weekly events in the weeks [lo, hi) around each candidate's start (negative: before)."""
     return (
-        cand.select("account_id", "user_id", "started_on")
+        cand.select("account_id", "key", "started_on")
         .join(weekly.select("account_id", "week_end", "events"), on="account_id")
         .with_columns(k=((pl.col("week_end") - pl.col("started_on")).dt.total_days() // 7))
         .filter((pl.col("k") >= lo) & (pl.col("k") < hi))
-        .group_by("account_id", "user_id")
+        .group_by("account_id", "key")
         .agg(pl.col("events").mean().alias(name))
     )
 
@@ -215,8 +240,10 @@ def detect_user_waves(
         found = np.where((found < 0) & hit, j, found)
     out = []
     last: dict[int, int] = {}
-    for a, w in zip(*np.nonzero(found >= 0), strict=True):
-        if a in last and w - last[a] < refractory_weeks:
+    rows, cols = np.nonzero(found >= 0)
+    order = np.lexsort((cols, cols + found[rows, cols], rows))  # by account, then detection
+    for a, w in zip(rows[order], cols[order], strict=True):
+        if a in last and abs(w - last[a]) < refractory_weeks:
             continue
         last[a] = w
         j = int(found[a, w])

@@ -1,0 +1,35 @@
+-- one row per account per complete calendar week (Monday to Sunday) from signup to churn, up to the last Sunday by the as-of date: events and active users (a new day never changes a finished week)
+with
+    accounts as (select * from stg_accounts),
+    params as (select * from params),
+    days as (select * from int_account_days),
+    user_days as (select * from int_user_days),
+    anchor as (select (p.as_of - (isodow(p.as_of) % 7)::INTEGER)::date as last_sunday from params as p),
+    weeks as (
+        select a.account_id, a.signup_date, (n.last_sunday - (7 * k)::INTEGER)::date as week_end
+        from accounts as a, anchor as n,
+            range(0, greatest(date_diff('day', a.signup_date, n.last_sunday) // 7 + 1, 0)) as r(k)
+        where a.churn_date is null or n.last_sunday - (7 * k)::INTEGER < a.churn_date + 7
+    ),
+    usage as (
+        select d.account_id, week_end(d.day, n.last_sunday) as week_end, sum(d.events) as events
+        from days as d, anchor as n
+        where d.day <= n.last_sunday
+        group by all
+    ),
+    users as (
+        select u.account_id, week_end(u.day, n.last_sunday) as week_end,
+            count(distinct u.user_id) as active_users
+        from user_days as u, anchor as n
+        where u.day <= n.last_sunday
+        group by all
+    )
+select
+    w.account_id,
+    w.week_end,
+    date_diff('day', w.signup_date, w.week_end) // 7 as age_weeks,
+    coalesce(u.events, 0) as events,
+    coalesce(au.active_users, 0) as active_users
+from weeks as w
+left join usage as u using (account_id, week_end)
+left join users as au using (account_id, week_end)
