@@ -72,7 +72,8 @@ def test_churn_scenarios_match_the_fields_73_percent():
     assert rows["+5 %"]["revenue_next_12_months"] == pytest.approx(919.28, abs=0.01)
     assert rows["-5 %"]["revenue_next_12_months"] == pytest.approx(1591.71, abs=0.01)
     assert rows["0 %"]["revenue_next_12_months"] == pytest.approx(1200)
-    # 1591.71 / 919.28 = 1.7315: "about 73 % more" (the figure the field quotes), against the worst scenario.
+    # 1591.71 / 919.28 = 1.7315: "about 73 % more" (the figure the field quotes), against the
+    # worst scenario.
     assert rows["-5 %"]["vs_worst"] == pytest.approx(0.7315, abs=0.0001)
     assert rows["+5 %"]["vs_worst"] == 0
     # ARR a year out at +5 %: 12 * 54.036.

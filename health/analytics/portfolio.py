@@ -131,7 +131,8 @@ def revenue(mrr: float, rate: float, months: int = 12) -> float:
     """Revenue billed over the next `months`: this month at today's MRR, then compounding.
 
     With this convention -5 % instead of +5 % brings about 73 % more revenue in a year, the
-    figure customer-success writing quotes for churn prevention; summing months 1..12 instead would say 91 %.
+    figure customer-success writing quotes for churn prevention; summing months 1..12 instead
+    would say 91 %.
     """
     return sum(mrr * (1 - rate) ** m for m in range(months))
 
