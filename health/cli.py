@@ -203,21 +203,20 @@ def refresh(
 DataOption = Annotated[
     Path, typer.Option("--data", help="The data folder to score (the input contract's shape).")
 ]
-RequiredAsOf = Annotated[
-    dt.datetime,
-    typer.Option("--as-of", formats=["%Y-%m-%d"], help="The as-of date (YYYY-MM-DD)."),
-]
 OutOption = Annotated[Path, typer.Option("--out", help="The CSV file to write.")]
 
 
-def _oneshot(data: Path, as_of: dt.datetime, out_file: Path, query: str, what: str) -> None:
+def _oneshot(data: Path, as_of: dt.datetime | None, out_file: Path, query: str, what: str) -> None:
     from health.ingest.loader import LoadError
     from health.pipeline.oneshot import warehouse, write_csv
     from health.pipeline.refresh import RefreshError
 
     start = time.perf_counter()
     try:
-        with Steps(what) as steps, warehouse(data, as_of.date(), progress=steps) as (con, report):
+        with (
+            Steps(what) as steps,
+            warehouse(data, as_of.date() if as_of else None, progress=steps) as (con, report),
+        ):
             frame = db.query(con, query)
     except (LoadError, RefreshError) as exc:
         fail(str(exc))
@@ -234,7 +233,7 @@ def _oneshot(data: Path, as_of: dt.datetime, out_file: Path, query: str, what: s
 
 
 @app.command()
-def score(data: DataOption, as_of: RequiredAsOf, out_file: OutOption) -> None:
+def score(data: DataOption, out_file: OutOption, as_of: AsOfOption = None) -> None:
     """Score every account active at the as-of date, straight from a data folder.
 
     Trains on the folder's history before the as-of date. Columns: account_id, health_score
@@ -245,7 +244,7 @@ def score(data: DataOption, as_of: RequiredAsOf, out_file: OutOption) -> None:
 
 
 @app.command()
-def moments(data: DataOption, as_of: RequiredAsOf, out_file: OutOption) -> None:
+def moments(data: DataOption, out_file: OutOption, as_of: AsOfOption = None) -> None:
     """List every moment of truth detected up to the as-of date, straight from a data folder.
 
     Columns: account_id, moment (relationship_change / crisis / delight), kind, detected_on,
@@ -378,5 +377,34 @@ def main() -> None:
         out.print("interrupted; nothing was changed.")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: a person sees a sentence
-        out.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        where = _log_traceback(exc)
+        told = f" (full report in {where}; please attach it when you report this)" if where else ""
+        out.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}{told}", highlight=False)
         sys.exit(1)
+
+
+def _log_traceback(exc: BaseException) -> Path | None:
+    """Append the traceback to logs/health-errors.log beside the database; its path, or None."""
+    import traceback
+
+    try:
+        path = db.db_path(_db_argument()).parent / "logs" / "health-errors.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        with path.open("a", encoding="utf-8") as log:
+            log.write(f"--- {stamp}: health {' '.join(sys.argv[1:])}\n")
+            log.write("".join(traceback.format_exception(exc)))
+        return path
+    except OSError:  # nowhere to write: the one-line error still stands
+        return None
+
+
+def _db_argument() -> Path | None:
+    """The --db the command was given, if any."""
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        if arg == "--db" and i + 1 < len(args):
+            return Path(args[i + 1])
+        if arg.startswith("--db="):
+            return Path(arg.split("=", 1)[1])
+    return None

@@ -24,6 +24,11 @@ class Contracts:
     churn: np.ndarray  # day index of churn, -1 while a customer
     changes: list[list[tuple[int, str, int, int]]] = field(default_factory=list)
     # per account: (day, "expansion" | "upsell" | "contraction", seats before, seats after)
+    lines: list[list[tuple[int, int, float, int, int]]] = field(default_factory=list)
+    # per account, as billing exports them: (start, end, mrr, seats or -1, plan or -1 = add-on)
+
+
+ADDON_PRICE = 0.15  # an add-on line's MRR as a share of its plan line's
 
 
 def _plus_year(cal: Calendar, day: int) -> int:
@@ -160,6 +165,57 @@ def _walk_monthly(book: _Book) -> int:
         m += 1
 
 
+def _billing_days(acc: Accounts, i: int, start: int, end: int) -> list[int]:
+    """A monthly payer's billing days in (start, end): signup plus whole months."""
+    signup = int(acc.signup[i])
+    m = max(1, int((start - signup) / MONTH))
+    days = []
+    while (day := int(signup + round(m * MONTH))) < end:
+        if day > start:
+            days.append(day)
+        m += 1
+    return days
+
+
+def _plan_lines(acc: Accounts, i: int, periods: list, cal: Calendar) -> list[tuple]:
+    """Contract periods as billed: annual terms as they are, monthly payers month by month (the
+    open month ends on its next billing day)."""
+    if acc.annual[i]:
+        return list(periods)
+    out = []
+    for start, end, mrr, seats, plan in periods:
+        stop = end if end >= 0 else cal.n_days
+        cuts = [start, *_billing_days(acc, i, start, stop)]
+        if end < 0:  # the month running at the end of the data ends on its billing day
+            cuts.append(_billing_days(acc, i, cuts[-1], cuts[-1] + 40)[0])
+        else:
+            cuts.append(end)
+        out += [(a, b, mrr, seats, plan) for a, b in zip(cuts, cuts[1:], strict=False)]
+    return out
+
+
+def billing_lines(contracts: Contracts, acc: Accounts, cal: Calendar, rng, addon_share: float):
+    """Line items: plan lines, and for a share of accounts an add-on line beside each plan line
+    from signup or the first expansion until a contraction (so MRR moves only on days the
+    contract already changes)."""
+    out = []
+    for i, periods in enumerate(contracts.periods):
+        plan = _plan_lines(acc, i, periods, cal)
+        lines = [(a, b, mrr, seats, p) for a, b, mrr, seats, p in plan]
+        if rng.random() < addon_share:
+            grows = [d for d, kind, *_ in contracts.changes[i] if kind != "contraction"]
+            shrinks = [d for d, kind, *_ in contracts.changes[i] if kind == "contraction"]
+            start = int(acc.signup[i]) if rng.random() < 0.6 or not grows else grows[0]
+            stop = min([d for d in shrinks if d > start], default=1 << 30)
+            lines += [
+                (a, b, float(round(mrr * ADDON_PRICE)), -1, -1)
+                for a, b, mrr, _seats, _p in plan
+                if start <= a < stop
+            ]
+        out.append(sorted(lines, key=lambda r: (r[0], r[4] < 0)))
+    return out
+
+
 def simulate_contracts(
     profile: Profile,
     acc: Accounts,
@@ -167,6 +223,7 @@ def simulate_contracts(
     lat: Latent,
     cal: Calendar,
     rng: np.random.Generator,
+    addon_share: float = 0.3,
 ) -> Contracts:
     """Walk every account from signup to churn or the end of data."""
     ctx = _Context(profile, acc, plan, lat, cal, rng)
@@ -184,4 +241,6 @@ def simulate_contracts(
         churn[i] = churned
         periods.append(book.rows)
         changes.append(book.changes)
-    return Contracts(periods, churn, changes)
+    out = Contracts(periods, churn, changes)
+    out.lines = billing_lines(out, acc, cal, rng, addon_share)
+    return out
