@@ -40,7 +40,9 @@ def active_at(folder: Path, as_of: str) -> set[str]:
 
 
 def check_contract(scores: pl.DataFrame, folder: Path) -> None:
-    assert scores.columns == COLUMNS
+    # the contract's columns first, then what carries the score and why
+    assert scores.columns == [*COLUMNS, "score_source", "score_note"]
+    assert set(scores["score_source"]) <= {"model", "scorecard"}
     assert set(scores["account_id"]) == active_at(folder, AS_OF)
     assert scores["account_id"].is_unique().all()
     assert scores["health_score"].is_between(0, 100).all()

@@ -31,14 +31,17 @@ class Contracts:
 ADDON_PRICE = 0.15  # an add-on line's MRR as a share of its plan line's
 
 
-def _plus_year(cal: Calendar, day: int) -> int:
-    """The same calendar date a year later (28 Feb for 29 Feb)."""
+def _plus_year(cal: Calendar, day: int, months: int = 12) -> int:
+    """The same calendar date a term of `months` later (the month's last day when it has none)."""
     d = cal.date(day)
-    try:
-        nxt = d.replace(year=d.year + 1)
-    except ValueError:
-        nxt = date(d.year + 1, 2, 28)
-    return cal.day(nxt)
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    for dd in (d.day, 30, 29, 28):
+        try:
+            return cal.day(date(year, month, dd))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable: every month has a 28th")
 
 
 class _Book:
@@ -56,6 +59,7 @@ class _Book:
         self.expansion_day = int(ctx.plan.at["expansion"][i])
         self.protect = int(ctx.plan.protect_until[i])
         self.forced = bool(ctx.plan.forced_churn[i])
+        self.term = int(ctx.terms[i])  # months per term for term payers
 
     @property
     def mrr(self) -> float:
@@ -122,17 +126,18 @@ class _Context:
     lat: Latent
     cal: Calendar
     rng: np.random.Generator
+    terms: np.ndarray  # months per term of each account (12, or 6 for half-year payers)
 
 
 def _walk_annual(book: _Book) -> int:
     """Yearly terms: churn (mostly) at renewal; returns the churn day or -1."""
     ctx, n_days = book.ctx, book.ctx.cal.n_days
     prof, x_exp = ctx.profile, book.expansion_day
-    end = _plus_year(ctx.cal, book.start)
+    end = _plus_year(ctx.cal, book.start, book.term)
     while True:
         if book.start < x_exp <= end and x_exp < n_days:
-            book.expand(x_exp)  # co-termed upsell: a fresh annual term from the expansion
-            end = _plus_year(ctx.cal, x_exp)
+            book.expand(x_exp)  # co-termed upsell: a fresh term from the expansion
+            end = _plus_year(ctx.cal, x_exp, book.term)
             continue
         if end >= n_days:
             return -1
@@ -144,7 +149,7 @@ def _walk_annual(book: _Book) -> int:
                     return int(ctx.rng.integers(lo, end))
             return end
         book.adjust(end, 0.08, annual=True)
-        end = _plus_year(ctx.cal, end)
+        end = _plus_year(ctx.cal, end, book.term)
 
 
 def _walk_monthly(book: _Book) -> int:
@@ -224,9 +229,14 @@ def simulate_contracts(
     cal: Calendar,
     rng: np.random.Generator,
     addon_share: float = 0.3,
+    half_year_share: float = 0.0,
 ) -> Contracts:
-    """Walk every account from signup to churn or the end of data."""
-    ctx = _Context(profile, acc, plan, lat, cal, rng)
+    """Walk every account from signup to churn or the end of data. `half_year_share` of the
+    term payers sign six-month terms instead of annual ones."""
+    terms = np.full(acc.n, 12)
+    if half_year_share > 0:  # no draw otherwise: the default company stays the same
+        terms[rng.random(acc.n) < half_year_share] = 6
+    ctx = _Context(profile, acc, plan, lat, cal, rng, terms)
     churn = np.full(acc.n, -1, dtype=np.int64)
     periods, changes = [], []
     for i in range(acc.n):
@@ -235,7 +245,7 @@ def simulate_contracts(
         churned = _walk_annual(book) if annual else _walk_monthly(book)
         # The last period ends on the churn date; else the current annual term runs past the
         # data, and a monthly one is open-ended.
-        open_end = _plus_year(cal, book.start) if annual else -1
+        open_end = _plus_year(cal, book.start, book.term) if annual else -1
         end = churned if churned >= 0 else open_end
         book.rows.append((book.start, end, book.mrr, book.seats, book.plan))
         churn[i] = churned

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -16,6 +16,18 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 
 class NotEnoughHistory(Exception):
     """Too few churns with known outcomes to train and backtest a model."""
+
+
+class FillEmpty(TransformerMixin, BaseEstimator):
+    """Numeric columns with no value in the training rows become zero: a backtest fold can
+    predate a whole source (no subscriptions yet), and an empty column breaks binning."""
+
+    def fit(self, X, y=None):
+        self.empty_ = [c for c in X.columns if X[c].dtype.kind == "f" and X[c].isna().all()]
+        return self
+
+    def transform(self, X):
+        return X.assign(**dict.fromkeys(self.empty_, 0.0)) if self.empty_ else X
 
 
 def signed_log1p(x):
@@ -68,12 +80,14 @@ def candidates(
     return {
         "l1_logistic": Pipeline(
             [
+                ("fill", FillEmpty()),
                 ("prep", linear_prep),
                 ("model", LogisticRegression(l1_ratio=1.0, solver="liblinear", C=0.05)),
             ]
         ),
         "gradient_boosting": Pipeline(
             [
+                ("fill", FillEmpty()),
                 ("prep", tree_prep),
                 (
                     "model",
