@@ -6,6 +6,7 @@ line ids, no churn yet, everyone churned but one. The data sets the product must
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ class Shape:
     line_ids: bool = False  # subscriptions carry a subscription_id per line
     no_churn: bool = False  # nobody has churned yet
     churn_all_but_one: bool = False  # every account but one has churned
+    window_days: int = 0  # keep only this many days of history (an established company's export)
 
 
 def _read(folder: Path, table: str) -> tuple[pl.DataFrame, Path] | None:
@@ -51,6 +53,8 @@ def reshape(folder: Path, shape: Shape) -> None:
     for table in OPTIONAL:
         if table not in shape.keep and (found := _read(folder, table)):
             found[1].unlink()
+    if shape.window_days:
+        _window(folder, shape.window_days)
     accounts, apath = _read(folder, "accounts")
     events, epath = _read(folder, "events")
     if shape.one_segment:
@@ -80,6 +84,34 @@ def reshape(folder: Path, shape: Shape) -> None:
         _write(_with_offsets(events), epath, "events.csv")
     else:
         _write(events, epath, epath.name)
+
+
+CLOCKS = {"tickets": "opened_at", "surveys": "responded_at", "touchpoints": "occurred_at"}
+
+
+def _window(folder: Path, days: int) -> None:
+    """Only the last `days` days: accounts gone before them, and rows dated before, are left out."""
+    events, epath = _read(folder, "events")
+    cut = events["event_time"].max().date() - dt.timedelta(days=days)
+    events = events.filter(pl.col("event_time").dt.date() >= cut)
+    accounts, apath = _read(folder, "accounts")
+    accounts = accounts.filter(
+        pl.col("churn_date").is_null() | (pl.col("churn_date") >= cut.isoformat())
+    )
+    kept = pl.col("account_id").is_in(accounts["account_id"].implode())
+    _write(accounts, apath, apath.name)
+    _write(events.filter(kept), epath, epath.name)
+    for table in (*CLOCKS, "users", "subscriptions"):
+        if not (found := _read(folder, table)):
+            continue
+        frame = found[0].filter(kept)
+        if table in CLOCKS:  # ISO text: its first ten characters are the day
+            frame = frame.filter(pl.col(CLOCKS[table]).str.slice(0, 10) >= cut.isoformat())
+        if table == "subscriptions":
+            frame = frame.filter(
+                pl.col("end_date").is_null() | (pl.col("end_date") >= cut.isoformat())
+            )
+        _write(frame, found[1], found[1].name)
 
 
 def _single_user(folder: Path, events: pl.DataFrame) -> pl.DataFrame:
