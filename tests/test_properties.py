@@ -8,7 +8,7 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -112,6 +112,15 @@ def run(*args: str) -> None:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(tables=folders())
+@example(  # the smallest book: one account, one event, nothing else
+    tables={
+        "accounts": [{"account_id": "1", "signup_date": "2024-01-01"}],
+        "events": [{"account_id": "1", "event_time": "2024-01-01T00:00:00", "event": "x"}],
+        "users": None,
+        "subscriptions": None,
+        "tickets": None,
+    }
+)
 def test_any_valid_folder_goes_through_every_command(tables):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

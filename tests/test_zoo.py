@@ -87,9 +87,10 @@ def zoo(tmp_path_factory) -> dict[str, dict]:
 
 
 def active_at(folder: Path, as_of: dt.date) -> set[str]:
-    accounts = read_csv(folder / "accounts.csv").with_columns(
-        pl.col("signup_date", "churn_date").str.to_date()
-    )
+    accounts = read_csv(folder / "accounts.csv")
+    if "churn_date" not in accounts.columns:  # an optional column
+        accounts = accounts.with_columns(churn_date=pl.lit(None, pl.String))
+    accounts = accounts.with_columns(pl.col("signup_date", "churn_date").str.to_date())
     return set(
         accounts.filter(
             (pl.col("signup_date") <= as_of)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
+from health.demo.writer import write_csv
+
 OPTIONAL = ("users", "subscriptions", "tickets", "surveys", "touchpoints")
 
 
@@ -44,7 +46,7 @@ def _write(frame: pl.DataFrame, old: Path, name: str) -> None:
     if name.endswith(".parquet"):
         frame.write_parquet(old.parent / name)
     else:
-        frame.write_csv(old.parent / name)
+        write_csv(frame, old.parent / name)  # gzip'd when the name says so
 
 
 def reshape(folder: Path, shape: Shape) -> None:
