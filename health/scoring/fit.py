@@ -83,7 +83,7 @@ def versions() -> dict[str, str]:
 
 def train(frame: pl.DataFrame, as_of: dt.date) -> Fitted:
     """Choose a model family by time-ordered backtest, calibrate it, and describe it in a card."""
-    labelled = frame.filter(pl.col("churned").is_not_null())
+    labelled = training_rows(frame)
     churned = labelled.filter(pl.col("churned"))["account_id"].n_unique()
     if churned < MIN_CHURNED_ACCOUNTS:
         raise NotEnoughHistory(
@@ -158,6 +158,15 @@ def train(frame: pl.DataFrame, as_of: dt.date) -> Fitted:
     if not card["earns_place"]["passed"]:
         raise ModelNotEarned(card["earns_place"]["reason"], card)
     return Fitted(est, numeric, card)
+
+
+def training_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """Snapshots with a known outcome, from four weeks into the usage data. An export of an
+    established company's last months has accounts signed up long before; their weeks before
+    the data are empty, and only survivors are in it, so they would teach that nobody churns."""
+    first = frame.filter(pl.col("events_28d") > 0)["week_end"].min()
+    start = first + dt.timedelta(days=28) if first is not None else dt.date.min
+    return frame.filter(pl.col("churned").is_not_null() & (pl.col("week_end") >= start))
 
 
 def _fit_candidates(X, y, dates, numeric: list[str], every: int, leaf: int):

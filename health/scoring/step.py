@@ -14,7 +14,7 @@ from health.db import catalog
 from health.scoring import decision as model_health
 from health.scoring import drivers, features, scorecard
 from health.scoring import store as model_store
-from health.scoring.fit import Fitted, design, train, versions
+from health.scoring.fit import Fitted, design, train, training_rows, versions
 from health.scoring.train import (
     NotEnoughHistory,
 )
@@ -168,8 +168,7 @@ def reusable(con, database, frame: pl.DataFrame, as_of: dt.date) -> Fitted | Non
     changed = catalog.meta(con).get("events_changed_from")
     if changed and (changed == "all" or dt.date.fromisoformat(changed) <= trained):
         return None
-    labelled = frame.filter(pl.col("churned").is_not_null())
-    numeric = features.known(labelled)
+    numeric = features.known(training_rows(frame))
     if numeric != card.get("numeric_features"):
         return None
     estimator = model_store.load(database)
