@@ -2,20 +2,34 @@
 with
     subscriptions as (select * from subscriptions),
     params as (select * from params),
+    -- Exports disagree on whether end_date is the last day or the day the next line starts.
+    -- The folder's own habit decides, by whether lines that follow one another start on the
+    -- previous end_date or the day after: one bit for the whole folder, so no account's later
+    -- lines tell anything about its earlier ones.
+    convention as (
+        select coalesce(
+            count(*) filter (where n.start_date = s.end_date + 1)
+                > count(*) filter (where n.start_date = s.end_date),
+            false
+        ) as inclusive
+        from subscriptions as s
+        join subscriptions as n
+            on n.account_id = s.account_id and n.start_date in (s.end_date, s.end_date + 1)
+        , params as p
+        where s.start_date <= p.as_of and n.start_date <= p.as_of
+    ),
     raw_lines as (
         select s.*,
-            -- Exports disagree on whether end_date is the last day or the day the next line
-            -- starts. A line that lasts whole calendar months to the day after its end_date
-            -- (and not to end_date itself) gave its last day. Decided by the line alone, so no
-            -- later line leaks into it.
-            case when exists (
-                select 1 from (values (1), (3), (6), (12), (24), (36)) as t(m)
-                where (s.start_date + to_months(t.m))::date = s.end_date + 1
-            ) and not exists (
-                select 1 from (values (1), (3), (6), (12), (24), (36)) as t(m)
-                where (s.start_date + to_months(t.m))::date = s.end_date
-            ) then s.end_date + 1 else s.end_date end as stop
-        from subscriptions as s, params as p
+            case when c.inclusive then s.end_date + 1 else s.end_date end as stop,
+            -- An open line without an id is superseded by a later line of the same plan (an
+            -- export that starts a new open row at each change), from the day that one starts.
+            case when s.end_date is null and s.subscription_id is null then (
+                select min(n.start_date) from subscriptions as n
+                where n.account_id = s.account_id and n.subscription_id is null
+                  and n.start_date > s.start_date and n.start_date <= p.as_of
+                  and n.plan is not distinct from s.plan
+            ) end as superseded_on
+        from subscriptions as s, params as p, convention as c
         where s.start_date <= p.as_of
     ),
     sized as (
@@ -35,7 +49,7 @@ with
             case when stop <= p.as_of
                 or (months in (1, 3, 6, 12, 24, 36)
                     and abs(date_diff('day', start_date, stop) - months * 30.436875) <= 4)
-                then greatest(stop, start_date + 1) end as stop
+                then greatest(stop, start_date + 1) else superseded_on end as stop
         from sized, params as p
     ),
     bounds as (
