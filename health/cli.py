@@ -235,15 +235,11 @@ def refresh(
 DataOption = Annotated[
     Path, typer.Option("--data", help="The data folder to score (the input contract's shape).")
 ]
-RequiredAsOf = Annotated[
-    dt.datetime,
-    typer.Option("--as-of", formats=["%Y-%m-%d"], help="The as-of date (YYYY-MM-DD)."),
-]
 OutOption = Annotated[Path, typer.Option("--out", help="The CSV file to write.")]
 
 
 def _oneshot(
-    data: Path, as_of: dt.datetime, out_file: Path, query: str, what: str, maps: list[str]
+    data: Path, as_of: dt.datetime | None, out_file: Path, query: str, what: str, maps: list[str]
 ) -> None:
     from health.ingest.loader import LoadError
     from health.pipeline.oneshot import warehouse, write_csv
@@ -253,7 +249,10 @@ def _oneshot(
     try:
         with (
             Steps(what) as steps,
-            warehouse(data, as_of.date(), progress=steps, maps=maps) as (con, report),
+            warehouse(data, as_of.date() if as_of else None, progress=steps, maps=maps) as (
+                con,
+                report,
+            ),
         ):
             frame = db.query(con, query)
     except (LoadError, RefreshError) as exc:
@@ -276,7 +275,7 @@ def _oneshot(
 
 @app.command()
 def score(
-    data: DataOption, as_of: RequiredAsOf, out_file: OutOption, maps: MapOption = None
+    data: DataOption, out_file: OutOption, as_of: AsOfOption = None, maps: MapOption = None
 ) -> None:
     """Score every account active at the as-of date, straight from a data folder.
 
@@ -289,7 +288,7 @@ def score(
 
 @app.command()
 def moments(
-    data: DataOption, as_of: RequiredAsOf, out_file: OutOption, maps: MapOption = None
+    data: DataOption, out_file: OutOption, as_of: AsOfOption = None, maps: MapOption = None
 ) -> None:
     """List every moment of truth detected up to the as-of date, straight from a data folder.
 
@@ -463,5 +462,34 @@ def main() -> None:
         out.print("interrupted; nothing was changed.")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: a person sees a sentence
-        styled("error:", "bold red", f"{type(exc).__name__}: {exc}")
+        where = _log_traceback(exc)
+        told = f" (full report in {where}; please attach it when you report this)" if where else ""
+        styled("error:", "bold red", f"{type(exc).__name__}: {exc}{told}")
         sys.exit(1)
+
+
+def _log_traceback(exc: BaseException) -> Path | None:
+    """Append the traceback to logs/health-errors.log beside the database; its path, or None."""
+    import traceback
+
+    try:
+        path = db.db_path(_db_argument()).parent / "logs" / "health-errors.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        with path.open("a", encoding="utf-8") as log:
+            log.write(f"--- {stamp}: health {' '.join(sys.argv[1:])}\n")
+            log.write("".join(traceback.format_exception(exc)))
+        return path
+    except OSError:  # nowhere to write: the one-line error still stands
+        return None
+
+
+def _db_argument() -> Path | None:
+    """The --db the command was given, if any."""
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        if arg == "--db" and i + 1 < len(args):
+            return Path(args[i + 1])
+        if arg.startswith("--db="):
+            return Path(arg.split("=", 1)[1])
+    return None

@@ -23,8 +23,16 @@ st.caption(
     f"({card['trained_at']} UTC; retrained weekly) · churn within "
     f"{card['horizon_days']} days · health: {card['tiers']['health']}"
 )
+for family, why in (card.get("failed_candidates") or {}).items():
+    st.info(
+        f"The {family.replace('_', ' ')} model could not learn this data and stepped aside: {why}",
+        icon=":material/alt_route:",
+    )
 if card["status"] != "model":
     st.warning(card["message"], icon=":material/ac_unit:")
+    if card["status"] == "fallback":  # a model trained but did not earn its place: show why
+        st.plotly_chart(charts_model.versus_baselines(card), width="stretch")
+        st.plotly_chart(charts_model.calibration(card), width="stretch")
     st.markdown(
         "Each component is the average of its signals, scaled 0-100; the weights of components "
         "an account has no data for are spread over the others. Weights live in "
@@ -34,6 +42,8 @@ if card["status"] != "model":
     st.stop()
 
 st.success(card["message"], icon=":material/verified:")
+if "earns_place" in card:
+    st.caption(f"It carries the score because {card['earns_place']['reason']}.")
 bt, lead, window = card["backtest"], card["lead_time"], card["training_window"]
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Backtest AUC", f"{bt['auc']:.2f}", help="Chance is 0.50; ranking on later dates")

@@ -122,7 +122,8 @@ def test_every_file_has_the_contract_columns_and_unique_keys(small):
     assert read(out, "users")["user_id"].is_unique().all()
     assert read(out, "tickets")["ticket_id"].is_unique().all()
     subs = read(out, "subscriptions")
-    assert subs.select("account_id", "start_date").is_unique().all()
+    assert subs.is_unique().all()  # line items: only an exact repeat would be a duplicate
+    assert subs.filter(pl.col("seats").is_null()).height > 0  # add-on lines carry no seats
     events = read(out, "events")
     assert events.schema["event_time"] == pl.Datetime("us", "UTC")
     assert events.schema["value"] == pl.Float64
@@ -158,27 +159,37 @@ def test_values_stay_in_their_ranges(small):
 
 
 def test_contracts_tell_one_continuous_story_per_account(small):
+    """Plan lines follow each other without gaps; add-on lines ride on plan lines; the account's
+    ARR is twelve times the MRR of the lines open last, and it renews when they end."""
     out, _ = small
     accounts = read(out, "accounts")
-    subs = read(out, "subscriptions").sort("account_id", "start_date")
+    subs = read(out, "subscriptions").with_columns(pl.col("mrr").cast(pl.Float64))
+    plans = subs.filter(pl.col("seats").is_not_null()).sort("account_id", "start_date")
+    addons = subs.filter(pl.col("seats").is_null())
+    assert addons.join(plans, on=["account_id", "start_date", "end_date"], how="anti").is_empty()
     last = {}
-    for account, start, end, mrr, plan in subs.select(
-        "account_id", "start_date", "end_date", "mrr", "plan"
+    for account, start, end, plan in plans.select(
+        "account_id", "start_date", "end_date", "plan"
     ).iter_rows():
         if account in last:
-            assert last[account][0] == start, account  # each period starts where the last ended
+            assert last[account][0] == start, account  # each line starts where the last ended
         assert end is None or end > start, account
-        last[account] = (end, mrr, plan)
+        last[account] = (end, start, plan)
+    monthly = 0
     for account, signup, churn, plan, arr, renewal in accounts.select(
         "account_id", "signup_date", "churn_date", "plan", "arr", "renewal_date"
     ).iter_rows():
-        end, mrr, current = last[account]
+        end, start, current = last[account]
+        open_last = subs.filter((pl.col("account_id") == account) & (pl.col("start_date") == start))
         assert subs.filter(pl.col("account_id") == account)["start_date"].min() == signup
-        assert float(arr) == float(mrr) * 12 and plan == current, account
+        assert float(arr) == open_last["mrr"].sum() * 12 and plan == current, account
         if churn:
             assert end == churn and renewal is None, account
         else:
-            assert renewal == end, account  # annual: the current term's end; monthly: none
+            assert renewal == end, account  # the current term's end, or the next billing day
+        lasts = (date.fromisoformat(end) - date.fromisoformat(start)).days
+        monthly += 28 <= lasts <= 31
+    assert monthly > 0  # monthly payers are billed month by month
 
 
 def test_nobody_uses_the_product_outside_their_lifetime(small):
@@ -258,8 +269,8 @@ def test_an_expansion_is_a_bigger_contract_starting_that_day(demo):
         pl.col("start_date").str.to_date(), pl.col("seats").cast(pl.Float64).cast(pl.Int64)
     )
     for account, started in planted(demo, "expansion"):
-        rows = subs.filter(pl.col("account_id") == account).sort("start_date")
-        seats = dict(rows.select("start_date", "seats").iter_rows())
+        rows = subs.filter((pl.col("account_id") == account) & pl.col("seats").is_not_null())
+        seats = dict(rows.sort("start_date").select("start_date", "seats").iter_rows())
         starts = sorted(seats)
         k = starts.index(started)
         assert k > 0 and seats[started] > seats[starts[k - 1]], account
@@ -279,9 +290,13 @@ def test_the_truth_is_complete_for_contracts_and_nps(demo):
     moments = demo["moments"]
     recorded = set(moments.select("account_id", "kind", "started_on").iter_rows())
     subs = read(demo["out"], "subscriptions").with_columns(pl.col("seats").cast(pl.Float64))
-    ups = subs.sort("account_id", "start_date").filter(
-        (pl.col("account_id") == pl.col("account_id").shift())
-        & (pl.col("seats") > pl.col("seats").shift())
+    ups = (
+        subs.drop_nulls("seats")
+        .sort("account_id", "start_date")
+        .filter(
+            (pl.col("account_id") == pl.col("account_id").shift())
+            & (pl.col("seats") > pl.col("seats").shift())
+        )
     )
     for account, start in ups.select("account_id", "start_date").iter_rows():
         assert (account, "expansion", date.fromisoformat(start)) in recorded

@@ -71,8 +71,8 @@ def test_a_snapshot_is_the_same_whether_computed_then_or_later(loaded, as_of, tm
 
 
 # What an export taken on day T would hold: rows after T gone, later changes not yet made.
-# A subscription's end date is kept only for a term contract (a whole number of years): that
-# end was known when it was signed; a cancellation after T was not.
+# A subscription line's end date is kept only for a standard term (1, 3, 6, 12, 24 or 36
+# months within 4 days): that end was known when it was signed; a cancellation after T was not.
 CUT_TO = """
 DELETE FROM events WHERE event_time >= $t::DATE + 1;
 DELETE FROM tickets WHERE opened_at >= $t::DATE + 1;
@@ -83,8 +83,9 @@ DELETE FROM users WHERE created_at >= $t::DATE + 1;
 UPDATE users SET deactivated_at = NULL WHERE deactivated_at >= $t::DATE + 1;
 DELETE FROM subscriptions WHERE start_date > $t::DATE;
 UPDATE subscriptions SET end_date = NULL WHERE end_date > $t::DATE
-    AND abs(date_diff('day', start_date, end_date)
-        - 365.25 * round(date_diff('day', start_date, end_date) / 365.25)) > 3;
+    AND NOT (round(date_diff('day', start_date, end_date) / 30.436875) IN (1, 3, 6, 12, 24, 36)
+        AND abs(date_diff('day', start_date, end_date)
+            - 30.436875 * round(date_diff('day', start_date, end_date) / 30.436875)) <= 4);
 UPDATE accounts SET churn_date = NULL WHERE churn_date > $t::DATE;
 DELETE FROM accounts WHERE signup_date > $t::DATE;
 """

@@ -281,20 +281,51 @@ def test_a_duplicate_ticket_keeps_the_first(tmp_path, loaded):
     assert rows(db, "SELECT ticket_id, account_id FROM tickets") == [("T1", "A1")]
 
 
-def test_a_duplicate_subscription_start_keeps_the_first(tmp_path, loaded):
+def test_line_items_on_the_same_start_are_kept_and_only_exact_repeats_are_duplicates(
+    tmp_path, loaded
+):
     subscriptions = [
-        {"account_id": "A1", "start_date": "2024-01-01", "mrr": "100"},
-        {"account_id": "A2", "start_date": "2024-01-01", "mrr": "50"},
-        {"account_id": "A1", "start_date": "2024-01-01", "mrr": "200"},
+        {"account_id": "A1", "start_date": "2024-01-01", "mrr": "100", "plan": "pro"},
+        {"account_id": "A1", "start_date": "2024-01-01", "mrr": "20", "plan": "sso add-on"},
+        {"account_id": "A2", "start_date": "2024-01-01", "mrr": "50", "plan": "pro"},
+        {"account_id": "A1", "start_date": "2024-01-01", "mrr": "20", "plan": "sso add-on"},
     ]
     _, db = loaded(make_folder(tmp_path, subscriptions=subscriptions))
     assert rejects(db, "subscriptions") == [
-        (4, "duplicate account_id and start_date: line 2 has the same and is kept")
+        (
+            5,
+            "duplicate line (account_id and start_date and subscription_id; the whole row when "
+            "subscription_id is empty): line 3 has the same and is kept",
+        )
     ]
-    assert rows(db, "SELECT account_id, mrr FROM subscriptions ORDER BY 1") == [
+    assert rows(db, "SELECT account_id, mrr FROM subscriptions ORDER BY 1, 2") == [
+        ("A1", 20.0),
         ("A1", 100.0),
         ("A2", 50.0),
     ]
+
+
+def test_an_item_id_keys_lines_and_a_reload_replaces_the_line(tmp_path, loaded):
+    subscriptions = [
+        {"account_id": "A1", "start_date": "2024-01-01", "mrr": "100", "item_id": "si_1"},
+        {"account_id": "A1", "start_date": "2024-01-01", "mrr": "100", "item_id": "si_2"},
+        {"account_id": "A1", "start_date": "2024-01-01", "mrr": "90", "item_id": "si_2"},
+    ]
+    _, db = loaded(make_folder(tmp_path, subscriptions=subscriptions))
+    assert [r[0] for r in rejects(db, "subscriptions")] == [4]
+    ended = [{**subscriptions[0], "end_date": "2024-06-01"}]
+    loaded(make_folder(tmp_path / "later", subscriptions=ended))
+    assert rows(db, "SELECT subscription_id, end_date::VARCHAR FROM subscriptions ORDER BY 1") == [
+        ("si_1", "2024-06-01"),
+        ("si_2", None),
+    ]
+
+
+def test_an_open_line_without_an_id_that_comes_back_ended_is_the_same_line(tmp_path, loaded):
+    line = {"account_id": "A1", "start_date": "2024-01-01", "mrr": "100", "plan": "pro"}
+    _, db = loaded(make_folder(tmp_path, subscriptions=[line]))
+    loaded(make_folder(tmp_path / "later", subscriptions=[{**line, "end_date": "2024-03-01"}]))
+    assert rows(db, "SELECT end_date::VARCHAR FROM subscriptions") == [("2024-03-01",)]
 
 
 def a_row(name: str, account_id: str, n: int) -> dict:

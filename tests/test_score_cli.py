@@ -40,7 +40,9 @@ def active_at(folder: Path, as_of: str) -> set[str]:
 
 
 def check_contract(scores: pl.DataFrame, folder: Path) -> None:
-    assert scores.columns == COLUMNS
+    # the contract's columns first, then what carries the score and why
+    assert scores.columns == [*COLUMNS, "score_source", "score_note"]
+    assert set(scores["score_source"]) <= {"model", "scorecard"}
     assert set(scores["account_id"]) == active_at(folder, AS_OF)
     assert scores["account_id"].is_unique().all()
     assert scores["health_score"].is_between(0, 100).all()
@@ -71,3 +73,24 @@ def test_score_works_with_only_accounts_events_and_subscriptions(bare_folder, tm
     scores = score(bare_folder, tmp_path / "scores.csv")
     check_contract(scores, bare_folder)
     assert scores["churn_risk"].n_unique() > 10  # a real ranking, not a constant
+
+
+def test_an_unexpected_error_says_where_its_traceback_was_written(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from health.cli import main
+    from health.pipeline import refresh
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something nobody planned for")
+
+    monkeypatch.setattr(refresh, "refresh", broken)
+    monkeypatch.setattr(sys, "argv", ["health", "refresh", "--db", str(tmp_path / "h.duckdb")])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    err = capsys.readouterr().err
+    log = tmp_path / "logs" / "health-errors.log"
+    assert exit_.value.code == 1 and "Traceback" not in err
+    assert "RuntimeError: something nobody planned for" in err and str(log) in err.replace("\n", "")
+    written = log.read_text()
+    assert "Traceback" in written and "something nobody planned for" in written

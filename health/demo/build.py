@@ -35,9 +35,15 @@ def generate(
     n_accounts: int | None = None,
     end_date: date | None = None,
     events_scale: float = 1.0,
+    months: float | None = None,
+    addon_share: float = 0.3,
+    half_year_share: float = 0.0,
     progress: Callable[[str], None] | None = None,
 ) -> Path:
-    """Write a demo data folder into `out_dir` and its truth beside it; return the truth folder."""
+    """Write a demo data folder into `out_dir` and its truth beside it; return the truth folder.
+
+    `months`: history length (default the profile's); `addon_share`: accounts with an add-on
+    line; `half_year_share`: term payers on six-month rather than annual terms."""
     if profile not in PROFILES:
         raise ValueError(f"unknown demo profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     prof = PROFILES[profile]
@@ -45,6 +51,8 @@ def generate(
         prof = dataclasses.replace(
             prof, events_per_user_day=prof.events_per_user_day * events_scale
         )
+    if months is not None:
+        prof = dataclasses.replace(prof, years=months / 12)
     n = prof.n_accounts if n_accounts is None else int(n_accounts)
     if n < 1:
         raise ValueError(f"n_accounts must be at least 1, got {n}")
@@ -63,7 +71,7 @@ def generate(
     plan = plan_stories(prof, acc, cal, rng(2))
     lat = latent_health(acc, plan, cal, rng(3))
     say("subscriptions")
-    con = simulate_contracts(prof, acc, plan, lat, cal, rng(4))
+    con = simulate_contracts(prof, acc, plan, lat, cal, rng(4), addon_share, half_year_share)
     say("users")
     users = build_users(prof, acc, plan, lat, con, cal, rng(5))
     mix = feature_mix(prof, acc, plan, rng(6))

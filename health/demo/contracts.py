@@ -24,16 +24,24 @@ class Contracts:
     churn: np.ndarray  # day index of churn, -1 while a customer
     changes: list[list[tuple[int, str, int, int]]] = field(default_factory=list)
     # per account: (day, "expansion" | "upsell" | "contraction", seats before, seats after)
+    lines: list[list[tuple[int, int, float, int, int]]] = field(default_factory=list)
+    # per account, as billing exports them: (start, end, mrr, seats or -1, plan or -1 = add-on)
 
 
-def _plus_year(cal: Calendar, day: int) -> int:
-    """The same calendar date a year later (28 Feb for 29 Feb)."""
+ADDON_PRICE = 0.15  # an add-on line's MRR as a share of its plan line's
+
+
+def _plus_year(cal: Calendar, day: int, months: int = 12) -> int:
+    """The same calendar date a term of `months` later (the month's last day when it has none)."""
     d = cal.date(day)
-    try:
-        nxt = d.replace(year=d.year + 1)
-    except ValueError:
-        nxt = date(d.year + 1, 2, 28)
-    return cal.day(nxt)
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    for dd in (d.day, 30, 29, 28):
+        try:
+            return cal.day(date(year, month, dd))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable: every month has a 28th")
 
 
 class _Book:
@@ -51,6 +59,7 @@ class _Book:
         self.expansion_day = int(ctx.plan.at["expansion"][i])
         self.protect = int(ctx.plan.protect_until[i])
         self.forced = bool(ctx.plan.forced_churn[i])
+        self.term = int(ctx.terms[i])  # months per term for term payers
 
     @property
     def mrr(self) -> float:
@@ -117,17 +126,18 @@ class _Context:
     lat: Latent
     cal: Calendar
     rng: np.random.Generator
+    terms: np.ndarray  # months per term of each account (12, or 6 for half-year payers)
 
 
 def _walk_annual(book: _Book) -> int:
     """Yearly terms: churn (mostly) at renewal; returns the churn day or -1."""
     ctx, n_days = book.ctx, book.ctx.cal.n_days
     prof, x_exp = ctx.profile, book.expansion_day
-    end = _plus_year(ctx.cal, book.start)
+    end = _plus_year(ctx.cal, book.start, book.term)
     while True:
         if book.start < x_exp <= end and x_exp < n_days:
-            book.expand(x_exp)  # co-termed upsell: a fresh annual term from the expansion
-            end = _plus_year(ctx.cal, x_exp)
+            book.expand(x_exp)  # co-termed upsell: a fresh term from the expansion
+            end = _plus_year(ctx.cal, x_exp, book.term)
             continue
         if end >= n_days:
             return -1
@@ -139,7 +149,7 @@ def _walk_annual(book: _Book) -> int:
                     return int(ctx.rng.integers(lo, end))
             return end
         book.adjust(end, 0.08, annual=True)
-        end = _plus_year(ctx.cal, end)
+        end = _plus_year(ctx.cal, end, book.term)
 
 
 def _walk_monthly(book: _Book) -> int:
@@ -160,6 +170,57 @@ def _walk_monthly(book: _Book) -> int:
         m += 1
 
 
+def _billing_days(acc: Accounts, i: int, start: int, end: int) -> list[int]:
+    """A monthly payer's billing days in (start, end): signup plus whole months."""
+    signup = int(acc.signup[i])
+    m = max(1, int((start - signup) / MONTH))
+    days = []
+    while (day := int(signup + round(m * MONTH))) < end:
+        if day > start:
+            days.append(day)
+        m += 1
+    return days
+
+
+def _plan_lines(acc: Accounts, i: int, periods: list, cal: Calendar) -> list[tuple]:
+    """Contract periods as billed: annual terms as they are, monthly payers month by month (the
+    open month ends on its next billing day)."""
+    if acc.annual[i]:
+        return list(periods)
+    out = []
+    for start, end, mrr, seats, plan in periods:
+        stop = end if end >= 0 else cal.n_days
+        cuts = [start, *_billing_days(acc, i, start, stop)]
+        if end < 0:  # the month running at the end of the data ends on its billing day
+            cuts.append(_billing_days(acc, i, cuts[-1], cuts[-1] + 40)[0])
+        else:
+            cuts.append(end)
+        out += [(a, b, mrr, seats, plan) for a, b in zip(cuts, cuts[1:], strict=False)]
+    return out
+
+
+def billing_lines(contracts: Contracts, acc: Accounts, cal: Calendar, rng, addon_share: float):
+    """Line items: plan lines, and for a share of accounts an add-on line beside each plan line
+    from signup or the first expansion until a contraction (so MRR moves only on days the
+    contract already changes)."""
+    out = []
+    for i, periods in enumerate(contracts.periods):
+        plan = _plan_lines(acc, i, periods, cal)
+        lines = [(a, b, mrr, seats, p) for a, b, mrr, seats, p in plan]
+        if rng.random() < addon_share:
+            grows = [d for d, kind, *_ in contracts.changes[i] if kind != "contraction"]
+            shrinks = [d for d, kind, *_ in contracts.changes[i] if kind == "contraction"]
+            start = int(acc.signup[i]) if rng.random() < 0.6 or not grows else grows[0]
+            stop = min([d for d in shrinks if d > start], default=1 << 30)
+            lines += [
+                (a, b, float(round(mrr * ADDON_PRICE)), -1, -1)
+                for a, b, mrr, _seats, _p in plan
+                if start <= a < stop
+            ]
+        out.append(sorted(lines, key=lambda r: (r[0], r[4] < 0)))
+    return out
+
+
 def simulate_contracts(
     profile: Profile,
     acc: Accounts,
@@ -167,9 +228,15 @@ def simulate_contracts(
     lat: Latent,
     cal: Calendar,
     rng: np.random.Generator,
+    addon_share: float = 0.3,
+    half_year_share: float = 0.0,
 ) -> Contracts:
-    """Walk every account from signup to churn or the end of data."""
-    ctx = _Context(profile, acc, plan, lat, cal, rng)
+    """Walk every account from signup to churn or the end of data. `half_year_share` of the
+    term payers sign six-month terms instead of annual ones."""
+    terms = np.full(acc.n, 12)
+    if half_year_share > 0:  # no draw otherwise: the default company stays the same
+        terms[rng.random(acc.n) < half_year_share] = 6
+    ctx = _Context(profile, acc, plan, lat, cal, rng, terms)
     churn = np.full(acc.n, -1, dtype=np.int64)
     periods, changes = [], []
     for i in range(acc.n):
@@ -178,10 +245,12 @@ def simulate_contracts(
         churned = _walk_annual(book) if annual else _walk_monthly(book)
         # The last period ends on the churn date; else the current annual term runs past the
         # data, and a monthly one is open-ended.
-        open_end = _plus_year(cal, book.start) if annual else -1
+        open_end = _plus_year(cal, book.start, book.term) if annual else -1
         end = churned if churned >= 0 else open_end
         book.rows.append((book.start, end, book.mrr, book.seats, book.plan))
         churn[i] = churned
         periods.append(book.rows)
         changes.append(book.changes)
-    return Contracts(periods, churn, changes)
+    out = Contracts(periods, churn, changes)
+    out.lines = billing_lines(out, acc, cal, rng, addon_share)
+    return out

@@ -36,23 +36,26 @@ def event_writer(path: Path) -> pq.ParquetWriter:
 
 
 def accounts_frame(profile: Profile, acc: Accounts, con: Contracts, cal: Calendar) -> pl.DataFrame:
-    """accounts.csv: plan, ARR and renewal from the current (or last) contract period."""
-    last = [rows[-1] for rows in con.periods]
-    churned = con.churn >= 0
-    # Open-ended (monthly) and churned accounts have no renewal date.
-    renewal = np.array([r[1] for r in last], dtype=np.int64)
-    renewal = np.where(churned, -1, renewal)
+    """accounts.csv: plan, ARR (all open lines) and renewal from the current (or last) lines."""
+    last_plan = [next(r for r in reversed(rows) if r[4] >= 0) for rows in con.lines]
+    arr = [
+        12 * sum(r[2] for r in rows if r[0] == plan[0])
+        for rows, plan in zip(con.lines, last_plan, strict=True)
+    ]
+    # Churned accounts have no renewal date; the others renew when the current line ends.
+    renewal = np.array([r[1] for r in last_plan], dtype=np.int64)
+    renewal = np.where(con.churn >= 0, -1, renewal)
     return pl.DataFrame(
         {
             "account_id": acc.ids,
             "name": acc.names,
             "signup_date": cal.iso_dates(acc.signup),
             "churn_date": cal.iso_dates(con.churn),
-            "plan": [profile.plans[r[4]][0] for r in last],
+            "plan": [profile.plans[r[4]][0] for r in last_plan],
             "segment": [profile.segments[s].name for s in acc.segment],
             "industry": [profile.industries[k][0] for k in acc.industry],
             "region": [profile.regions[k][0] for k in acc.region],
-            "arr": [r[2] * 12 for r in last],
+            "arr": arr,
             "csm_owner": [profile.csms[k][0] for k in acc.csm],
             "renewal_date": cal.iso_dates(renewal),
         }
@@ -80,19 +83,22 @@ def users_frame(acc: Accounts, users: Users, cal: Calendar) -> pl.DataFrame:
     )
 
 
+ADDON = "Add-on: premium support"
+
+
 def subscriptions_frame(
     profile: Profile, acc: Accounts, con: Contracts, cal: Calendar
 ) -> pl.DataFrame:
-    """subscriptions.csv: one row per contract period; the open monthly one has no end_date."""
-    rows = [(i, *r) for i, periods in enumerate(con.periods) for r in periods]
+    """subscriptions.csv: line items as billing exports them; add-on lines have no seats."""
+    rows = [(i, *r) for i, lines in enumerate(con.lines) for r in lines]
     return pl.DataFrame(
         {
             "account_id": [acc.ids[r[0]] for r in rows],
             "start_date": cal.iso_dates(np.array([r[1] for r in rows], dtype=np.int64)),
             "end_date": cal.iso_dates(np.array([r[2] for r in rows], dtype=np.int64)),
             "mrr": [r[3] for r in rows],
-            "seats": [r[4] for r in rows],
-            "plan": [profile.plans[r[5]][0] for r in rows],
+            "seats": pl.Series([r[4] if r[4] >= 0 else None for r in rows], dtype=pl.Int64),
+            "plan": [profile.plans[r[5]][0] if r[5] >= 0 else ADDON for r in rows],
         }
     )
 

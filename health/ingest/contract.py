@@ -15,6 +15,7 @@ class Column:
     min: float | None = None
     max: float | None = None
     allowed: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()  # other header names that mean this column
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class Table:
     checks: tuple[Check, ...] = field(default=())
     keeps_extra: bool = False  # extra columns are kept in an `extra` JSON column
     clock: str = ""  # the column that dates a row, for date ranges
+    # Line items: when set, a row with this column filled is keyed by `key` and it; a row
+    # without it is a duplicate only of an identical row.
+    line_id: str = ""
 
     @property
     def names(self) -> list[str]:
@@ -46,6 +50,28 @@ class Table:
     def column(self, name: str) -> Column:
         """The column called `name`."""
         return next(c for c in self.columns if c.name == name)
+
+    def canonical(self, header_name: str) -> str:
+        """The contract name a lower-cased header name stands for (itself if none)."""
+        return next((c.name for c in self.columns if header_name in c.aliases), header_name)
+
+    def key_terms(self, prefix: str = "") -> list[str]:
+        """SQL expressions over the typed columns (prefixed) that two duplicate rows share."""
+        if not self.line_id:
+            return [prefix + k for k in self.key]
+        line = prefix + self.line_id
+        rest = [c for c in self.names if c not in (*self.key, self.line_id)]
+        return [prefix + k for k in (*self.key, self.line_id)] + [
+            f"CASE WHEN {line} IS NULL THEN {prefix}{c} END" for c in rest
+        ]
+
+    @property
+    def key_label(self) -> str:
+        """The key as a person reads it in a duplicate's message."""
+        shown = " and ".join(self.key)
+        if self.line_id:
+            return f"line ({shown} and {self.line_id}; the whole row when {self.line_id} is empty)"
+        return shown
 
 
 def _c(name: str, type_: str = "text", required: bool = False, **kw) -> Column:
@@ -115,10 +141,12 @@ TABLES: tuple[Table, ...] = (
             _c("mrr", "number", min=0),
             _c("seats", "number", min=0),
             _c("plan"),
+            _c("subscription_id", "id", aliases=("item_id", "subscription_item_id", "line_id")),
         ),
         key=("account_id", "start_date"),
         checks=(Check("end_date >= start_date", "end_date is before start_date"),),
         clock="start_date",
+        line_id="subscription_id",
     ),
     Table(
         "tickets",

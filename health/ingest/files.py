@@ -194,6 +194,8 @@ def map_columns(path: Path, table: Table, header: list[str]) -> tuple[dict[str, 
                 "Rename or remove one of them."
             )
         seen[name] = raw
+        if table.canonical(name) not in positions and table.canonical(name) != name:
+            name = table.canonical(name)  # e.g. item_id for subscription_id
         if name in table.names:
             positions[name] = i + 1
         else:

@@ -20,7 +20,7 @@ from health.ingest.files import (  # noqa: F401 - LoadError and save_uploads are
     save_uploads,
 )
 from health.ingest.mappings import MapResult, prepared
-from health.ingest.validate import checked_select, ddl, record
+from health.ingest.validate import SQL_TYPES, checked_select, ddl, record
 
 MAX_EXAMPLES = 5
 # Beyond this share of bad rows a file is taken to be in the wrong format, not just dirty.
@@ -179,8 +179,13 @@ def _merge(con, table: Table, report: TableReport) -> None:
             f"CREATE OR REPLACE TEMP TABLE changed_{name} AS "
             f"{valid} EXCEPT SELECT {cols} FROM {name}"
         )
-        match = " AND ".join(f"s.{k} = v.{k}" for k in table.key)
+        match = " AND ".join(
+            f"({s}) IS NOT DISTINCT FROM ({v})"
+            for s, v in zip(table.key_terms("s."), table.key_terms("v."), strict=True)
+        )
         con.execute(f"DELETE FROM {name} AS s USING changed_{name} AS v WHERE {match}")
+        if table.line_id:
+            _close_open_lines(con, table)
         con.execute(
             f"INSERT INTO {name} ({cols}) SELECT * FROM changed_{name} "
             f"ORDER BY {', '.join(table.key)}"
@@ -218,9 +223,27 @@ def _merge(con, table: Table, report: TableReport) -> None:
     con.execute(f"INSERT INTO {name} ({cols}) SELECT * FROM new_{name} ORDER BY {order}")
 
 
+def _close_open_lines(con, table: Table) -> None:
+    """An open line without a line id that comes back with an end date is the same line, ended:
+    the stored open row goes, or the line would count twice."""
+    same = " AND ".join(
+        f"s.{c} IS NOT DISTINCT FROM v.{c}"
+        for c in table.names
+        if c not in ("end_date", table.line_id)
+    )
+    con.execute(
+        f"DELETE FROM {table.name} AS s USING changed_{table.name} AS v "
+        f"WHERE s.{table.line_id} IS NULL AND v.{table.line_id} IS NULL "
+        f"AND s.end_date IS NULL AND v.end_date IS NOT NULL AND {same}"
+    )
+
+
 def _ensure_schema(con) -> None:
     for table in TABLES:
         con.execute(ddl(table))
+        for col in table.columns:  # a database made before a column joined the contract
+            kind = SQL_TYPES[col.type]
+            con.execute(f"ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS {col.name} {kind}")
     con.execute(
         """
         CREATE TABLE IF NOT EXISTS rejects (

@@ -175,7 +175,7 @@ def checked_select(
     later = []
     first = "NULL"
     if table.key:
-        key, shown = ", ".join(table.key), " and ".join(table.key)
+        key, shown = ", ".join(table.key_terms()), table.key_label
         first = f"min(_row) FILTER (WHERE _rule_problems IS NULL) OVER (PARTITION BY {key})"
         later.append(
             f"CASE WHEN _rule_problems IS NULL AND _row > _first_row THEN "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import platform
 from dataclasses import dataclass
 
@@ -24,7 +25,22 @@ from health.scoring.train import (
     win_share,
 )
 
+log = logging.getLogger(__name__)
+
 MIN_CHURNED_ACCOUNTS = 20  # fewer churns than this and the scorecard carries the score
+
+# A trained model carries the score only when its backtest beats every simple rule the Model
+# page shows and its mean predicted risk is within this share of the observed rate.
+CALIBRATION_TOLERANCE = 0.20
+SIMPLE_RULES = ("low usage = risk", "recency only", "days to renewal only")
+
+
+class ModelNotEarned(NotEnoughHistory):
+    """A model trained, but did not earn its place; `card` holds its backtest."""
+
+    def __init__(self, message: str, card: dict):
+        super().__init__(message)
+        self.card = card
 
 
 # Neighbouring weekly snapshots of one account are nearly the same row: train on every other
@@ -67,7 +83,7 @@ def versions() -> dict[str, str]:
 
 def train(frame: pl.DataFrame, as_of: dt.date) -> Fitted:
     """Choose a model family by time-ordered backtest, calibrate it, and describe it in a card."""
-    labelled = frame.filter(pl.col("churned").is_not_null())
+    labelled = training_rows(frame)
     churned = labelled.filter(pl.col("churned"))["account_id"].n_unique()
     if churned < MIN_CHURNED_ACCOUNTS:
         raise NotEnoughHistory(
@@ -80,15 +96,7 @@ def train(frame: pl.DataFrame, as_of: dt.date) -> Fitted:
     dates = labelled["week_end"].to_numpy()
     every = max(2, -(-labelled.height // MAX_TRAIN_ROWS))
     leaf = max(100, labelled.height // every // 40)
-    fitted, results = {}, {}
-    for name, pipe in candidates(numeric, list(features.CATEGORICAL), leaf).items():
-        est = TimeSplitCalibrated(pipe, train_every=every).fit(X, y, dates)
-        yy = y[est.oot_index_]
-        fitted[name] = est
-        results[name] = {
-            "auc": auc(yy, est.oot_raw_),
-            "top_decile_lift": top_decile_lift(yy, est.oot_raw_),
-        }
+    fitted, results, failed = _fit_candidates(X, y, dates, numeric, every, leaf)
     default, *challengers = fitted
     best = default
     accounts = labelled["account_id"].to_numpy()
@@ -116,6 +124,7 @@ def train(frame: pl.DataFrame, as_of: dt.date) -> Fitted:
         "status": "model",
         "model": best,
         "candidates": results,
+        "failed_candidates": failed,
         "selection": (
             f"{default} unless a challenger beats its backtest AUC in at least "
             f"{CHALLENGER_WINS:.0%} of account-level bootstrap resamples"
@@ -145,7 +154,82 @@ def train(frame: pl.DataFrame, as_of: dt.date) -> Fitted:
         "lead_time": lead_time(oot),
         "importance": _importance(est, X, y, oot, numeric),
     }
+    card["earns_place"] = earns_place(card)
+    if not card["earns_place"]["passed"]:
+        raise ModelNotEarned(card["earns_place"]["reason"], card)
     return Fitted(est, numeric, card)
+
+
+def training_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """Snapshots with a known outcome, from four weeks into the usage data. An export of an
+    established company's last months has accounts signed up long before; their weeks before
+    the data are empty, and only survivors are in it, so they would teach that nobody churns."""
+    first = frame.filter(pl.col("events_28d") > 0)["week_end"].min()
+    start = first + dt.timedelta(days=28) if first is not None else dt.date.min
+    return frame.filter(pl.col("churned").is_not_null() & (pl.col("week_end") >= start))
+
+
+def _fit_candidates(X, y, dates, numeric: list[str], every: int, leaf: int):
+    """Backtest every model family, simplest first; a family that cannot learn this data (a
+    fold with an empty or constant feature, one class) steps aside with the reason kept.
+    Returns the fitted ones (simplest first), their scores, and the failures."""
+    fitted, results, failed = {}, {}, {}
+    for name, pipe in candidates(numeric, list(features.CATEGORICAL), leaf).items():
+        try:
+            est = TimeSplitCalibrated(pipe, train_every=every).fit(X, y, dates)
+        except NotEnoughHistory:
+            raise  # the data, not the family: no other family will do better
+        except Exception as exc:  # noqa: BLE001 - any family's failure falls back to the next
+            failed[name] = f"{type(exc).__name__}: {exc}"
+            log.warning("model family %s could not be trained: %s", name, failed[name])
+            continue
+        yy = y[est.oot_index_]
+        fitted[name] = est
+        results[name] = {
+            "auc": auc(yy, est.oot_raw_),
+            "top_decile_lift": top_decile_lift(yy, est.oot_raw_),
+        }
+    if not fitted:
+        why = "; ".join(f"{n.replace('_', ' ')}: {w}" for n, w in failed.items())
+        raise NotEnoughHistory(f"no model family could be trained on this data ({why})")
+    return fitted, results, failed
+
+
+def earns_place(card: dict) -> dict:
+    """Whether the backtest beats the best simple rule and is calibrated within tolerance."""
+    bt = card["backtest"]
+    rules = {n: b["auc"] for n, b in card["baselines"].items() if n in SIMPLE_RULES and b["auc"]}
+    rule = max(rules, key=rules.get) if rules else None
+    rule_auc = rules.get(rule, 0.5)
+    gap = bt["mean_predicted"] / bt["observed_rate"] - 1 if bt["observed_rate"] else None
+    model_auc = bt["auc"] or 0.5
+    beats = model_auc > rule_auc
+    calibrated = gap is not None and abs(gap) <= CALIBRATION_TOLERANCE
+    name = card["model"].replace("_", " ")
+    if not beats:
+        reason = (
+            f"the {name} model's backtest AUC {model_auc:.2f} does not beat the simple rule "
+            f"'{rule}' ({rule_auc:.2f})"
+        )
+    elif not calibrated:
+        reason = (
+            f"the {name} model's mean predicted risk {bt['mean_predicted']:.1%} is not within "
+            f"{CALIBRATION_TOLERANCE:.0%} of the observed rate {bt['observed_rate']:.1%}"
+        )
+    else:
+        reason = (
+            f"{name}: backtest AUC {model_auc:.2f} beats the best simple rule '{rule}' "
+            f"({rule_auc:.2f}); mean predicted {bt['mean_predicted']:.1%} vs "
+            f"{bt['observed_rate']:.1%} observed"
+        )
+    return {
+        "passed": beats and calibrated,
+        "reason": reason,
+        "best_rule": rule,
+        "best_rule_auc": rule_auc,
+        "model_auc": model_auc,
+        "calibration_gap": gap,
+    }
 
 
 def _backtest(est: TimeSplitCalibrated, oot: pl.DataFrame) -> dict:

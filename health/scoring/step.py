@@ -14,7 +14,7 @@ from health.db import catalog
 from health.scoring import decision as model_health
 from health.scoring import drivers, features, scorecard
 from health.scoring import store as model_store
-from health.scoring.fit import Fitted, design, train, versions
+from health.scoring.fit import Fitted, design, train, training_rows, versions
 from health.scoring.train import (
     NotEnoughHistory,
 )
@@ -49,7 +49,7 @@ def score(
     instead of training anew."""
     card_cfg = scorecard.config()
     frame = frame.hstack(scorecard.score(frame, card_cfg).drop("account_id", "week_end"))
-    fitted = reuse
+    fitted, tried = reuse, None
     if fitted is None:
         try:
             # OpenMP threads fight over small data on a 2-core machine: one thread trains the
@@ -57,7 +57,10 @@ def score(
             with threadpool_limits(limits=1, user_api="openmp"):
                 fitted = train(frame, as_of)
         except NotEnoughHistory as exc:
-            fitted, reason = None, str(exc)
+            fitted, reason, tried = None, str(exc), getattr(exc, "card", None)
+        except Exception as exc:  # noqa: BLE001 - valid data never stops the scores: scorecard
+            log.warning("the churn model could not be trained", exc_info=True)
+            fitted, reason = None, f"the model could not be trained ({type(exc).__name__}: {exc})"
     if fitted is not None:
         risk = fitted.estimator.predict_proba(design(frame, fitted.numeric))[:, 1]
         decision = fitted.estimator.predict_proba(
@@ -82,12 +85,15 @@ def score(
             score_source=pl.lit("scorecard"),
         )
         card = {
-            "status": "cold_start",
+            **(tried or {}),
+            "status": "fallback" if tried else "cold_start",
             "message": (
-                f"Cold start: {reason}. The transparent scorecard carries the score, and "
-                "churn_risk is a rough mapping of it, not a calibrated probability."
+                f"{'Fallback' if tried else 'Cold start'}: {reason}. The transparent scorecard "
+                "carries the score, and churn_risk is a rough mapping of it, not a calibrated "
+                "probability."
             ),
             "base_rate": base,
+            "score_note": f"scorecard: {reason}",
         }
     frame = frame.with_columns(tier=scorecard.tier(pl.col("health_score"), card_cfg))
     if reuse is None:
@@ -114,6 +120,7 @@ def score(
     }
     if "message" not in card:
         card["message"] = _summary(card)
+    card.setdefault("score_note", f"model: {card.get('earns_place', {}).get('reason', '')}")
     return frame, card, fitted
 
 
@@ -161,8 +168,7 @@ def reusable(con, database, frame: pl.DataFrame, as_of: dt.date) -> Fitted | Non
     changed = catalog.meta(con).get("events_changed_from")
     if changed and (changed == "all" or dt.date.fromisoformat(changed) <= trained):
         return None
-    labelled = frame.filter(pl.col("churned").is_not_null())
-    numeric = features.known(labelled)
+    numeric = features.known(training_rows(frame))
     if numeric != card.get("numeric_features"):
         return None
     estimator = model_store.load(database)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -16,6 +16,18 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 
 class NotEnoughHistory(Exception):
     """Too few churns with known outcomes to train and backtest a model."""
+
+
+class FillEmpty(TransformerMixin, BaseEstimator):
+    """Numeric columns with no value in the training rows become zero: a backtest fold can
+    predate a whole source (no subscriptions yet), and an empty column breaks binning."""
+
+    def fit(self, X, y=None):
+        self.empty_ = [c for c in X.columns if X[c].dtype.kind == "f" and X[c].isna().all()]
+        return self
+
+    def transform(self, X):
+        return X.assign(**dict.fromkeys(self.empty_, 0.0)) if self.empty_ else X
 
 
 def signed_log1p(x):
@@ -68,12 +80,14 @@ def candidates(
     return {
         "l1_logistic": Pipeline(
             [
+                ("fill", FillEmpty()),
                 ("prep", linear_prep),
                 ("model", LogisticRegression(l1_ratio=1.0, solver="liblinear", C=0.05)),
             ]
         ),
         "gradient_boosting": Pipeline(
             [
+                ("fill", FillEmpty()),
                 ("prep", tree_prep),
                 (
                     "model",
@@ -112,6 +126,9 @@ def time_folds(
     return folds[::-1]
 
 
+MIN_TRAIN_DAYS = 56  # the first backtest period trains on at least this many days of snapshots
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p)).reshape(-1, 1)
@@ -146,8 +163,11 @@ class TimeSplitCalibrated(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         raw, index, fold_of = [], [], []
         self.folds_, self.fold_estimators_ = [], []
-        for train, test in time_folds(dates, self.n_folds, self.fold_days, self.horizon_days):
+        fold_days = self._fold_days(dates)
+        most = 0  # churn snapshots in the largest training window, for the message
+        for train, test in time_folds(dates, self.n_folds, fold_days, self.horizon_days):
             train = train & thin
+            most = max(most, int(y[train].sum()))
             if y[train].sum() < self.min_positives or y[test].sum() < 3 or y[test].all():
                 continue
             model = clone(self.estimator).fit(X[train], y[train])
@@ -167,8 +187,9 @@ class TimeSplitCalibrated(ClassifierMixin, BaseEstimator):
             self.fold_estimators_.append(model)
         if not self.folds_:
             raise NotEnoughHistory(
-                f"only {int(y.sum())} snapshots precede a churn; a backtest needs at least "
-                f"{self.min_positives} to train on before a later period with churns to test on"
+                f"no backtest period has {self.min_positives} snapshots before a churn to train "
+                f"on, {self.horizon_days} days before it and with churns to test on (the most "
+                f"was {most}, of {int(y.sum())} in {self._span(dates)} days of known outcomes)"
             )
         self.oot_index_ = np.concatenate(index)
         self.oot_raw_ = np.concatenate(raw)
@@ -186,6 +207,16 @@ class TimeSplitCalibrated(ClassifierMixin, BaseEstimator):
         self.fold_indices_ = index
         self.estimator_ = clone(self.estimator).fit(X[thin], y[thin])
         return self
+
+    @staticmethod
+    def _span(dates: np.ndarray) -> int:
+        return int((dates.max() - dates.min()).astype(int))
+
+    def _fold_days(self, dates: np.ndarray) -> int:
+        """Test periods of fold_days, shortened (to two weeks at least) when the history is too
+        short for them to have MIN_TRAIN_DAYS of training snapshots before the first one."""
+        room = self._span(dates) - self.horizon_days - MIN_TRAIN_DAYS
+        return int(max(14, min(self.fold_days, room // max(self.n_folds, 1))))
 
     def predict_proba(self, X):
         """Calibrated probabilities of [no churn, churn]."""

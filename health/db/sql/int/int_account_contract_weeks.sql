@@ -1,43 +1,42 @@
--- one row per account per week with a subscription started by week_end: the contract then, and 90 days before
+-- one row per account per week with a contract line started by week_end: the contract then (sums over its open lines), and 90 days before
 with
     weeks as (select account_id, week_end from int_account_weeks),
-    subscriptions as (select * from stg_subscriptions),
-    periods as (
-        select
-            account_id,
-            start_date,
-            mrr,
-            seats,
-            plan,
-            -- A period lasting a whole number of years is a term contract: its end (the renewal)
-            -- was known when it was signed. Other end dates (a cancellation) are not used before
-            -- they happen, so they cannot leak a churn into an earlier snapshot.
-            end_date is not null
-                and date_diff('day', start_date, end_date) >= 360
-                and abs(
-                    date_diff('day', start_date, end_date)
-                    - 365.25 * round(date_diff('day', start_date, end_date) / 365.25)
-                ) <= 3 as is_term
-        from subscriptions
-    ),
-    terms as (
+    spans as (
         select
             *,
-            bool_or(is_term) over (
+            -- the latest standard term the account signed, for renewals of open-ended lines
+            last_value(term_months ignore nulls) over (
                 partition by account_id order by start_date rows unbounded preceding
-            ) as annual
-        from periods
+            ) as last_term_months
+        from stg_subscriptions
     ),
     current as (
-        select w.account_id, w.week_end, t.start_date, t.mrr, t.seats, t.plan, t.annual
+        select w.account_id, w.week_end, t.*
         from weeks as w
-        asof join terms as t on w.account_id = t.account_id and w.week_end >= t.start_date
+        asof join spans as t on w.account_id = t.account_id and w.week_end >= t.start_date
     ),
     earlier as (
-        select w.account_id, w.week_end, t.mrr as mrr_90d_ago, t.seats as seats_90d_ago
+        select w.account_id, w.week_end, t.mrr as mrr_90d_ago, t.seats as seats_90d_ago,
+            t.lines as lines_90d_ago
         from weeks as w
-        asof join terms as t
+        asof join spans as t
             on w.account_id = t.account_id and (w.week_end - 90)::date >= t.start_date
+    ),
+    renewals as (
+        select
+            *,
+            -- Renewal: the end of the current commitment (a term line open now) or, on an
+            -- open-ended line after terms, the next anniversary of the span's start by that term.
+            case
+                when term_end > week_end then term_end
+                when last_term_months is not null then (
+                    start_date + to_months(
+                        (datesub('month', start_date, week_end) // last_term_months + 1)
+                        * last_term_months
+                    )
+                )::date
+            end as renews_on
+        from current
     )
 select
     c.account_id,
@@ -45,15 +44,14 @@ select
     c.mrr,
     c.seats,
     c.plan,
-    c.annual,
+    c.lines,
+    coalesce(c.last_term_months >= 12, false) as annual,
+    c.last_term_months as term_months,
     date_diff('day', c.start_date, c.week_end) as days_in_term,
-    -- renewal: the next anniversary of the current term's start, for accounts on annual terms
-    case when c.annual then date_diff(
-        'day',
-        c.week_end,
-        (c.start_date + to_years(datesub('year', c.start_date, c.week_end)::integer + 1))::date
-    ) end as days_to_term_end,
+    date_diff('day', c.plan_since, c.week_end) / 30.436875 as months_on_plan,
+    date_diff('day', c.week_end, c.renews_on) as days_to_term_end,
     e.mrr_90d_ago,
-    e.seats_90d_ago
-from current as c
+    e.seats_90d_ago,
+    e.lines_90d_ago
+from renewals as c
 left join earlier as e using (account_id, week_end)

@@ -7,13 +7,8 @@ with
         select
             s.account_id,
             s.start_date,
-            -- Exports disagree on whether end_date is the last day or the day the next period
-            -- starts; when it touches the next period, end the day before so no day counts twice.
-            case when exists (
-                select 1 from subscriptions as n
-                where n.account_id = s.account_id and n.start_date = s.end_date
-                  and n.start_date > s.start_date
-            ) then s.end_date - 1 else s.end_date end as end_date,
+            -- stg_subscriptions' spans end the day the next starts (exclusive): end inclusive
+            s.end_date - 1 as end_date,
             coalesce(s.mrr, 0) as mrr,
             'subscriptions' as source
         from subscriptions as s

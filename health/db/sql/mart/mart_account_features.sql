@@ -86,6 +86,10 @@ with
             c.mrr,
             c.seats,
             c.annual,
+            c.term_months,
+            c.months_on_plan,
+            c.lines,
+            c.lines_90d_ago,
             c.days_to_term_end,
             c.mrr_90d_ago,
             c.seats_90d_ago,
@@ -183,6 +187,11 @@ select
         then (mrr / seats) / case when band_accounts >= 5 then band_price else plan_price end
     end as price_index,
     case when has_contracts then coalesce(annual, false)::integer end as annual_term,
+    case when has_contracts then term_months end as term_months,
+    case when has_contracts then months_on_plan end as months_on_plan,
+    -- contract lines (a plan and its add-ons) bought (+) or dropped (-) in 90 days
+    case when lines_90d_ago > 0 and tenure_days >= 90 then lines - lines_90d_ago end
+        as lines_change_90d,
     -- Only a term contract's end counts: accounts.renewal_date is an export-time snapshot (empty
     -- once an account churned), so using it for past weeks would leak the outcome.
     days_to_term_end as days_to_renewal,
