@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import duckdb
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -46,7 +47,9 @@ def texts(at: AppTest) -> tuple[list[str], list[str], list[str]]:
     cells = [
         str(v)
         for d in at.dataframe
-        for col in d.value.select_dtypes(include=["object", "str"]).columns
+        for col in d.value.columns
+        # text columns, whichever way this pandas stores text (object or str)
+        if pd.api.types.is_object_dtype(d.value[col]) or pd.api.types.is_string_dtype(d.value[col])
         for v in d.value[col].dropna()
     ]
     charts = [c.proto.spec for c in at.get("plotly_chart")]
