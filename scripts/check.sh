@@ -27,4 +27,5 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist): the suite is CPU-bound and CI has two cores.
+.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" "$@"
