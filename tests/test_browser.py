@@ -18,10 +18,12 @@ from pathlib import Path
 import pytest
 
 from pages import PAGES
+from tests import test_login as login
 from tests.conftest import APP_DIR
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = APP_DIR / "tests" / "artifacts"
+books, users_toml = login.books, login.users_toml  # fixtures, by name
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
@@ -53,10 +55,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(database: Path) -> Iterator[str]:
-    """A real streamlit process serving the app on `database`; yields its URL."""
+def serve(database: Path, users: str | None = None) -> Iterator[str]:
+    """A real streamlit process serving the app on `database` (and a users file); its URL."""
     port = _free_port()
     env = {**os.environ, "HEALTH_DB": str(database)}
+    if users:
+        env["HEALTH_USERS"] = users
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -218,3 +222,46 @@ def test_hostile_data_makes_the_browser_fetch_nothing_from_another_host(hostile,
         page.wait_for_timeout(500)
         page.screenshot(path=str(ARTIFACTS / "hostile-account.png"), full_page=False)
     assert hosts == {"127.0.0.1"}, hosts
+
+
+def signed_in_as(page) -> str:
+    """The sidebar's "Signed in as …" line, or "" on the sign-in form."""
+    caption = page.locator('[data-testid="stSidebar"] [data-testid="stCaptionContainer"]')
+    texts = [t for t in caption.all_inner_texts() if t.startswith("Signed in as")]
+    return texts[0] if texts else ""
+
+
+def test_a_sign_in_survives_a_reload_in_a_cookie_and_never_in_the_url(warehouse, users_toml, page):
+    from health.app.signin import COOKIE
+    from health.auth import get_user, tokens
+
+    # An old link with a good token in its query (how sign-ins were once kept) signs nobody in.
+    secret = tokens.load_secret(Path(users_toml).with_name(".session-secret"))
+    old_link = tokens.issue(get_user("pat", Path(users_toml)), secret)
+    with serve(warehouse, users=users_toml) as url:
+        page.goto(f"{url}/?session={old_link}")
+        wait_for_page(page)
+        assert page.locator("h1").first.inner_text().strip() == "Customer health"
+        page.wait_for_function("!location.search.includes('session=')", timeout=10_000)
+
+        page.get_by_label("Username").fill("pat")
+        page.get_by_role("textbox", name="Password").fill(login.PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_function(f"document.cookie.includes('{COOKIE}=')", timeout=30_000)
+        cookie = next(c for c in page.context.cookies() if c["name"] == COOKIE)
+        assert (cookie["path"], cookie["sameSite"], cookie["secure"]) == ("/", "Strict", False)
+        assert 0 < cookie["expires"] - time.time() <= tokens.TTL_SECONDS
+
+        page.reload()  # a new session: only the cookie can say who this is
+        wait_for_page(page)
+        assert signed_in_as(page) == "Signed in as Pat PM (pm)"
+        assert "session=" not in page.url
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "signed-in-after-reload.png"))
+
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_function(f"!document.cookie.includes('{COOKIE}=')", timeout=30_000)
+        page.reload()
+        wait_for_page(page)
+        assert page.get_by_label("Username").count() == 1 and signed_in_as(page) == ""
+        assert "session=" not in page.url

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from health import auth, db
 from health.actions import log as action_log
 from health.app import loading
+from health.app import signin as ui_auth
 from health.auth.redact import redact
 from health.ingest import loader as ingest
 from health.pipeline.oneshot import write_csv
@@ -305,23 +306,50 @@ def test_a_throttle_file_is_shared_by_every_process(tmp_path):
     assert two.attempt("lee")
 
 
-# --- a local sign-in survives a reload or a new tab -------------------------------------------
+# --- a local sign-in survives a reload or a new tab, in a cookie and never in the URL -------
 
 
-def test_a_local_sign_in_survives_a_reload_until_sign_out(clean_throttle):
+def returning(monkeypatch, cookie: str | None, **query: str) -> AppTest:
+    """A reload or a new tab: a new session whose browser sends this sign-in cookie.
+
+    AppTest can't send cookies, so the one function reading them answers instead; the browser
+    test (tests/test_browser.py) makes the real round trip."""
+    monkeypatch.setattr(ui_auth, "_cookie_token", lambda: cookie)
+    at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60)
+    for name, value in query.items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def cookie_scripts(at: AppTest) -> list[str]:
+    return [e.proto.srcdoc for e in at.get("iframe") if "document.cookie" in e.proto.srcdoc]
+
+
+def test_a_local_sign_in_survives_a_reload_until_sign_out(clean_throttle, monkeypatch):
     at = sign_in(start(), "pat")
-    token = at.query_params["session"]
-    again = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60)
-    again.query_params["session"] = token  # a reload, or the link opened in a new tab
-    again.run()
+    token = at.session_state[ui_auth.TOKEN_KEY]
+    assert not at.query_params  # nothing in the URL to copy
+    assert f"{ui_auth.COOKIE}={token}; Path=/; SameSite=Strict; Max-Age=28800" in (
+        ui_auth.cookie_script(token)
+    )
+    again = returning(monkeypatch, token)
     assert not again.exception and again.title[0].value != "Customer health"
     assert "Pat PM" in " ".join(c.value for c in again.sidebar.caption)
-    forged = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60)
-    forged.query_params["session"] = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
-    forged.run()
-    assert forged.title[0].value == "Customer health"  # the sign-in form
+    assert cookie_scripts(again) == [ui_auth.cookie_script(token)]  # kept in the cookie
+
+    forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    assert returning(monkeypatch, forged).title[0].value == "Customer health"  # the form
+    odd = token.replace(".", '"</script>.', 1)  # base64 skips stray characters; we don't
+    assert returning(monkeypatch, odd).title[0].value == "Customer health"
+    # A link from before, with the token in its query, signs nobody in and loses the token.
+    link = returning(monkeypatch, None, session=token)
+    assert link.title[0].value == "Customer health" and "session" not in link.query_params
+
     next(b for b in again.sidebar.button if b.label == "Sign out").click().run()
-    assert "session" not in again.query_params and again.title[0].value == "Customer health"
+    assert again.title[0].value == "Customer health"
+    assert cookie_scripts(again) == [ui_auth.cookie_script(None)]  # the cookie is cleared
+    again.run()  # the browser still sent the cookie when this session began: not honoured
+    assert again.title[0].value == "Customer health"
 
 
 def test_a_session_token_expires_and_ends_with_a_new_password(tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -103,11 +104,12 @@ def _oidc() -> Access:
 
 
 def _local() -> Access:
+    _drop_url_token()
     signed = st.session_state.get(SESSION_KEY)
     if not signed:
-        # A reload or a new tab starts a new session: the signed token in the URL carries the
-        # sign-in over (Streamlit has no supported way to set a cookie; see auth/tokens.py).
-        user = _from_token()
+        # A reload or a new tab starts a new session: the signed token in the session cookie
+        # carries the sign-in over (set by a script in the browser; see `cookie_script`).
+        user = _from_cookie()
         if user is None:
             return Access(None, "local")
         signed = st.session_state[SESSION_KEY] = (user.username, user.password_hash)
@@ -117,11 +119,16 @@ def _local() -> Access:
     # until the next sign-in replaces it, so every check in this run says the same).
     if user is None or user.password_hash != password_hash:
         return Access(None, "local", "Your sign-in has ended; sign in again.")
-    _keep_token(user)
+    if not st.session_state.get(TOKEN_KEY):
+        st.session_state[TOKEN_KEY] = tokens.issue(user, _secret())
     return Access(user, "local")
 
 
-TOKEN_PARAM, TOKEN_KEY = "session", "_health_token"
+COOKIE = "health_session"  # the cookie holding the signed token (auth/tokens.py)
+TOKEN_KEY = "_health_token"  # this session's token, written to the cookie by `cookie_script`
+SIGNED_OUT_KEY = "_health_signed_out"  # signed out here: the cookie this session began with
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+OLD_URL_PARAM = "session"  # where the token used to be kept; dropped so old links stop working
 
 
 def _secret() -> bytes:
@@ -134,21 +141,58 @@ def _secret() -> bytes:
     return tokens.load_secret()
 
 
-def _from_token() -> User | None:
-    token = st.query_params.get(TOKEN_PARAM)
-    user = tokens.check(token, _secret()) if token else None
+def _drop_url_token() -> None:
+    # A sign-in token in a link would sign in whoever the link is sent to: never honoured.
+    if OLD_URL_PARAM in st.query_params:
+        del st.query_params[OLD_URL_PARAM]
+
+
+def _cookie_token() -> str | None:
+    """The token in the session cookie the browser sent when this session began, if any."""
+    value = st.context.cookies.get(COOKIE)
+    return value if isinstance(value, str) and value else None  # AppTest's cookies: a mock
+
+
+def _from_cookie() -> User | None:
+    # Cookies are those of the session's first request: after a sign-out here they are stale.
+    if st.session_state.get(SIGNED_OUT_KEY):
+        return None
+    token = _cookie_token()
+    # Only the shape `issue` makes: base64 decoding skips stray characters, and the token is
+    # written back into a script (`cookie_script`).
+    user = tokens.check(token, _secret()) if token and TOKEN_SHAPE.fullmatch(token) else None
     if user is not None:
         st.session_state[TOKEN_KEY] = token
     return user
 
 
-def _keep_token(user: User) -> None:
-    """Put the session's token in the URL (again: switching pages drops the query)."""
-    token = st.session_state.get(TOKEN_KEY)
-    if not token:
-        token = st.session_state[TOKEN_KEY] = tokens.issue(user, _secret())
-    if st.query_params.get(TOKEN_PARAM) != token:
-        st.query_params[TOKEN_PARAM] = token
+COOKIE_SCRIPT = """<script>
+(function () {{
+  var secure = window.parent.location.protocol === "https:" ? "; Secure" : "";
+  window.parent.document.cookie =
+    "{name}={value}; Path=/; SameSite=Strict; Max-Age={age}" + secure;
+}})();
+</script>"""
+
+
+def cookie_script(token: str | None) -> str:
+    """A script that stores this token in the app page's session cookie, or clears it (None).
+
+    Streamlit 1.67 reads cookies (`st.context.cookies`) but cannot set one, so the browser
+    does: an HTML iframe (st.iframe) is same-origin with the app, so its script can write the
+    parent page's cookie. It lasts as long as a token (whose own expiry is what counts).
+    """
+    if token is None:
+        return COOKIE_SCRIPT.format(name=COOKIE, value="", age=0)
+    if not TOKEN_SHAPE.fullmatch(token):
+        raise ValueError("not a sign-in token")
+    return COOKIE_SCRIPT.format(name=COOKIE, value=token, age=tokens.TTL_SECONDS)
+
+
+def _write_cookie(token: str | None) -> None:
+    # The same html on every run: Streamlit keeps the iframe, so the script runs once.
+    # st.iframe is components.v1.html's successor (deprecated in 1.67), same-origin alike.
+    st.iframe(cookie_script(token), height=1, tab_index=-1, alt="Sign-in cookie")
 
 
 def current_user() -> User | None:
@@ -313,6 +357,8 @@ def login_page(pages: Sequence = ()) -> None:
     if access.mode == "oidc":
         _sso_login(signed_in=bool(st.user.get("is_logged_in")))
     elif access.mode == "local":
+        if st.session_state.get(SIGNED_OUT_KEY):
+            _write_cookie(None)  # signed out: a reload or a new tab asks again
         _password_login()
 
 
@@ -359,6 +405,7 @@ def _password_login() -> None:
         return
     st.session_state[SESSION_KEY] = (user.username, user.password_hash)
     st.session_state.pop(TOKEN_KEY, None)  # a fresh token for a fresh sign-in
+    st.session_state.pop(SIGNED_OUT_KEY, None)
     st.rerun()
 
 
@@ -372,7 +419,9 @@ def sidebar(user: User) -> None:
         if SESSION_KEY in st.session_state:
             del st.session_state[SESSION_KEY]
             st.session_state.pop(TOKEN_KEY, None)
-            st.query_params.pop(TOKEN_PARAM, None)
+            st.session_state[SIGNED_OUT_KEY] = True
             st.rerun()
         else:
             st.logout()
+    if st.session_state.get(TOKEN_KEY):
+        _write_cookie(st.session_state[TOKEN_KEY])  # so a reload or a new tab stays signed in

@@ -1,7 +1,7 @@
 """Signed, expiring sign-in tokens: a local sign-in that survives a reload or a new tab.
 
-Streamlit 1.67 reads cookies (`st.context.cookies`) but has no supported way to set one short
-of a custom component, so the app keeps the token in the URL's query (`?session=…`); see the
+The app keeps the token in a cookie (`health_session`, Path=/, SameSite=Strict, Secure over
+https), never in the URL, so a copied link signs nobody in; see health/app/signin.py and the
 README's "Sign-in and roles". A token names the user, its expiry and a fingerprint of the
 user's password hash, signed with HMAC-SHA256: changing the password, removing the user or
 waiting out the expiry ends it; nobody can forge or extend one without the secret.
