@@ -98,7 +98,9 @@ def _compare(judged, treated, compared, outcome, reps, rng, min_n) -> dict | Non
     """Matched within strata: each stratum with both arms, weighted by its treated accounts."""
     t = judged.filter(treated).select(*STRATA, y=pl.col(outcome))
     k = judged.filter(compared).select(*STRATA, y=pl.col(outcome))
+    # Sorted: the strata's order decides the bootstrap's draws, so the figures repeat exactly.
     both = t.select(STRATA).unique().join(k.select(STRATA).unique(), on=list(STRATA))
+    both = both.sort(list(STRATA))
     t, k = t.join(both, on=list(STRATA)), k.join(both, on=list(STRATA))
     if t.height < min_n or k.height < min_n:
         return None
