@@ -14,9 +14,8 @@ import pytest
 from polars.testing import assert_frame_equal
 from sklearn.metrics import roc_auc_score
 
-from health import db
+from health import db, events
 from health.ingest.loader import load
-from health import events
 from health.pipeline.refresh import DAILY, refresh
 from health.scoring.train import _WeightedAuc
 
