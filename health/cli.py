@@ -253,10 +253,14 @@ def _event_engine(engine: str, events: str | None, remote: str | None):
 
 
 def _print_spark_summary(layer) -> None:
-    since = layer.built.isoformat() if layer.built else "all days (a full build)"
+    if layer.built is None:
+        rolled = "rolled up every day"
+    elif layer.as_of and layer.built > layer.as_of:
+        rolled = "no day changed, none rolled up again"
+    else:
+        rolled = f"rolled up again from {layer.built}"
     out.print(
-        f"Spark read {layer.rows_read:,} events from {layer.source}; rolled up from {since}.",
-        highlight=False,
+        f"Spark read {layer.rows_read:,} events from {layer.source}; {rolled}.", highlight=False
     )
     rejects = layer.rejects
     out.print(f"  {rejects['rows'].sum():,} events rejected", highlight=False)

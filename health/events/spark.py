@@ -81,6 +81,8 @@ def to_spark(name: str) -> str:
             )
         return node
 
+    # Spark's global sort is a job of its own; DuckDB orders the rows as it stores them.
+    tree.set("order", None)
     return tree.transform(spark_only).sql(dialect="spark")
 
 
@@ -94,7 +96,8 @@ class SparkEvents:
         self._spark, self._own = spark, spark is None
         self.rejects: pl.DataFrame | None = None  # reason, rows: what validation rejected
         self.rows_read = 0
-        self.built: dt.date | None = None  # the first day the last build rebuilt
+        self.built: dt.date | None = None  # the first day the last build rebuilt (None: all)
+        self.as_of: dt.date | None = None
 
     @property
     def spark(self):
@@ -205,7 +208,7 @@ class SparkEvents:
                 _bring_in(con, name, files, as_of, since)
         finally:
             shutil.rmtree(out, ignore_errors=True)
-        self.built = since
+        self.built, self.as_of = since, as_of
 
 
 def _scratch(con) -> str | None:
