@@ -43,7 +43,7 @@ def session(remote: str | None = None):
     else:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         spark = (
-            SparkSession.builder.master(os.environ.get("HEALTH_SPARK_MASTER", "local[*]"))
+            SparkSession.builder.master(os.environ.get("HEALTH_SPARK_MASTER") or "local[*]")
             .appName("health-events")
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.driver.memory", os.environ.get("HEALTH_SPARK_MEMORY", "2g"))
