@@ -195,6 +195,29 @@ def load(
     )
 
 
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where the event layer runs: duckdb (the loaded events) or spark (--events).",
+    ),
+]
+EventsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--events",
+        help="With --engine spark: the events as a Parquet folder or glob, or a Spark table.",
+    ),
+]
+RemoteOption = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-remote",
+        help="Spark Connect URL, sc://host:port (default: $SPARK_REMOTE, else local[*]).",
+    ),
+]
+
+
 @app.command()
 def refresh(
     db_file: DbOption = None,
@@ -207,12 +230,16 @@ def refresh(
         bool,
         typer.Option("--force", help="Compute even when --as-of lies outside the data's dates."),
     ] = False,
+    engine: EngineOption = "duckdb",
+    events: EventsOption = None,
+    spark_remote: RemoteOption = None,
 ) -> None:
     """Compute rollups, features, journey stages, scores, moments and actions as of a date."""
     from health.pipeline.refresh import RefreshError
     from health.pipeline.refresh import refresh as run_refresh
 
     start = time.perf_counter()
+    layer = _event_engine(engine, events, spark_remote)
     timer = StepTimer(start)
     try:
         with Steps("refresh") as steps:
@@ -221,15 +248,54 @@ def refresh(
                 as_of.date() if as_of else None,
                 progress=lambda s: (timer(s), steps(s)),
                 check_range=not force,
+                engine=layer,
             )
     except RefreshError as exc:
         fail(str(exc))
+    finally:
+        if layer is not None:
+            layer.close()
     if profile:
         timer.write(profile)
+    if layer is not None:
+        _print_spark_summary(layer)
     out.print(
         f"Refreshed {db.db_path(db_file)} as of {used} in {time.perf_counter() - start:.1f} s.",
         highlight=False,
     )
+
+
+def _event_engine(engine: str, events: str | None, remote: str | None):
+    """None for DuckDB (the default), else a SparkEvents on the events given."""
+    if engine == "duckdb":
+        if events or remote:
+            fail("--events and --spark-remote go with --engine spark.")
+        return None
+    if engine != "spark":
+        fail(f"--engine {engine}: choose duckdb or spark.")
+    if not events:
+        fail("--engine spark needs --events: a Parquet folder or glob, or a Spark table name.")
+    try:
+        from health.events.spark import SparkEvents
+    except ImportError:
+        fail("Spark is not installed: pip install -r requirements-spark.txt (and Java 17).")
+    return SparkEvents(events, remote=remote)
+
+
+def _print_spark_summary(layer) -> None:
+    if layer.built is None:
+        rolled = "rolled up every day"
+    elif layer.as_of and layer.built > layer.as_of:
+        rolled = "no day changed, none rolled up again"
+    else:
+        rolled = f"rolled up again from {layer.built}"
+    out.print(
+        f"Spark read {layer.rows_read:,} events from {layer.source}; {rolled}.", highlight=False
+    )
+    rejects = layer.rejects
+    out.print(f"  {rejects['rows'].sum():,} events rejected", highlight=False)
+    for reason, rows in rejects.head(5).iter_rows():
+        out.print(f"  {rows:>9,}  {reason}", highlight=False, markup=False)
 
 
 DataOption = Annotated[

@@ -14,6 +14,19 @@ fi
 # because these machines set PYTHONDONTWRITEBYTECODE.
 .venv/bin/python -m pip install -q --disable-pip-version-check uv==0.13.8
 .venv/bin/uv pip install -q --python .venv/bin/python --compile-bytecode -r requirements.lock
+# The Spark event layer's tests run here too (never skipped): pyspark and SQLGlot have their own
+# files (requirements-spark.txt, locked in requirements-spark.lock) so the app's install stays
+# fast (pyspark is a ~450 MB sdist, ~2.5 min on a cold cache).
+.venv/bin/uv pip install -q --python .venv/bin/python --compile-bytecode -r requirements-spark.lock
+if ! command -v java >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+  else
+    echo "Java 17 is needed for the Spark tests: sudo apt-get install openjdk-17-jre-headless" >&2
+    exit 1
+  fi
+fi
 
 # The browser tests drive Debian's Chromium; install it when missing (never skip them).
 if ! command -v chromium >/dev/null; then

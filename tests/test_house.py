@@ -91,7 +91,17 @@ def test_marts_agree_on_the_accounts_they_cover(con):
 
 # --- imports run down: pages -> app -> concept packages -> db ------------------------------
 
-CONCEPTS = ("ingest", "pipeline", "scoring", "moments", "actions", "analytics", "accounts", "auth")
+CONCEPTS = (
+    "ingest",
+    "events",
+    "pipeline",
+    "scoring",
+    "moments",
+    "actions",
+    "analytics",
+    "accounts",
+    "auth",
+)
 # Which subpackages each may import (besides itself); `db`, `config`, `present` and `demo`
 # are the ground floor every concept may stand on.
 GROUND = {"db", "config", "present"}
@@ -101,13 +111,14 @@ MAY_IMPORT = {
     "present": set(),
     "demo": set(),
     "ingest": {"db"},
+    "events": {"db", "ingest"},  # the Spark engine checks rows by the contract's rules
     "moments": GROUND,
     "scoring": GROUND,
     "analytics": GROUND | {"scoring", "moments"},
     "accounts": GROUND | {"actions", "scoring"},
     "actions": GROUND | {"moments", "auth"},
     "auth": GROUND,
-    "pipeline": GROUND | {"ingest", "scoring", "moments", "analytics", "actions", "demo"},
+    "pipeline": GROUND | {"ingest", "events", "scoring", "moments", "analytics", "actions", "demo"},
     "digest": GROUND | {"scoring", "analytics", "actions", "auth"},
     "app": GROUND | set(CONCEPTS) | {"app"},
 }
@@ -161,14 +172,15 @@ def test_pages_use_the_app_and_concepts_never_the_database_directly():
         assert "duckdb" not in text and "db.run(" not in text and "db.query(" not in text, path
 
 
-def test_the_lock_file_pins_every_requirement_at_its_version():
-    # requirements.lock is what check.sh and the README install: it must not fall behind.
+@pytest.mark.parametrize("wanted", ["requirements", "requirements-spark"])
+def test_the_lock_file_pins_every_requirement_at_its_version(wanted):
+    # The .lock files are what check.sh and the README install: they must not fall behind.
     locked = {
         line.split("==")[0].lower(): line.split("==")[1].split()[0]
-        for line in (APP_DIR / "requirements.lock").read_text().splitlines()
+        for line in (APP_DIR / f"{wanted}.lock").read_text().splitlines()
         if "==" in line and not line.startswith("#")
     }
-    for line in (APP_DIR / "requirements.txt").read_text().splitlines():
+    for line in (APP_DIR / f"{wanted}.txt").read_text().splitlines():
         if "==" in line and not line.startswith("#"):
             name, version = line.split("==")
             name = name.split("[")[0].lower()

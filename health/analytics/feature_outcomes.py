@@ -27,7 +27,13 @@ COLUMNS = (
     "others", "others_reached", "other_rate", "other_low", "other_high",
     "difference", "difference_low", "difference_high", "small_sample",
 )  # fmt: skip
-_NEEDS = ("params", "stg_accounts", "stg_events", "stg_subscriptions", "int_journey_milestones")
+_NEEDS = (
+    "params",
+    "stg_accounts",
+    "int_user_feature_days",
+    "stg_subscriptions",
+    "int_journey_milestones",
+)
 
 
 def wilson(reached: pl.Expr, n: pl.Expr, z: float = Z95) -> tuple[pl.Expr, pl.Expr]:

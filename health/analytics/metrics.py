@@ -34,7 +34,7 @@ BREAKDOWNS = {
 # Relations every KPI reads: a database that was never refreshed has none of them.
 _BASE = ("params", "stg_accounts")
 _USERS = (*_BASE, "int_user_days")
-_EVENTS = (*_BASE, "stg_events")
+_EVENTS = (*_BASE, "int_user_feature_days")
 _JOURNEY = (*_BASE, "int_journey_milestones")
 _REVENUE = (*_BASE, "int_kpi_revenue_periods")
 

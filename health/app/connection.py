@@ -41,6 +41,8 @@ def as_of_date(con):
 
 
 def latest_event(con):
-    """The day of the latest loaded event: the furthest one can move the as-of date."""
-    rows = con.execute("SELECT max(event_time)::DATE FROM events").fetchall()
-    return rows[0][0] if rows else None
+    """The latest day with an event, from the manifest of the last refresh's event layer: the
+    furthest one can move the as-of date (None before the first refresh)."""
+    from health import events
+
+    return events.latest_day(events.stored_manifest(con))

@@ -7,15 +7,13 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 
-from health import db
-from health.db import catalog
+from health import db, events
 
 # Build order, dbt-style layers: staging (views) -> intermediate -> marts. A name is a SQL file
 # in health/db/sql; "module:function" is a Python step called as function(con, as_of), for work
 # SQL does badly (model training, change-point detection). Explicit order, no DAG parser.
 STEPS: list[str] = [
     "stg_accounts",
-    "stg_events",
     "stg_users",
     "stg_subscriptions",
     "stg_tickets",
@@ -23,9 +21,7 @@ STEPS: list[str] = [
     "stg_touchpoints",
     "pipeline.refresh:define_macros",
     "int_weeks",
-    "int_account_days",
-    "int_user_days",
-    "int_event_days",
+    "events",
     "int_feature_weeks",
     "int_account_weeks",
     "int_kpi_revenue_periods",
@@ -49,7 +45,6 @@ STEPS: list[str] = [
 # What each step does, for the progress shown to people (the CLI prints the step names).
 STEP_LABELS = {
     "stg_accounts": "Reading accounts",
-    "stg_events": "Reading product events",
     "stg_users": "Reading users",
     "stg_subscriptions": "Reading subscriptions",
     "stg_tickets": "Reading support tickets",
@@ -57,9 +52,7 @@ STEP_LABELS = {
     "stg_touchpoints": "Reading CSM touchpoints",
     "define_macros": "Preparing shared calculations",
     "int_weeks": "Laying out the weeks",
-    "int_account_days": "Adding up daily activity per account",
-    "int_user_days": "Adding up daily activity per user",
-    "int_event_days": "Adding up daily activity per event",
+    "events": "Adding up product events day by day",
     "int_feature_weeks": "Adding up weekly feature use",
     "int_account_weeks": "Adding up weekly activity per account",
     "int_kpi_revenue_periods": "Computing revenue per month",
@@ -91,56 +84,31 @@ def steps_through(last: str) -> list[str]:
     return STEPS[: STEPS.index(last) + 1]
 
 
-# Daily rollups: a day's row depends on that day's events only, so a refresh keeps the days
-# built before and rebuilds just those from the first day with new events (and drops days
-# after the as-of date). meta['events_changed_from'] is that day, written by every load that
-# adds events ('all' after --replace or into an empty table); meta['daily_through'] is the
-# as-of date the daily rollups were last built for.
-DAILY = ("int_account_days", "int_user_days", "int_event_days")
+# The event layer (health/events) is one step, "events": the only reader of the events, it
+# builds the daily tables with the engine given (DuckDB by default) from the first changed day.
+DAILY = events.DAILY
 
 
 def run_steps(
-    con, as_of: dt.date, steps: list[str], progress: Callable[[str], None] | None = None
+    con,
+    as_of: dt.date,
+    steps: list[str],
+    progress: Callable[[str], None] | None = None,
+    engine=None,
+    manifest=None,
 ) -> None:
     """Set the as-of date and build the given steps in order on an open, writable connection."""
     con.execute("CREATE OR REPLACE TABLE params AS SELECT ?::DATE AS as_of", [as_of])
-    since = daily_rebuild_from(con, as_of)
     for step in steps:
         if progress:
             progress(step.split(":")[-1])
         if ":" in step:
             module, function = step.split(":")
             getattr(importlib.import_module(f"health.{module}"), function)(con, as_of)
-        elif step in DAILY and since is not None:
-            con.execute(f"DELETE FROM {step} WHERE day >= ? OR day > ?", [since, as_of])
-            if since <= as_of:
-                con.execute(
-                    f"INSERT INTO {step} SELECT * FROM ({db.sql(step)}) WHERE day >= ?", [since]
-                )
+        elif step == "events":
+            events.refresh_events(con, as_of, engine, manifest)
         else:
             db.build(con, [step])
-    if any(step in DAILY for step in steps) and db.table_exists(con, "meta"):
-        con.execute("DELETE FROM meta WHERE key = 'events_changed_from'")
-        con.execute("INSERT OR REPLACE INTO meta VALUES ('daily_through', ?)", [as_of.isoformat()])
-
-
-def daily_rebuild_from(con, as_of: dt.date) -> dt.date | None:
-    """The first day whose daily rollups must be rebuilt; None when they must be built whole."""
-    meta = catalog.meta(con)
-    built, changed = meta.get("daily_through"), meta.get("events_changed_from")
-    if built is None or changed == "all" or not all(db.table_exists(con, t) for t in DAILY):
-        return None
-    since = dt.date.fromisoformat(built) + dt.timedelta(days=1)
-    if changed is not None:
-        since = min(since, dt.date.fromisoformat(changed))
-    # Events changed by anything but a load (an edit in SQL) would leave the kept days stale:
-    # the kept days must still count exactly the events before `since`.
-    kept = con.execute(
-        "SELECT (SELECT coalesce(sum(events), 0) FROM int_account_days WHERE day < ?),"
-        " (SELECT count(*) FROM events WHERE event_time < ?::DATE)",
-        [since, since],
-    ).fetchone()
-    return since if kept[0] == kept[1] else None
 
 
 def define_macros(con, as_of: dt.date) -> None:
@@ -152,28 +120,28 @@ class RefreshError(Exception):
     """The database can't be refreshed as asked; the message says why and what to do."""
 
 
-def default_as_of(con) -> dt.date:
-    """The latest day with an event: the default as-of date."""
-    row = con.execute("SELECT max(event_time)::date FROM events").fetchall()
-    if not row or row[0][0] is None:
+def default_as_of(con, manifest=None) -> dt.date:
+    """The latest day with an event (from the events' manifest): the default as-of date."""
+    day = events.latest_day(events.DuckDBEvents().manifest(con) if manifest is None else manifest)
+    if day is None:
         raise RefreshError("No events are loaded. Run `python -m health load DIR` first.")
-    return row[0][0]
+    return day
 
 
-def data_range(con) -> tuple[dt.date | None, dt.date | None]:
+def data_range(con, manifest=None) -> tuple[dt.date | None, dt.date | None]:
     """The first day of the data (the earliest signup or event) and the latest event's day."""
-    first_event, last_event = con.execute(
-        "SELECT min(event_time)::date, max(event_time)::date FROM events"
-    ).fetchall()[0]
+    manifest = events.DuckDBEvents().manifest(con) if manifest is None else manifest
+    first_event = manifest["day"].min() if manifest.height else None
+    last_event = events.latest_day(manifest)
     signups = con.execute("SELECT min(signup_date) FROM accounts").fetchall()[0][0]
     first = min((d for d in (first_event, signups) if d is not None), default=None)
     return first, last_event
 
 
-def check_as_of(con, as_of: dt.date) -> None:
+def check_as_of(con, as_of: dt.date, manifest=None) -> None:
     """Refuse an as-of date outside the data: before it, nothing is active; after the latest
     event, every account looks silent. Either would replace good results with empty ones."""
-    first, last = data_range(con)
+    first, last = data_range(con, manifest)
     if first is None or last is None:
         return
     if not first <= as_of <= last:
@@ -189,22 +157,31 @@ def refresh(
     as_of: dt.date | None = None,
     progress: Callable[[str], None] | None = None,
     check_range: bool = False,
+    engine=None,
 ) -> dt.date:
     """Rebuild every derived table as of a date (default: the latest event) and publish it.
 
     `check_range`: refuse (RefreshError) an as-of date outside the data, as the CLI and the
-    app do unless told otherwise; tests and backtests pick any date on purpose."""
+    app do unless told otherwise; tests and backtests pick any date on purpose. `engine` runs
+    the event layer (health/events): DuckDB on the loaded events by default, or a SparkEvents
+    reading the events where they are.
+    """
     if not db.exists(path):
         raise RefreshError(
             f"{db.db_path(path)}: no database yet. Run `python -m health load DIR` first."
         )
     with db.writing(path) as con:
-        if not db.table_exists(con, "events"):
+        if not db.table_exists(con, "accounts"):
             raise RefreshError("No data is loaded. Run `python -m health load DIR` first.")
+        engine = engine or events.DuckDBEvents()
+        try:
+            manifest = engine.manifest(con)
+        except events.EventsError as exc:
+            raise RefreshError(str(exc)) from None
         if as_of is not None and check_range:
-            check_as_of(con, as_of)
-        as_of = as_of or default_as_of(con)
-        run_steps(con, as_of, STEPS, progress)
+            check_as_of(con, as_of, manifest)
+        as_of = as_of or default_as_of(con, manifest)
+        run_steps(con, as_of, STEPS, progress, engine, manifest)
         if progress:
             progress("publish")  # the checkpoint and the atomic swap
         con.execute(

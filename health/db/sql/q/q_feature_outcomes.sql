@@ -3,7 +3,7 @@
 with
     params as (select * from params),
     accounts as (select * from stg_accounts),
-    events as (select * from stg_events),
+    events as (select * from int_user_feature_days),
     milestones as (select * from int_journey_milestones),
     subscriptions as (select * from stg_subscriptions),
     scope as (

@@ -2,7 +2,7 @@
 with
     params as (select * from params),
     accounts as (select * from stg_accounts),
-    events as (select * from stg_events),
+    events as (select * from int_user_feature_days),
     -- The accounts asked for, each with its group (see accounts_by in macros.sql).
     scope as (select * from accounts_by($by, $segments, $account_ids)),
     recent as (

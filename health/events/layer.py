@@ -1,0 +1,119 @@
+"""The event layer on DuckDB: the only code that reads events; it builds the daily tables.
+
+Everything after the daily tables is small (accounts × days) and reads them, never the events.
+An engine gives the manifest of the events it reads (one row per day: events, latest event
+time) and builds the daily tables for the days from `since` to the as-of date. The stored
+manifest is the one the daily tables were last built from: the first day where it and the
+current one differ is the first day to build again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from health import db
+
+# The daily tables: a day's row depends on that day's events only, so a refresh keeps the days
+# built before and rebuilds just those from the first day that changed (and drops days after
+# the as-of date). The last is the narrow table the adoption KPIs count (user × feature × day).
+DAILY = ("int_account_days", "int_user_days", "int_event_days", "int_user_feature_days")
+MANIFEST = "event_manifest"  # the stored manifest: what the daily tables were built from
+MANIFEST_SCHEMA = {"day": pl.Date, "events": pl.Int64, "max_event_time": pl.Datetime("us")}
+# meta['daily_through'] is the as-of date the daily tables were last built for.
+THROUGH = "daily_through"
+
+
+class EventsError(Exception):
+    """The events can't be read or rolled up as asked; the message says why and what to do."""
+
+
+class DuckDBEvents:
+    """The default engine: the events table of the database itself."""
+
+    name = "duckdb"
+
+    def manifest(self, con) -> pl.DataFrame:
+        """One row per day with events: day, events, max_event_time."""
+        if not db.table_exists(con, "events"):
+            return pl.DataFrame(schema=MANIFEST_SCHEMA)
+        return db.query(con, "int_event_manifest")
+
+    def build(self, con, as_of: dt.date, since: dt.date | None) -> None:
+        """Build the daily tables in `con` whole (since None) or for the days since `since`."""
+        db.build(con, ["stg_events"])
+        for name in DAILY:
+            if since is None:
+                db.build(con, [name])
+                continue
+            con.execute(f"DELETE FROM {name} WHERE day >= ? OR day > ?", [since, as_of])
+            if since <= as_of:
+                con.execute(
+                    f"INSERT INTO {name} SELECT * FROM ({db.sql(name)}) WHERE day >= ?", [since]
+                )
+
+
+def stored_manifest(con) -> pl.DataFrame:
+    """The manifest the daily tables were last built from (empty before the first build)."""
+    if not db.table_exists(con, MANIFEST):
+        return pl.DataFrame(schema=MANIFEST_SCHEMA)
+    return db.run(con, f"SELECT day, events, max_event_time FROM {MANIFEST} ORDER BY day")
+
+
+def latest_day(manifest: pl.DataFrame) -> dt.date | None:
+    """The latest day with an event in a manifest: the default as-of date."""
+    return manifest["day"].max() if manifest.height else None
+
+
+def first_changed_day(old: pl.DataFrame, new: pl.DataFrame) -> dt.date | None:
+    """The first day whose events differ between two manifests (None when they are equal)."""
+    old, new = _typed(old), _typed(new)
+    joined = old.join(new, on="day", how="full", coalesce=True, suffix="_new")
+    differs = joined.filter(
+        pl.col("events").ne_missing(pl.col("events_new"))
+        | pl.col("max_event_time").ne_missing(pl.col("max_event_time_new"))
+    )
+    return differs["day"].min() if differs.height else None
+
+
+def _typed(manifest: pl.DataFrame) -> pl.DataFrame:
+    return manifest.select([pl.col(name).cast(kind) for name, kind in MANIFEST_SCHEMA.items()])
+
+
+def rebuild_from(con, manifest: pl.DataFrame, as_of: dt.date) -> dt.date | None:
+    """The first day whose daily tables must be rebuilt; None when they must be built whole."""
+    built = []
+    if db.table_exists(con, "meta"):
+        built = con.execute("SELECT value FROM meta WHERE key = ?", [THROUGH]).fetchall()
+    if not built or not all(db.table_exists(con, t) for t in (*DAILY, MANIFEST)):
+        return None
+    since = dt.date.fromisoformat(built[0][0]) + dt.timedelta(days=1)
+    changed = first_changed_day(stored_manifest(con), manifest)
+    return since if changed is None else min(since, changed)
+
+
+def refresh_events(con, as_of: dt.date, engine=None, manifest: pl.DataFrame | None = None):
+    """Build the daily tables as of a date with an engine (DuckDB's by default), keeping the
+    days whose events did not change, and store the manifest they were built from."""
+    engine = engine or DuckDBEvents()
+    manifest = engine.manifest(con) if manifest is None else manifest
+    since = rebuild_from(con, manifest, as_of)
+    engine.build(con, as_of, since)
+    store_manifest(con, manifest)
+    con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    # The loader's own marker of changed days is superseded by the manifests' difference.
+    con.execute("DELETE FROM meta WHERE key = 'events_changed_from'")
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [THROUGH, as_of.isoformat()])
+    return since
+
+
+def store_manifest(con, manifest: pl.DataFrame) -> None:
+    """Keep the manifest the daily tables were just built from."""
+    con.register("_new_manifest", _typed(manifest).to_arrow())
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {MANIFEST} AS SELECT * FROM _new_manifest ORDER BY day"
+        )
+    finally:
+        con.unregister("_new_manifest")
