@@ -145,3 +145,25 @@ def test_a_quarter_with_too_few_renewals_shows_no_figures():
     row = renewal_record._quarter(few, [], None)
     assert row["status"] == renewal_record.TOO_FEW.format(n=2)
     assert "brier" not in row
+
+
+def test_term_and_monthly_renewals_are_recalibrated_each_on_their_own_kind():
+    # The raw forecast said 60 % for every renewal; 95 % of monthly and 50 % of term renewed.
+    rng = np.random.default_rng(5)
+    kinds = [renewals.MONTHLY] * 200 + [renewals.TERM] * 200
+    rate = np.where(np.array(kinds) == renewals.MONTHLY, 0.95, 0.5)
+    renewed = rng.random(400) < rate
+    past = [pl.DataFrame({"kind": kinds, "p_renew": [0.6] * 400, "renewed": renewed})]
+    now = pl.DataFrame(
+        {
+            "account_id": ["m", "t"],
+            "renewal_date": [dt.date(2026, 11, 30), dt.date(2027, 2, 1)],
+            "kind": [renewals.MONTHLY, renewals.TERM],
+            "arr": [1_000.0, 1_000.0],
+            "p_renew": [0.6, 0.6],
+        }
+    )
+    fixed, n = renewals.recalibrate(now, past)
+    assert n == 400
+    assert fixed["account_id"].to_list() == ["m", "t"]
+    assert fixed["p_renew"].to_list() == pytest.approx([0.95, 0.5], abs=0.06)

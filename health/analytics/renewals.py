@@ -39,7 +39,6 @@ MAX_CELLS = 200_000  # lattice size of the exact distribution; ARR is rounded to
 NEEDS = ("mart_account_features", "mart_health_history", "stg_accounts")
 TERM, MONTHLY = "term", "monthly"
 KINDS = (TERM, MONTHLY)
-KIND_LABELS = {TERM: "term commitment", MONTHLY: "monthly rollover"}
 
 IN_HORIZON = "90-day churn risk"
 AT_DECISION = "risk at the decision point"
@@ -378,10 +377,18 @@ def _logit(p: pl.Series) -> np.ndarray:
 def recalibrate(frame: pl.DataFrame, past: list[pl.DataFrame]) -> tuple[pl.DataFrame, int]:
     """Renewal probabilities recalibrated on past renewals whose outcome was known (a logistic
     fit on the log-odds, Platt's way): the churn model is calibrated for any 90 days, not for
-    the days around a renewal. Too few past renewals: the frame as it is. Returns (frame, n)."""
+    the days around a renewal. Term commitments and monthly rollovers each on their own kind.
+    Too few past renewals: the frame as it is. Returns (frame, renewals recalibrated on)."""
     known = pl.concat(past, how="diagonal_relaxed") if past else pl.DataFrame()
     if known.is_empty() or frame.is_empty():
         return frame, 0
+    if "kind" in frame.columns and "kind" in known.columns and frame["kind"].n_unique() > 1:
+        parts = [
+            recalibrate(frame.filter(pl.col("kind") == k), [known.filter(pl.col("kind") == k)])
+            for k in frame["kind"].unique(maintain_order=True)
+        ]
+        merged = pl.concat([f for f, _ in parts]).sort("renewal_date", "account_id")
+        return merged, sum(n for _, n in parts)
     y = known["renewed"].to_numpy().astype(int)
     if len(y) < MIN_RENEWALS or min(y.sum(), len(y) - y.sum()) < MIN_EACH:
         return frame, 0
