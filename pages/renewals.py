@@ -38,7 +38,7 @@ groups = {by: renewals.summarise(fc.accounts, by) for by in keys}
 left_out = renewals.left_out(con, as_of, scope) if not monthly else None
 track = renewal_record.track_record(con, as_of, scope, past, kinds)
 record = renewal_record.track_sentence(track)
-what = "Renewals, term and monthly" if monthly else "Term renewals"
+what = "All renewals" if monthly else "Term renewals"
 noun = "term commitments and monthly rollovers" if monthly else "term commitments"
 
 # Then render.
@@ -76,7 +76,7 @@ money_cols = {
 }
 tabs = {"month": "Month", "segment": "Segment", "csm_owner": "CSM"}
 if monthly:
-    tabs = {"kind": "Kind", **tabs}
+    tabs = {**tabs, "kind": "Kind"}
 shown_tabs = st.tabs([f"Per {t}" for t in tabs.values()])
 for tab, (key, title) in zip(shown_tabs, tabs.items(), strict=True):
     with tab:
@@ -107,5 +107,5 @@ st.caption(
 if record:
     st.markdown(record)
 st.plotly_chart(charts.track_record(track), width="stretch")
-tables.dataframe(track.drop("unscored"), {**renewal_columns.TRACK, **money_cols})
+tables.dataframe(renewal_record.for_display(track), {**renewal_columns.TRACK, **money_cols})
 widgets.download(track, "renewal-track-record")

@@ -23,23 +23,23 @@ MIN_QUARTER_RENEWALS = 10  # fewer renewals in a quarter and its figures are not
 NOT_REACHED = "no out-of-sample forecast: the model's backtest does not reach this quarter"
 TOO_FEW = "too few renewals to judge ({n})"
 
-TRACK_SCHEMA = {
+TRACK_SCHEMA = {  # the columns a reader looks at first come first
     "quarter": pl.String,
     "forecast_made_on": pl.Date,
-    "status": pl.String,
     "accounts": pl.Int64,
-    "arr": pl.Float64,
     "expected_arr": pl.Float64,
     "low_90": pl.Float64,
     "high_90": pl.Float64,
-    "expected_uncalibrated": pl.Float64,
-    "actual_accounts": pl.Int64,
     "actual_arr": pl.Float64,
     "in_interval": pl.Boolean,
     "predicted_rate": pl.Float64,
     "observed_rate": pl.Float64,
     "brier": pl.Float64,
     "brier_reference": pl.Float64,
+    "status": pl.String,
+    "actual_accounts": pl.Int64,
+    "arr": pl.Float64,
+    "expected_uncalibrated": pl.Float64,
     "calibrated_on": pl.Int64,
     "outcomes_known_by": pl.Date,
     "unscored": pl.Int64,
@@ -154,4 +154,28 @@ def source_sentence(source: str, track: pl.DataFrame) -> str:
         "so its past scores are out-of-sample by construction; only its rough risk scale uses "
         "today's overall churn rate (one number), which the recalibration on earlier quarters' "
         "renewals replaces once it has enough of them."
+    )
+
+
+def for_display(track: pl.DataFrame) -> pl.DataFrame:
+    """The track record's table as a reader scans it: the interval in one column, why a quarter
+    has no figures last; the download keeps every column."""
+    # A handful of quarters: formatting each in Python is cheap.
+    low, high = (
+        pl.col(c).map_elements(renewals.compact, return_dtype=pl.String)
+        for c in ("low_90", "high_90")
+    )
+    return track.select(
+        "quarter",
+        "accounts",
+        "expected_arr",
+        pl.format("{} – {}", low, high).alias("interval_90"),
+        "actual_arr",
+        "in_interval",
+        "predicted_rate",
+        "observed_rate",
+        "brier",
+        "brier_reference",
+        "status",
+        "outcomes_known_by",
     )
