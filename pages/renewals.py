@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from health.analytics import renewals
+from health.analytics import renewal_record, renewals
 from health.analytics.portfolio import money
-from health.app import connection, filters, tables, widgets
+from health.app import connection, filters, renewal_columns, tables, widgets
 from health.app import signin as ui_auth
 from health.app.charts import renewals as charts
 from health.db import catalog
@@ -20,32 +20,42 @@ scope = filters.scope()
 if scope == []:
     st.warning("No account matches the sidebar filters.", icon=":material/filter_alt_off:")
     st.stop()
+monthly = st.toggle(
+    "Include monthly rollovers",
+    key="renewals_monthly",
+    help="Monthly subscriptions renew every month; by default only term commitments "
+    "(annual or multi-year terms) are counted.",
+)
+kinds = renewals.KINDS if monthly else (renewals.TERM,)
 
 # Data first.
 as_of = con.execute("select as_of from params").fetchall()[0][0]
-past = renewals.history(con, as_of)
-fc = renewals.forecast(con, as_of, scope, past)
+past = renewals.history(con, as_of, kinds)
+fc = renewals.forecast(con, as_of, scope, past, kinds)
 total = renewals.summarise(fc.accounts).row(0, named=True)
-months = renewals.summarise(fc.accounts, "month")
-segments = renewals.summarise(fc.accounts, "segment")
-owners = renewals.summarise(fc.accounts, "csm_owner")
-track = renewals.track_record(con, as_of, scope, past)
-record = renewals.track_sentence(track)
+keys = ("month", "kind", "segment", "csm_owner")
+groups = {by: renewals.summarise(fc.accounts, by) for by in keys}
+left_out = renewals.left_out(con, as_of, scope) if not monthly else None
+track = renewal_record.track_record(con, as_of, scope, past, kinds)
+record = renewal_record.track_sentence(track)
+what = "All renewals" if monthly else "Term renewals"
+noun = "term commitments and monthly rollovers" if monthly else "term commitments"
 
 # Then render.
 st.caption(
-    f"As of {as_of}: accounts whose commitment ends from {fc.window_from} to {fc.window_to} "
-    "(the next two quarters), each with the probability that it renews."
+    f"As of {as_of}: {noun} ending from "
+    f"{fc.window_from} to {fc.window_to} (the next two quarters), each with the probability "
+    "that it renews." + (f" {left_out}" if left_out else "")
 )
 if fc.accounts.is_empty():
     st.info(
-        "No renewal falls in the next two quarters. Renewal dates come from annual (or "
-        "multi-year) subscription terms, else the accounts file's `renewal_date`.",
+        "No renewal falls in the next two quarters. Renewal dates come from subscription terms, "
+        "else the accounts file's `renewal_date`.",
         icon=":material/event_available:",
     )
     st.stop()
 c1, c2, c3, c4 = st.columns([0.8, 1.1, 1.1, 1.5])
-c1.metric("Renewals", f"{total['accounts']:,}")
+c1.metric(what, f"{total['accounts']:,}")
 c2.metric("ARR up for renewal", money(total["arr"]))
 c3.metric("Expected to renew", money(total["expected_arr"]), help="Σ ARR × P(renews)")
 c4.metric(
@@ -56,7 +66,7 @@ c4.metric(
 st.markdown("**How each probability is made**")
 for sentence in fc.methods():
     st.markdown(f"- {sentence}")
-st.plotly_chart(charts.expected_by_month(months), width="stretch")
+st.plotly_chart(charts.expected_by_month(groups["month"]), width="stretch")
 
 money_cols = {
     "arr": tables.money("ARR up for renewal"),
@@ -64,36 +74,23 @@ money_cols = {
     "low_90": tables.money("90 % low"),
     "high_90": tables.money("90 % high"),
 }
-tab_month, tab_segment, tab_csm = st.tabs(["Per month", "Per segment", "Per CSM"])
-for tab, frame, key, title in (
-    (tab_month, months, "month", "Month"),
-    (tab_segment, segments, "segment", "Segment"),
-    (tab_csm, owners, "csm_owner", "CSM"),
-):
+tabs = {"month": "Month", "segment": "Segment", "csm_owner": "CSM"}
+if monthly:
+    tabs = {**tabs, "kind": "Kind"}
+shown_tabs = st.tabs([f"Per {t}" for t in tabs.values()])
+for tab, (key, title) in zip(shown_tabs, tabs.items(), strict=True):
     with tab:
-        tables.dataframe(frame, {key: title, "accounts": "Renewals", **money_cols})
-        widgets.download(frame, f"renewals-by-{key}")
+        tables.dataframe(groups[key], {key: title, "accounts": "Renewals", **money_cols})
+        widgets.download(groups[key], f"renewals-by-{key}")
 
 st.subheader("Accounts renewing")
 shown = fc.accounts.select(renewals.ACCOUNT_COLUMNS)
-tables.dataframe(
-    shown,
-    {
-        "account_id": "ID",
-        "name": "Account",
-        "csm_owner": "CSM",
-        "renewal_date": st.column_config.DateColumn("Renews on"),
-        "p_renew": st.column_config.NumberColumn("P(renews)", format="percent"),
-        "method": "Probability from",
-        "renewal_source": "Renewal date from",
-        "churn_risk": st.column_config.NumberColumn("90-day churn risk", format="percent"),
-        **money_cols,
-    },
-)
+tables.dataframe(shown, {**renewal_columns.ACCOUNTS, **money_cols})
 widgets.download(shown, "renewal-forecast")
 
-st.subheader("Track record")
-if track.is_empty() or track["accounts"].sum() == 0:
+st.subheader("Track record, out-of-sample")
+st.markdown(renewal_record.source_sentence(renewals.record_source(con), track))
+if track.is_empty():
     st.info(
         "No track record yet: it needs complete quarters with scores from before they began, "
         "and renewals whose dates were known then, which come from subscription terms "
@@ -102,25 +99,13 @@ if track.is_empty() or track["accounts"].sum() == 0:
     )
     st.stop()
 st.caption(
-    "The same forecast made the day before each past quarter began, from the scores of that "
-    "week (features as known then) and recalibrated on the quarters before it only, against the "
-    "ARR that renewed: still a customer after the renewal date."
+    "Per past quarter: the forecast made the day before it began, from what was known then, "
+    f"against the ARR of the {noun} that renewed (still a customer after the renewal date)."
+    " The Brier score is the mean squared gap between each probability and what happened "
+    "(0 is perfect); beside it, the same for a forecast of the earlier quarters' renewal rate."
 )
-st.markdown(record)
+if record:
+    st.markdown(record)
 st.plotly_chart(charts.track_record(track), width="stretch")
-tables.dataframe(
-    track,
-    {
-        "quarter": "Quarter",
-        "forecast_made_on": st.column_config.DateColumn("Forecast made on"),
-        "accounts": "Renewals",
-        "actual_accounts": "Renewed",
-        "actual_arr": tables.money("ARR renewed"),
-        "in_interval": "In the interval",
-        "expected_uncalibrated": tables.money("Expected, before recalibration"),
-        "calibrated_on": "Recalibrated on (renewals)",
-        "in_training_window": "In the model's training window",
-        **money_cols,
-    },
-)
+tables.dataframe(renewal_record.for_display(track), {**renewal_columns.TRACK, **money_cols})
 widgets.download(track, "renewal-track-record")

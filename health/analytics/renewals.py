@@ -11,6 +11,12 @@ The probability that an account renews is one minus its chance of churning by th
 Then each probability is recalibrated on past renewals whose outcome was known by the as-of
 date (the same forecast made before each earlier quarter), because the churn model is
 calibrated over every 90 days of an account's life, not over the days around a renewal.
+Those past forecasts are out-of-sample: with a churn model they are the fit's backtest
+predictions (model_backtest: each by a model trained before that quarter), never today's model
+re-scoring weeks it learned from; with the scorecard, its stored scores (hand-set weights).
+
+Renewals are of two kinds: term commitments (annual or multi-year terms, or a renewal date from
+the accounts file) and monthly subscriptions rolling over, which renew every month.
 """
 
 from __future__ import annotations
@@ -29,9 +35,10 @@ from health.scoring.features import HORIZON_DAYS
 
 WINDOW_MONTHS = 6  # the next two quarters
 LEVEL = 0.90
-TRACK_QUARTERS = 6  # past quarters shown in the track record
 MAX_CELLS = 200_000  # lattice size of the exact distribution; ARR is rounded to its unit
 NEEDS = ("mart_account_features", "mart_health_history", "stg_accounts")
+TERM, MONTHLY = "term", "monthly"
+KINDS = (TERM, MONTHLY)
 
 IN_HORIZON = "90-day churn risk"
 AT_DECISION = "risk at the decision point"
@@ -74,15 +81,20 @@ def renewal_accounts(
     window_to: dt.date,
     latest: bool,
     account_ids: list[str] | None = None,
+    kinds: tuple[str, ...] = KINDS,
+    scores: str = "today",
 ) -> pl.DataFrame:
-    """Accounts active at the as-of date whose commitment ends in the window, as known then.
+    """Accounts active at the as-of date whose commitment ends in the window, as known then,
+    with the scores of that week: "today" the score carrying it now (mart_health_history), or
+    "backtest" the out-of-time predictions of the model fit (model_backtest; accounts without
+    one have null risks).
 
     The one place that decides where a renewal date comes from (q_renewals.sql): the end of the
     current subscription term at the scoring week; for the latest as-of only, else the accounts
     file's renewal_date (a snapshot that would leak into past dates)."""
     if account_ids is not None and not account_ids:
         account_ids = ["\x00"]  # an empty scope keeps no account (the SQL reads [] as all)
-    return db.query(
+    frame = db.query(
         con,
         "q_renewals",
         as_of=as_of,
@@ -90,11 +102,25 @@ def renewal_accounts(
         window_to=window_to,
         use_snapshot=latest,
         account_ids=list(account_ids or []),
-    )
+    ).filter(pl.col("kind").is_in(list(kinds)))
+    name = {"today": "q_renewal_scores", "backtest": "q_renewal_backtest"}[scores]
+    week = scored_week(con, as_of)
+    risks = db.query(con, name, week_end=week) if week else db.query(con, name, week_end=as_of)
+    return frame.join(risks, on="account_id", how="left")
+
+
+def scored_week(con, as_of: dt.date) -> dt.date | None:
+    """The last feature week on or before the as-of date: the week a forecast then is made from."""
+    rows = con.execute(
+        "select max(week_end) from mart_account_features where week_end <= ?", [as_of]
+    ).fetchall()
+    return rows[0][0]
 
 
 def probabilities(frame: pl.DataFrame, usual: dict[str, float] | None) -> pl.DataFrame:
     """Add p_renew, expected_arr and the method each probability is made by."""
+    if "decision_risk" not in frame.columns:
+        frame = frame.with_columns(decision_risk=pl.lit(None, pl.Float64))
     days_out = (pl.col("renewal_date") - pl.col("scored_on")).dt.total_days()
     group = pl.when(pl.col("renewal_source") == "subscription term")
     base = group.then(pl.lit((usual or {}).get(decision.ON_TERMS, 0.0))).otherwise(
@@ -102,12 +128,15 @@ def probabilities(frame: pl.DataFrame, usual: dict[str, float] | None) -> pl.Dat
     )
     # health = 100 / (1 + decision risk / usual) (decision.health), so the decision risk is
     # usual * (100 / health - 1): the exact number the health score was made from.
-    at_decision = (base.clip(1e-6) * (100.0 / pl.col("health_score").clip(1e-6) - 1.0)).clip(0, 1)
+    # The backtest stores the decision risk itself (decision_risk), today's scores only health.
+    from_health = base.clip(1e-6) * (100.0 / pl.col("health_score").clip(1e-6) - 1.0)
+    at_decision = pl.coalesce(pl.col("decision_risk"), from_health).clip(0, 1)
     model = pl.col("score_source") == "model"
+    no_decision = pl.col("decision_risk").is_null() & pl.lit(usual is None)
     method = (
         pl.when(~model & pl.col("score_source").is_not_null())
         .then(pl.lit(SCORECARD))
-        .when((days_out <= HORIZON_DAYS) | (usual is None))
+        .when((days_out <= HORIZON_DAYS) | no_decision)
         .then(pl.lit(IN_HORIZON))
         .otherwise(pl.lit(AT_DECISION))
     )
@@ -222,7 +251,7 @@ class Forecast:
             out.append(
                 f"Then recalibrated on {self.calibrated_on:,} past renewals whose outcome was "
                 "known before the as-of date (each forecast the day before its quarter began, "
-                "against whether it renewed), by a logistic fit on the log-odds."
+                "out-of-sample, against whether it renewed), by a logistic fit on the log-odds."
             )
         else:
             out.append(
@@ -233,21 +262,38 @@ class Forecast:
 
 
 def forecast(
-    con, as_of: dt.date, account_ids: list[str] | None = None, past: list | None = None
+    con,
+    as_of: dt.date,
+    account_ids: list[str] | None = None,
+    past: list | None = None,
+    kinds: tuple[str, ...] = KINDS,
 ) -> Forecast:
     """The renewals of the next two quarters after the as-of date, with probabilities
     recalibrated on every past renewal known by then (`past`: `history`, if already made)."""
     start, end = window(as_of)
-    frame = renewal_accounts(con, as_of, start, end, latest=True, account_ids=account_ids)
-    past = history(con, as_of) if past is None else past
+    frame = renewal_accounts(con, as_of, start, end, True, account_ids, kinds)
+    past = history(con, as_of, kinds) if past is None else past
     frame, n = recalibrate(probabilities(frame, usual_risk(con)), past)
     return Forecast(as_of, start, end, frame, n)
 
 
 ACCOUNT_COLUMNS = (
-    "account_id", "name", "segment", "csm_owner", "renewal_date", "arr", "p_renew",
+    "account_id", "name", "segment", "csm_owner", "renewal_date", "kind", "arr", "p_renew",
     "expected_arr", "method", "renewal_source", "churn_risk", "health_score",
 )  # fmt: skip
+
+
+def left_out(con, as_of: dt.date, account_ids: list[str] | None = None) -> str | None:
+    """A sentence on the monthly rollovers in the window a term-only forecast leaves out."""
+    start, end = window(as_of)
+    frame = renewal_accounts(con, as_of, start, end, True, account_ids, (MONTHLY,))
+    if frame.is_empty():
+        return None
+    return (
+        f"Left out: {frame.height:,} monthly subscriptions rolling over in the window "
+        f"({compact(float(frame['arr'].fill_null(0).sum()))} ARR; each counted once, at its "
+        "next monthly rollover); turn on *Include monthly rollovers* to count them."
+    )
 
 
 # --- calibration on past renewals, and the track record ----------------------------------------
@@ -274,18 +320,48 @@ def past_quarters(con, as_of: dt.date) -> list[tuple[dt.date, dt.date]]:
     return quarters[::-1]
 
 
-def history(con, as_of: dt.date) -> list[pl.DataFrame]:
-    """Per past quarter, every account's forecast made the day before it began (scores as of
-    that week, raw probabilities) and whether it renewed: still a customer after the renewal."""
-    usual = usual_risk(con)
+def quarter_name(start: dt.date) -> str:
+    """2026 Q3."""
+    return f"{start.year} Q{(start.month - 1) // 3 + 1}"
+
+
+def record_source(con) -> str:
+    """Whose past forecasts are out-of-sample: "model" (its backtest), else "scorecard"."""
+    card = model_store.read_card(con) or {}
+    return "model" if card.get("status") == "model" else "scorecard"
+
+
+def out_of_sample_weeks(con) -> set[dt.date] | None:
+    """The weeks with out-of-sample scores: the backtest's with a model, None (all) without."""
+    if record_source(con) != "model":
+        return None
+    if not db.table_exists(con, "model_backtest"):
+        return set()
+    return {r[0] for r in con.execute("select distinct week_end from model_backtest").fetchall()}
+
+
+def history(con, as_of: dt.date, kinds: tuple[str, ...] = KINDS) -> list[pl.DataFrame]:
+    """Per past quarter with out-of-sample scores, every renewal's forecast made the day before
+    it began (raw probabilities) and whether it renewed: still a customer after the renewal.
+
+    With a churn model the scores are the fit's backtest predictions for that week, each by a
+    model trained only on outcomes known before it (model_backtest); quarters the backtest
+    does not reach are left out, as are renewals it did not score. Never mart_health_history's
+    model scores: today's model re-scores past weeks after learning from their outcomes. With
+    the scorecard (hand-set weights, nothing learned) its stored past scores."""
+    usual, source, weeks = usual_risk(con), record_source(con), out_of_sample_weeks(con)
+    scores = "backtest" if source == "model" else "today"
     out = []
     for start, end in past_quarters(con, as_of):
         made_on = start - dt.timedelta(days=1)
-        frame = renewal_accounts(con, made_on, start, end, latest=False)
+        if weeks is not None and scored_week(con, made_on) not in weeks:
+            continue
+        frame = renewal_accounts(con, made_on, start, end, False, None, kinds, scores)
         out.append(
-            probabilities(frame, usual).with_columns(
-                quarter=pl.lit(f"{start.year} Q{(start.month - 1) // 3 + 1}"),
+            probabilities(frame.filter(pl.col("churn_risk").is_not_null()), usual).with_columns(
+                quarter=pl.lit(quarter_name(start)),
                 forecast_made_on=pl.lit(made_on),
+                unscored=pl.lit(frame["churn_risk"].null_count()),
                 renewed=pl.col("churn_date").is_null()
                 | (pl.col("churn_date") > pl.col("renewal_date")),
             )
@@ -301,10 +377,18 @@ def _logit(p: pl.Series) -> np.ndarray:
 def recalibrate(frame: pl.DataFrame, past: list[pl.DataFrame]) -> tuple[pl.DataFrame, int]:
     """Renewal probabilities recalibrated on past renewals whose outcome was known (a logistic
     fit on the log-odds, Platt's way): the churn model is calibrated for any 90 days, not for
-    the days around a renewal. Too few past renewals: the frame as it is. Returns (frame, n)."""
+    the days around a renewal. Term commitments and monthly rollovers each on their own kind.
+    Too few past renewals: the frame as it is. Returns (frame, renewals recalibrated on)."""
     known = pl.concat(past, how="diagonal_relaxed") if past else pl.DataFrame()
     if known.is_empty() or frame.is_empty():
         return frame, 0
+    if "kind" in frame.columns and "kind" in known.columns and frame["kind"].n_unique() > 1:
+        parts = [
+            recalibrate(frame.filter(pl.col("kind") == k), [known.filter(pl.col("kind") == k)])
+            for k in frame["kind"].unique(maintain_order=True)
+        ]
+        merged = pl.concat([f for f, _ in parts]).sort("renewal_date", "account_id")
+        return merged, sum(n for _, n in parts)
     y = known["renewed"].to_numpy().astype(int)
     if len(y) < MIN_RENEWALS or min(y.sum(), len(y) - y.sum()) < MIN_EACH:
         return frame, 0
@@ -314,79 +398,3 @@ def recalibrate(frame: pl.DataFrame, past: list[pl.DataFrame]) -> tuple[pl.DataF
         expected_arr=pl.col("arr").fill_null(0) * pl.col("p_renew")
     )
     return out, len(y)
-
-
-def track_record(
-    con,
-    as_of: dt.date,
-    account_ids: list[str] | None = None,
-    past: list[pl.DataFrame] | None = None,
-) -> pl.DataFrame:
-    """Per past quarter (the last six): the forecast made the day before it began, recalibrated
-    on the quarters before it only, against the ARR that actually renewed."""
-    past = history(con, as_of) if past is None else past
-    card = model_store.read_card(con) or {}
-    trained_to = (card.get("training_window") or {}).get("to")
-    rows = []
-    for i in range(max(0, len(past) - TRACK_QUARTERS), len(past)):
-        frame, n = recalibrate(past[i], past[:i])
-        raw = past[i]
-        if account_ids is not None:
-            frame = frame.filter(pl.col("account_id").is_in(account_ids))
-            raw = raw.filter(pl.col("account_id").is_in(account_ids))
-        made_on = past[i]["forecast_made_on"][0] if past[i].height else None
-        renewed = frame.filter(pl.col("renewed"))
-        head = summarise(frame).row(0, named=True)
-        actual = float(renewed["arr"].fill_null(0).sum())
-        rows.append(
-            {
-                "quarter": past[i]["quarter"][0] if past[i].height else None,
-                "forecast_made_on": made_on,
-                **head,
-                "expected_uncalibrated": float(raw["expected_arr"].sum()),
-                "actual_accounts": renewed.height,
-                "actual_arr": actual,
-                "in_interval": head["low_90"] <= actual <= head["high_90"],
-                "calibrated_on": n,
-                "in_training_window": bool(trained_to and made_on and str(made_on) <= trained_to),
-            }
-        )
-    return pl.DataFrame(rows, schema=TRACK_SCHEMA).filter(pl.col("quarter").is_not_null())
-
-
-TRACK_SCHEMA = {
-    "quarter": pl.String,
-    "forecast_made_on": pl.Date,
-    "accounts": pl.Int64,
-    "arr": pl.Float64,
-    "expected_arr": pl.Float64,
-    "low_90": pl.Float64,
-    "high_90": pl.Float64,
-    "expected_uncalibrated": pl.Float64,
-    "actual_accounts": pl.Int64,
-    "actual_arr": pl.Float64,
-    "in_interval": pl.Boolean,
-    "calibrated_on": pl.Int64,
-    "in_training_window": pl.Boolean,
-}
-
-
-def track_sentence(track: pl.DataFrame) -> str | None:
-    """How the past forecasts did, in a sentence; None without a complete quarter."""
-    scored = track.filter(pl.col("accounts") > 0)
-    if scored.is_empty():
-        return None
-    hits = int(scored["in_interval"].sum())
-    error = (scored["expected_arr"] - scored["actual_arr"]).abs().sum() / max(
-        float(scored["actual_arr"].sum()), 1.0
-    )
-    text = (
-        f"In {hits} of {scored.height} past quarters the ARR that renewed fell inside the 90 % "
-        f"interval; the expected ARR was off by {error:.1%} of the actual in total."
-    )
-    if scored["in_training_window"].any():
-        text += (
-            " Quarters marked as in the training window were forecast with today's model, which "
-            "learned from those quarters' outcomes: their record flatters it."
-        )
-    return text

@@ -160,6 +160,66 @@ def train(frame: pl.DataFrame, as_of: dt.date) -> Fitted:
     return Fitted(est, numeric, card)
 
 
+BACKTEST_TYPES = {
+    "account_id": "VARCHAR",
+    "week_end": "DATE",
+    "fold": "INTEGER",
+    "model": "VARCHAR",
+    "trained_to": "DATE",
+    "outcomes_known_by": "DATE",
+    "test_from": "DATE",
+    "test_to": "DATE",
+    "churn_risk": "DOUBLE",
+    "churn_risk_raw": "DOUBLE",
+    "decision_risk": "DOUBLE",
+    "churned": "BOOLEAN",
+}
+
+
+def backtest_rows(fitted: Fitted | None, frame: pl.DataFrame) -> pl.DataFrame:
+    """The backtest's out-of-time predictions, one row per account and week of a test period:
+    each made by the fold model trained only on snapshots whose 90-day outcome was known by
+    `outcomes_known_by`, before the week it predicts (the model that scores today saw them all).
+    Remade from the saved fold models when a refresh reuses the model. Empty without a model."""
+    empty = pl.DataFrame(schema={c: _POLARS[t] for c, t in BACKTEST_TYPES.items()})
+    if fitted is None:
+        return empty
+    est, labelled, parts = fitted.estimator, training_rows(frame), [empty]
+    horizon = dt.timedelta(days=est.horizon_days)
+    for f, fold in enumerate(est.folds_):
+        start, end = (dt.date.fromisoformat(fold[k]) for k in ("test_from", "test_to"))
+        rows = labelled.filter(pl.col("week_end").is_between(start, end))
+        raw, risk = est.predict_fold(f, design(rows, fitted.numeric))
+        _, decision = est.predict_fold(f, design(model_health.at_decision(rows), fitted.numeric))
+        trained_to = dt.date.fromisoformat(fold["train_to"])
+        parts.append(
+            rows.select(
+                "account_id",
+                "week_end",
+                pl.lit(f + 1).alias("fold"),
+                pl.lit(fitted.card.get("model")).alias("model"),
+                pl.lit(trained_to).alias("trained_to"),
+                pl.lit(trained_to + horizon).alias("outcomes_known_by"),
+                pl.lit(start).alias("test_from"),
+                pl.lit(end).alias("test_to"),
+                pl.Series("churn_risk", risk),
+                pl.Series("churn_risk_raw", raw),
+                pl.Series("decision_risk", decision),
+                "churned",
+            )
+        )
+    return pl.concat(parts, how="vertical_relaxed")
+
+
+_POLARS = {
+    "VARCHAR": pl.String,
+    "DATE": pl.Date,
+    "INTEGER": pl.Int32,
+    "DOUBLE": pl.Float64,
+    "BOOLEAN": pl.Boolean,
+}
+
+
 def training_rows(frame: pl.DataFrame) -> pl.DataFrame:
     """Snapshots with a known outcome, from four weeks into the usage data. An export of an
     established company's last months has accounts signed up long before; their weeks before

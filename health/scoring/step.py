@@ -14,7 +14,15 @@ from health.db import catalog
 from health.scoring import decision as model_health
 from health.scoring import drivers, features, scorecard
 from health.scoring import store as model_store
-from health.scoring.fit import Fitted, design, train, training_rows, versions
+from health.scoring.fit import (
+    BACKTEST_TYPES,
+    Fitted,
+    backtest_rows,
+    design,
+    train,
+    training_rows,
+    versions,
+)
 from health.scoring.train import (
     NotEnoughHistory,
 )
@@ -135,11 +143,13 @@ def _summary(card: dict) -> str:
 
 
 def refresh_scores(con, as_of: dt.date) -> None:
-    """Refresh step: score every account and week, write the health tables and the model card."""
+    """Refresh step: score every account and week, write the health tables, the model card and
+    the model's out-of-time backtest predictions (model_backtest, the renewal track record's)."""
     frame = features.load(con)
     database = db.published_file(con)
     reuse = reusable(con, database, frame, as_of)
     frame, card, fitted = score(frame, as_of, reuse)
+    backtest = backtest_rows(fitted, frame)
     frame = _renewal_now(con, frame, as_of)
     frame = frame.with_columns(drivers=drivers.explain(frame))
     if reuse is None:
@@ -149,6 +159,7 @@ def refresh_scores(con, as_of: dt.date) -> None:
             log.warning("could not save the model for %s: %s", database, exc)
     db.write_frame(con, "mart_health_history", frame.select(HISTORY_COLUMNS))
     db.write_frame(con, "mart_account_health", current(con, frame, as_of))
+    db.write_frame(con, "model_backtest", backtest, BACKTEST_TYPES)
     con.execute(
         "CREATE OR REPLACE TABLE model_card AS SELECT ?::VARCHAR AS card", [json.dumps(card)]
     )
@@ -172,7 +183,9 @@ def reusable(con, database, frame: pl.DataFrame, as_of: dt.date) -> Fitted | Non
     if numeric != card.get("numeric_features"):
         return None
     estimator = model_store.load(database)
-    return Fitted(estimator, numeric, card) if estimator is not None else None
+    if not hasattr(estimator, "fold_calibrators_"):  # saved before the backtest was kept
+        return None
+    return Fitted(estimator, numeric, card)
 
 
 def _renewal_now(con, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:

@@ -199,11 +199,13 @@ class TimeSplitCalibrated(ClassifierMixin, BaseEstimator):
         # A fair calibration check: each fold is calibrated by the other folds' predictions
         # (two parameters borrowed across periods, so next to nothing leaks).
         self.oot_proba_ = np.empty_like(self.oot_raw_)
+        self.fold_calibrators_ = []
         for f in range(len(self.folds_)):
             mine = fold_of == f
             other = ~mine if len(self.folds_) > 1 else mine
             cal = LogisticRegression(C=1e4).fit(_logit(self.oot_raw_[other]), oot_y[other])
             self.oot_proba_[mine] = cal.predict_proba(_logit(self.oot_raw_[mine]))[:, 1]
+            self.fold_calibrators_.append(cal)
         self.fold_indices_ = index
         self.estimator_ = clone(self.estimator).fit(X[thin], y[thin])
         return self
@@ -223,6 +225,13 @@ class TimeSplitCalibrated(ClassifierMixin, BaseEstimator):
         raw = self.estimator_.predict_proba(X)[:, 1]
         p = self.calibrator_.predict_proba(_logit(raw))[:, 1]
         return np.column_stack([1 - p, p])
+
+    def predict_fold(self, fold: int, X) -> tuple[np.ndarray, np.ndarray]:
+        """(raw, calibrated) churn probabilities of rows X by backtest fold `fold`'s model, which
+        was trained only on snapshots whose outcome was known when its test period began; the
+        calibration is the one `oot_proba_` uses (fitted on the other folds' predictions)."""
+        raw = self.fold_estimators_[fold].predict_proba(X)[:, 1]
+        return raw, self.fold_calibrators_[fold].predict_proba(_logit(raw))[:, 1]
 
     def predict_oot(self, X):
         """Calibrated out-of-time churn probabilities of the backtest rows (in `oot_index_`

@@ -49,32 +49,59 @@ def expected_by_month(months: pl.DataFrame) -> go.Figure:
 
 
 def track_record(track: pl.DataFrame) -> go.Figure:
-    """Per past quarter: the forecast's expected ARR and 90 % interval against what renewed."""
+    """Per past quarter: the out-of-sample forecast's expected ARR and 90 % interval against
+    what renewed; a quarter without figures says why instead."""
+    shown = track.filter(pl.col("status").is_null())
+    quarters = shown["quarter"].to_list()
     fig = go.Figure()
     fig.add_scatter(
-        x=track["quarter"].to_list(),
-        y=track["expected_arr"].to_list(),
+        x=quarters,
+        y=shown["expected_arr"].to_list(),
         mode="markers",
-        name="Forecast (90 % interval)",
+        name="Forecast, out-of-sample (90 % interval)",
         marker={"color": ACCENT, "size": 10, "symbol": "line-ew-open", "line": {"width": 3}},
-        error_y=_error_bars(track),
+        error_y=_error_bars(shown),
         hovertemplate="Forecast: %{y:$,.0f}<extra></extra>",
     )
     fig.add_scatter(
-        x=track["quarter"].to_list(),
-        y=track["expected_uncalibrated"].to_list(),
+        x=quarters,
+        y=shown["expected_uncalibrated"].to_list(),
         mode="markers",
         name="Before recalibration",
         marker={"color": MUTED, "size": 8, "symbol": "circle-open"},
         hovertemplate="Before recalibration: %{y:$,.0f}<extra></extra>",
     )
     fig.add_scatter(
-        x=track["quarter"].to_list(),
-        y=track["actual_arr"].to_list(),
+        x=quarters,
+        y=shown["actual_arr"].to_list(),
         mode="markers",
         name="Actually renewed",
         marker={"color": COLORS["healthy"], "size": 11, "symbol": "diamond"},
         hovertemplate="Renewed: %{y:$,.0f}<extra></extra>",
     )
-    fig.update_layout(yaxis={"title": "ARR", "tickformat": "$,.3~s"}, xaxis_title="Quarter")
+    for row in track.filter(pl.col("status").is_not_null()).iter_rows(named=True):
+        fig.add_annotation(
+            x=row["quarter"],
+            y=0.5,
+            yref="paper",
+            text=_wrap(row["status"]),
+            showarrow=False,
+            font={"size": 11, "color": MUTED},
+        )
+    fig.update_layout(
+        yaxis={"title": "ARR", "tickformat": "$,.3~s"},
+        xaxis={"title": "Quarter", "categoryorder": "array", "categoryarray": track["quarter"]},
+    )
     return _layout(fig, "Track record: the forecast made before each quarter against the actual")
+
+
+def _wrap(text: str, width: int = 22) -> str:
+    """Break a note into short lines for an annotation."""
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + len(word) >= width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "<br>".join([*lines, line])

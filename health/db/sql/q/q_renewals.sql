@@ -1,4 +1,4 @@
--- one row per account active at $as_of whose commitment ends in [$window_from, $window_to]: its renewal date, ARR and risk as known at $as_of
+-- one row per account active at $as_of whose commitment ends in [$window_from, $window_to]: its renewal date, ARR and kind (a term commitment or a monthly rollover) as known at $as_of
 with
     settings as (
         select
@@ -14,13 +14,8 @@ with
         where f.week_end <= s.as_of
     ),
     features as (
-        select f.account_id, f.week_end, f.days_to_renewal, f.arr
+        select f.account_id, f.week_end, f.days_to_renewal, f.term_months, f.arr
         from mart_account_features as f
-        join scored_week using (week_end)
-    ),
-    history as (
-        select h.account_id, h.churn_risk, h.health_score, h.score_source
-        from mart_health_history as h
         join scored_week using (week_end)
     ),
     accounts as (select * from stg_accounts),
@@ -41,15 +36,18 @@ with
                 when f.days_to_renewal is not null then 'subscription term'
                 when s.use_snapshot and a.renewal_date is not null then 'accounts.renewal_date'
             end as renewal_source,
+            f.term_months,
+            -- A monthly subscription "renews" every month: a rollover, not a commitment ending.
+            -- A renewal date without a known term (the accounts file's) counts as a commitment.
+            case
+                when f.days_to_renewal is not null and f.term_months <= 1 then 'monthly'
+                else 'term'
+            end as kind,
             coalesce(f.arr, a.arr) as arr,
-            h.churn_risk,
-            h.health_score,
-            h.score_source,
             a.churn_date
         from features as f
         join accounts as a using (account_id)
         cross join settings as s
-        left join history as h using (account_id)
     )
 select r.*
 from renewals as r, settings as s
