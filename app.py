@@ -6,8 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from health import auth, db
-from health.app import connection, filters, widgets
-from health.app import signin as ui_auth
+from health.app import connection, filters, signin, widgets
 from health.db import catalog
 from health.pipeline import bootstrap
 from pages import PAGES
@@ -38,14 +37,14 @@ def _ensure_database(path: str) -> None:
             status.update(label="Demo database ready", state="complete", expanded=False)
 
 
-user = ui_auth.current_user()  # None until someone signs in, or when the app may not open
+user = signin.current_user()  # None until someone signs in, or when the app may not open
 if user is None:
     # Only the sign-in page exists until then. It answers at every page's URL too, so that a
     # deep link (an account's page) opens, checked, once signed in, instead of "page not found".
     login = "pages/login.py"
-    signin = [st.Page(login, title="Sign in", url_path="login", default=True)]
-    signin += [st.Page(login, title="Sign in", url_path=spec.url) for spec in PAGES]
-    current = st.navigation(signin, position="hidden")
+    sign_in_pages = [st.Page(login, title="Sign in", url_path="login", default=True)]
+    sign_in_pages += [st.Page(login, title="Sign in", url_path=spec.url) for spec in PAGES]
+    current = st.navigation(sign_in_pages, position="hidden")
 else:
     allowed = auth.pages_for(user.role, [spec.url for spec in PAGES])
     pages = {}
@@ -55,14 +54,14 @@ else:
             pages.setdefault(spec.section, []).append(page)
     current = st.navigation(pages)
 
-ui_auth.app_navigation_registered()
+signin.app_navigation_registered()
 
 # After the menu is registered, so the first run shows the app's own navigation while it builds.
 widgets.guard(lambda: _ensure_database(str(db.db_path())))
 
 if user is not None:
     with st.sidebar:
-        ui_auth.sidebar(user)
+        signin.sidebar(user)
         if db.exists():
             facts = catalog.meta(connection.cursor())
             st.caption(f"Data as of **{facts.get('as_of', 'not refreshed')}**")

@@ -3,12 +3,11 @@
 import streamlit as st
 
 from health.analytics import segments
-from health.app import connection, filters, tables, text, widgets
-from health.app import signin as ui_auth
+from health.app import connection, filters, signin, tables, text, widgets
 from health.app.charts import product as charts_product
 from health.db import catalog
 
-ui_auth.require_page("segments")
+signin.require_page("segments")
 
 st.title("Segments")
 con = connection.cursor()
