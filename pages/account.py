@@ -37,10 +37,8 @@ log = action_log.log_path()
 acts = actions.account_actions(con, log, account_id)
 
 text.title(facts["name"])
-st.caption(
-    " · ".join(text.md(v) for v in (account_id, facts["segment"], facts["plan"]))
-    + f" · owner {text.md(facts['csm_owner'])}"
-)
+owned_by = f"owner {facts['csm_owner']}" if facts["csm_owner"] else None
+st.caption(text.subtitle(account_id, facts["segment"], facts["plan"], owned_by))
 contacts = account.contacts(con, account_id)
 sees_people = signin.sees_contacts()
 people = [facts["champion_name"], *contacts["name"].to_list()]
