@@ -53,7 +53,8 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = True):
 def cursor(con):
     """A cursor for one thread, reading the same database as `con`."""
     cur = con.cursor()
-    if _attached(con):
+    # Asked on the cursor, not on `con`: the connection is shared by threads, the cursor not.
+    if _attached(cur):
         _use_warehouse(cur)
     return cur
 
