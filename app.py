@@ -1,14 +1,12 @@
 """The app's router: page config, first-run bootstrap, sign-in gate, shared sidebar, navigation."""
 
-import threading
 from pathlib import Path
 
 import streamlit as st
 
-from health import auth, db
-from health.app import connection, filters, signin, widgets
+from health import auth
+from health.app import connection, filters, loading, signin, widgets
 from health.db import catalog
-from health.pipeline import bootstrap
 from pages import PAGES
 
 st.set_page_config(
@@ -17,25 +15,6 @@ st.set_page_config(
     page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
     layout="wide",
 )
-
-
-@st.cache_resource(show_spinner=False)
-def _build_lock() -> threading.Lock:
-    return threading.Lock()
-
-
-def _ensure_database(path: str) -> None:
-    # A fresh clone has no database: the first session builds the demo one while the others
-    # wait. Not a cached function: Streamlit would replay its progress on every later page.
-    if db.exists(path):
-        return
-    with _build_lock():
-        if db.exists(path):
-            return
-        with st.status("First run: building the demo database…", expanded=True) as status:
-            bootstrap.ensure_database(path, progress=st.write)
-            status.update(label="Demo database ready", state="complete", expanded=False)
-
 
 user = signin.current_user()  # None until someone signs in, or when the app may not open
 if user is None:
@@ -57,16 +36,22 @@ else:
 signin.app_navigation_registered()
 
 # After the menu is registered, so the first run shows the app's own navigation while it builds.
-widgets.guard(lambda: _ensure_database(str(db.db_path())))
+# A fresh clone has no database: the first run builds the demo one in a server thread, and every
+# page shows its progress instead of itself until it is done (a click elsewhere stops nothing).
+if not widgets.guard(loading.first_run):
+    st.stop()
+
+
+def _data_facts() -> None:
+    facts = catalog.meta(connection.cursor())
+    st.caption(f"Data as of **{facts.get('as_of', 'not refreshed')}**")
+    st.caption(f"Refreshed {facts.get('refreshed_at', 'never')}")
+
 
 if user is not None:
     with st.sidebar:
         signin.sidebar(user)
-        if db.exists():
-            facts = catalog.meta(connection.cursor())
-            st.caption(f"Data as of **{facts.get('as_of', 'not refreshed')}**")
-            st.caption(f"Refreshed {facts.get('refreshed_at', 'never')}")
-    if db.exists():
-        widgets.guard(filters.sidebar_filters)
+        widgets.guard(_data_facts)
+    widgets.guard(filters.sidebar_filters)
 
 widgets.guard(current.run)

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from health import auth, db
 from health.actions import log as action_log
-from health.app import loading, signin
+from health.app import jobs, signin
 from health.auth.redact import redact
 from health.ingest import loader as ingest
 from health.pipeline.oneshot import write_csv
@@ -246,7 +246,7 @@ def test_10_a_load_started_on_the_data_page_finishes_after_the_user_leaves(own_c
     next(b for b in at.button if b.label == "Validate and load").click().run()
     at.switch_page("pages/accounts.py").run()  # away at once, as a careless user would
     assert not at.exception
-    thread = loading.jobs().thread
+    thread = jobs.holder().thread
     assert thread is not None
     thread.join(timeout=120)
     after = dict(db.connect(own_copy).execute("SELECT * FROM meta").fetchall())
@@ -273,7 +273,7 @@ def test_11_upload_errors_do_not_show_the_servers_path(own_copy):
     accounts = b"account_id,name,signup_date\nZ1,Zeta,2025-01-01\n"
     at.get("file_uploader")[0].set_value([("accounts.csv", accounts, "text/csv")])
     next(b for b in at.button if b.label == "Validate and load").click().run()
-    loading.jobs().thread.join(timeout=120)
+    jobs.holder().thread.join(timeout=120)
     at.run()
     said = unescaped(" ".join(e.value for e in at.error))
     assert "table events is missing" in said and "the uploaded files" in said

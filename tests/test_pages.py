@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from health import db
+from health.app import jobs
 from pages import PAGES
 from tests.conftest import APP_DIR
 
@@ -183,35 +184,47 @@ def test_the_account_page_works_with_only_accounts_and_events(bare_warehouse, mo
     assert any("No tickets recorded" in c.value for c in at.caption)
 
 
-def test_the_first_run_builds_the_database_once_and_its_progress_goes_away(
+def test_the_first_run_builds_once_while_the_user_clicks_around_and_then_shows_the_page(
     warehouse, tmp_path, monkeypatch
 ):
     # A fresh clone: no database. The build itself is the demo's (tested in test_demo and by
-    # the browser test's fresh server); here a copy of the test warehouse stands in for it.
+    # the browser test's fresh server); here a copy of the test warehouse stands in for it,
+    # held half-way until the user has clicked to two other pages.
     import shutil
+    import threading
 
     from health.pipeline import bootstrap
 
-    path, built = tmp_path / "first.duckdb", []
+    path, built, go_on = tmp_path / "first.duckdb", [], threading.Event()
 
     def build(target, progress):
-        progress("Loading the demo data")
-        shutil.copy(warehouse, target)
         built.append(target)
+        progress("Loading the demo data")
+        go_on.wait(timeout=60)
+        shutil.copy(warehouse, target)
         return True
 
     monkeypatch.setattr(bootstrap, "ensure_database", build)
     monkeypatch.setenv("HEALTH_DB", str(path))
     at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60).run()
-    assert not at.exception
-    assert built == [str(path)]
-    assert [s.label for s in at.status] == ["Demo database ready"]
-    # Nothing of the build is shown again: not on the next run, nor to the next visitor.
-    for again in (at.run(), AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60).run()):
-        assert not again.exception
-        assert not again.status, [s.label for s in again.status]
-        assert again.title[0].value == "My accounts"
-    assert built == [str(path)]
+    for page in ("pages/accounts.py", "pages/segments.py"):  # every page waits for the build
+        assert not at.exception and not at.error
+        (bar,) = at.get("progress")
+        assert bar.proto.text.startswith("First run: building the demo database")
+        assert not at.title  # the page itself is not run without its data
+        at.switch_page(page).run()
+    other = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60).run()  # a 2nd visitor
+    assert other.get("progress") and not other.exception
+    assert built == [path]  # one build, whoever asks and whatever they click
+
+    go_on.set()
+    jobs.holder().thread.join(timeout=60)
+    for again in (at.run(), other.run()):
+        assert not again.exception and not again.error
+        assert not again.get("progress")
+    assert at.title[0].value == "Segments"  # the page the user clicked last
+    assert other.title[0].value == "My accounts"
+    assert built == [path]
 
 
 def test_a_first_run_build_stopped_half_way_leaves_no_database_and_builds_again(
