@@ -124,10 +124,49 @@ def test_data_page_recomputes_everything_as_of_an_earlier_date(warehouse, tmp_pa
     at.date_input[0].set_value(earlier)
     next(b for b in at.button if b.label == "Recompute").click().run()
     assert not at.exception
+    (bar,) = at.get("progress")  # the job's progress, while it runs in the server
+    assert bar.proto.text.startswith(f"Recomputing as of {earlier}")
+    jobs.holder().thread.join(timeout=120)  # a job in the server, as the first run's build
+    at.run()
+    assert [s.label.split(" (")[0] for s in at.status] == [f"Recomputed as of {earlier}"]
     con = db.connect(path)
     assert con.execute("SELECT as_of FROM params").fetchall()[0][0] == earlier
     latest = con.execute("SELECT max(event_time)::DATE FROM stg_events").fetchall()[0][0]
     assert latest <= earlier  # nothing after the as-of date is seen
+
+
+def test_a_recompute_goes_on_when_the_user_leaves_and_runs_one_at_a_time(app_db, monkeypatch):
+    # A stand-in refresh held half-way: the user leaves the Data page, comes back, clicks again.
+    import datetime as dt
+    import threading
+
+    from health.pipeline import refresh as pipeline
+
+    calls, go_on = [], threading.Event()
+
+    def held(path=None, as_of=None, progress=None, check_range=False):
+        calls.append(as_of)
+        progress("stg_accounts")
+        go_on.wait(timeout=60)
+        return as_of
+
+    monkeypatch.setattr(pipeline, "refresh", held)
+    at = open_page("pages/data.py")
+    earlier = at.date_input[0].value - dt.timedelta(days=7)
+    at.date_input[0].set_value(earlier)
+    next(b for b in at.button if b.label == "Recompute").click().run()
+    at.switch_page("pages/accounts.py").run()
+    assert not at.exception and at.title[0].value == "Accounts"  # the old data serves meanwhile
+    at.switch_page("pages/data.py").run()
+    (bar,) = at.get("progress")
+    assert bar.proto.text.startswith(f"Recomputing as of {earlier}") and bar.proto.value > 0
+    next(b for b in at.button if b.label == "Recompute").click().run()
+    assert any("still running" in w.value for w in at.warning)
+    assert calls == [earlier]  # one at a time: the second click started nothing
+    go_on.set()
+    jobs.holder().thread.join(timeout=60)
+    at.run()
+    assert not at.get("progress") and not at.exception
 
 
 def test_global_sidebar_filters_narrow_every_page(app_db):

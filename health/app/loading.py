@@ -79,24 +79,22 @@ def _load(job: Job, source: Path, saved: Path | None, replace: bool) -> None:
 
 
 def recompute(as_of) -> None:
-    """Refresh everything as of a date, with progress; the old data serves until it is done."""
+    """Start refreshing everything as of a date, as a job; the old data serves until it is done."""
+    if busy := jobs.running():
+        _busy(busy)
+        return
+    job = Job(f"Recomputing as of {as_of}", str(db.db_path()), steps=_refresh_steps())
+    if (started := jobs.start(job, lambda j: _recompute(j, as_of))) is not job:
+        _busy(started)
+
+
+def _recompute(job: Job, as_of) -> None:
     from health.pipeline.refresh import RefreshError, refresh, step_label
 
-    from health.app.connection import clear_caches
-
     try:
-        with st.status(f"Recomputing as of {as_of}…", expanded=True) as status:
-            refresh(
-                as_of=as_of,
-                progress=lambda step: st.write(step_label(step)),
-                check_range=True,
-            )
-            status.update(label=f"Recomputed as of {as_of}", state="complete", expanded=False)
+        refresh(as_of=as_of, progress=lambda step: job.step(step_label(step)), check_range=True)
     except RefreshError as exc:
-        st.error(md(exc, 2000), icon=":material/error:")
-        return
-    clear_caches()
-    st.rerun()
+        raise JobFailed(str(exc)) from exc
 
 
 def first_run() -> bool:
