@@ -266,6 +266,28 @@ def test_the_first_run_builds_once_while_the_user_clicks_around_and_then_shows_t
     assert built == [path]
 
 
+def test_a_failed_first_run_build_says_so_and_tries_again_on_request(tmp_path, monkeypatch):
+    from health.pipeline import bootstrap
+
+    tries = []
+
+    def broken(target, progress):
+        tries.append(target)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(bootstrap, "ensure_database", broken)
+    monkeypatch.setenv("HEALTH_DB", str(tmp_path / "first.duckdb"))
+    at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60).run()
+    jobs.holder().thread.join(timeout=30)
+    at.run()
+    assert not at.exception
+    assert "could not be built" in at.error[0].value and not at.get("progress")
+    assert len(tries) == 1  # no loop of builds: the next try is the user's
+    next(b for b in at.button if b.label == "Try again").click().run()
+    jobs.holder().thread.join(timeout=30)
+    assert len(tries) == 2 and not at.exception
+
+
 def test_a_first_run_build_stopped_half_way_leaves_no_database_and_builds_again(
     demo_folder, tmp_path, monkeypatch
 ):
