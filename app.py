@@ -1,15 +1,12 @@
 """The app's router: page config, first-run bootstrap, sign-in gate, shared sidebar, navigation."""
 
-import threading
 from pathlib import Path
 
 import streamlit as st
 
-from health import auth, db
-from health.app import connection, filters, widgets
-from health.app import signin as ui_auth
+from health import auth
+from health.app import connection, filters, loading, signin, widgets
 from health.db import catalog
-from health.pipeline import bootstrap
 from pages import PAGES
 
 st.set_page_config(
@@ -19,33 +16,14 @@ st.set_page_config(
     layout="wide",
 )
 
-
-@st.cache_resource(show_spinner=False)
-def _build_lock() -> threading.Lock:
-    return threading.Lock()
-
-
-def _ensure_database(path: str) -> None:
-    # A fresh clone has no database: the first session builds the demo one while the others
-    # wait. Not a cached function: Streamlit would replay its progress on every later page.
-    if db.exists(path):
-        return
-    with _build_lock():
-        if db.exists(path):
-            return
-        with st.status("First run: building the demo database…", expanded=True) as status:
-            bootstrap.ensure_database(path, progress=st.write)
-            status.update(label="Demo database ready", state="complete", expanded=False)
-
-
-user = ui_auth.current_user()  # None until someone signs in, or when the app may not open
+user = signin.current_user()  # None until someone signs in, or when the app may not open
 if user is None:
     # Only the sign-in page exists until then. It answers at every page's URL too, so that a
     # deep link (an account's page) opens, checked, once signed in, instead of "page not found".
     login = "pages/login.py"
-    signin = [st.Page(login, title="Sign in", url_path="login", default=True)]
-    signin += [st.Page(login, title="Sign in", url_path=spec.url) for spec in PAGES]
-    current = st.navigation(signin, position="hidden")
+    sign_in_pages = [st.Page(login, title="Sign in", url_path="login", default=True)]
+    sign_in_pages += [st.Page(login, title="Sign in", url_path=spec.url) for spec in PAGES]
+    current = st.navigation(sign_in_pages, position="hidden")
 else:
     allowed = auth.pages_for(user.role, [spec.url for spec in PAGES])
     pages = {}
@@ -55,19 +33,25 @@ else:
             pages.setdefault(spec.section, []).append(page)
     current = st.navigation(pages)
 
-ui_auth.app_navigation_registered()
+signin.app_navigation_registered()
 
 # After the menu is registered, so the first run shows the app's own navigation while it builds.
-widgets.guard(lambda: _ensure_database(str(db.db_path())))
+# A fresh clone has no database: the first run builds the demo one in a server thread, and every
+# page shows its progress instead of itself until it is done (a click elsewhere stops nothing).
+if not widgets.guard(loading.first_run):
+    st.stop()
+
+
+def _data_facts() -> None:
+    facts = catalog.meta(connection.cursor())
+    st.caption(f"Data as of **{facts.get('as_of', 'not refreshed')}**")
+    st.caption(f"Refreshed {facts.get('refreshed_at', 'never')}")
+
 
 if user is not None:
     with st.sidebar:
-        ui_auth.sidebar(user)
-        if db.exists():
-            facts = catalog.meta(connection.cursor())
-            st.caption(f"Data as of **{facts.get('as_of', 'not refreshed')}**")
-            st.caption(f"Refreshed {facts.get('refreshed_at', 'never')}")
-    if db.exists():
-        widgets.guard(filters.sidebar_filters)
+        signin.sidebar(user)
+        widgets.guard(_data_facts)
+    widgets.guard(filters.sidebar_filters)
 
 widgets.guard(current.run)

@@ -6,17 +6,16 @@ from health.accounts import drilldown as account
 from health.accounts import timeline
 from health.actions import log as action_log
 from health.actions import suggest as actions
-from health.app import cards, connection, tables, text, widgets
-from health.app import signin as ui_auth
+from health.app import cards, connection, signin, tables, text, widgets
 from health.app.charts import base as charts
 
-ui_auth.require_page("account")
+signin.require_page("account")
 
 con = connection.cursor()
 account_id = st.query_params.get("account")
 if not account_id:
     st.title("Account")
-    picks = account.choices(con, ui_auth.default_owner())
+    picks = account.choices(con, signin.default_owner())
     if picks.is_empty():
         widgets.empty_state("No accounts yet.")
         st.stop()
@@ -31,21 +30,19 @@ if not account_id:
 
 facts = account.facts(con, account_id)
 owner = facts["csm_owner"] if facts else None
-if facts is None or not ui_auth.may_open_account(owner):
+if facts is None or not signin.may_open_account(owner):
     st.title("Account")
-    ui_auth.refuse_account(account_id)
+    signin.refuse_account(account_id)
 log = action_log.log_path()
 acts = actions.account_actions(con, log, account_id)
 
 text.title(facts["name"])
-st.caption(
-    " · ".join(text.md(v) for v in (account_id, facts["segment"], facts["plan"]))
-    + f" · owner {text.md(facts['csm_owner'])}"
-)
+owned_by = f"owner {facts['csm_owner']}" if facts["csm_owner"] else None
+st.caption(text.subtitle(account_id, facts["segment"], facts["plan"], owned_by))
 contacts = account.contacts(con, account_id)
-sees_people = ui_auth.sees_contacts()
+sees_people = signin.sees_contacts()
 people = [facts["champion_name"], *contacts["name"].to_list()]
-private = ui_auth.people_redactor(people, facts["champion_name"])
+private = signin.people_redactor(people, facts["champion_name"])
 champion = facts["champion_name"]
 if champion and not sees_people:
     champion = "hidden for your role"
@@ -68,14 +65,14 @@ with right:
         )
 
 tl = timeline.build(con, account_id, account.action_points(acts))
-points = ui_auth.redact(tl.points, people, facts["champion_name"])
+points = signin.redact(tl.points, people, facts["champion_name"])
 st.plotly_chart(charts.timeline(tl.activity, tl.health, points, timeline.LANES), width="stretch")
 
 st.subheader("Suggested actions")
 todo = acts.filter(acts["state"].is_in(["listed", "queued"])) if acts.height else acts
 if todo.is_empty():
     st.caption("Nothing to do for this account today.")
-user = ui_auth.current_user()
+user = signin.current_user()
 texts = ("title", "detail", "questions_or_recognition", "email_subject", "email_body")
 for a in todo.iter_rows(named=True):
     shown = {**a, **{k: private(a.get(k)) for k in texts}}
@@ -105,5 +102,5 @@ for tab, frame, name in zip(
 ):
     with tab:
         # Every table and its CSV as the role may see it: names and emails in any text hidden.
-        shown = ui_auth.redact(frame, people, facts["champion_name"])
+        shown = signin.redact(frame, people, facts["champion_name"])
         tables.table(shown, f"{account_id}-{name}", empty=f"No {name} recorded for this account.")

@@ -3,12 +3,11 @@
 import streamlit as st
 
 from health.accounts import overview as accounts
-from health.app import connection, filters, tables, widgets
-from health.app import signin as ui_auth
+from health.app import connection, filters, signin, tables, widgets
 from health.app.charts import base as charts
 from health.db import catalog
 
-ui_auth.require_page("accounts")
+signin.require_page("accounts")
 
 st.title("Accounts")
 con = connection.cursor()
@@ -17,7 +16,7 @@ if not catalog.is_refreshed(con):
     st.stop()
 
 opts = accounts.options(con)
-book = ui_auth.default_owner()  # a CSM's own book: the only accounts they may see
+book = signin.default_owner()  # a CSM's own book: the only accounts they may see
 c1, c2, c3, c4 = st.columns([2, 2, 2, 3])
 owners = c2.multiselect(
     "CSM", [book] if book else opts["csm_owner"], default=book, disabled=bool(book), key="acc_owner"

@@ -5,12 +5,11 @@ import streamlit as st
 
 from health.analytics import alignment
 from health.analytics.portfolio import money, percent
-from health.app import connection, filters, tables, text, widgets
-from health.app import signin as ui_auth
+from health.app import connection, filters, signin, tables, text, widgets
 from health.app.charts import leader as charts
 from health.db import catalog
 
-ui_auth.require_page("alignment")
+signin.require_page("alignment")
 
 st.title("Alignment")
 con = connection.cursor()

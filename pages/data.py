@@ -2,12 +2,11 @@
 
 import streamlit as st
 
-from health.app import connection, loading, tables, widgets
-from health.app import signin as ui_auth
+from health.app import connection, loading, signin, tables, widgets
 from health.app.charts import base as charts
 from health.db import catalog
 
-ui_auth.require_page("data")
+signin.require_page("data")
 
 st.title("Data")
 con = connection.cursor()

@@ -4,12 +4,11 @@ import polars as pl
 import streamlit as st
 
 from health.analytics import feature_outcomes as feature_impact
-from health.app import connection, filters, tables, widgets
-from health.app import signin as ui_auth
+from health.app import connection, filters, signin, tables, widgets
 from health.app.charts import product as charts_product
 from health.db import catalog
 
-ui_auth.require_page("features")
+signin.require_page("features")
 
 st.title("Features")
 con = connection.cursor()

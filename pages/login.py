@@ -1,6 +1,6 @@
 """Sign in: a form for local users, a button for single sign-on, or why the app can't open."""
 
-from health.app import signin as ui_auth
+from health.app import signin
 from pages import PAGES
 
-ui_auth.login_page(PAGES)
+signin.login_page(PAGES)

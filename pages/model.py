@@ -3,13 +3,12 @@
 import polars as pl
 import streamlit as st
 
-from health.app import connection, tables, text, widgets
-from health.app import signin as ui_auth
+from health.app import connection, signin, tables, text, widgets
 from health.app.charts import model as charts_model
 from health.db import catalog
 from health.scoring import store as model_store
 
-ui_auth.require_page("model")
+signin.require_page("model")
 
 st.title("Model")
 con = connection.cursor()

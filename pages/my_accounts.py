@@ -6,11 +6,10 @@ from health import db
 from health.accounts import book
 from health.actions import log as action_log
 from health.actions import suggest as actions
-from health.app import connection, filters, tables, widgets
-from health.app import signin as ui_auth
+from health.app import connection, filters, signin, tables, widgets
 from health.present import labels
 
-ui_auth.require_page("my-accounts")
+signin.require_page("my-accounts")
 
 st.title("My accounts")
 con = connection.cursor()
@@ -18,7 +17,7 @@ if not db.table_exists(con, "mart_account_health"):
     widgets.empty_state("No scored accounts yet.")
     st.stop()
 
-forced = ui_auth.default_owner()  # a CSM sees their own book only
+forced = signin.default_owner()  # a CSM sees their own book only
 c1, c2, c3, c4 = st.columns([3, 3, 3, 2])
 if forced:
     owner = forced

@@ -4,12 +4,11 @@ import streamlit as st
 
 from health.actions import log as action_log
 from health.actions import outcomes
-from health.app import connection, tables, widgets
-from health.app import signin as ui_auth
+from health.app import connection, signin, tables, widgets
 from health.app.charts import leader as charts
 from health.db import catalog
 
-ui_auth.require_page("playbooks")
+signin.require_page("playbooks")
 
 st.title("Playbooks")
 st.subheader("Did it work?")

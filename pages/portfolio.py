@@ -4,12 +4,11 @@ import streamlit as st
 
 from health.analytics import portfolio
 from health.analytics.portfolio import money, percent
-from health.app import connection, filters, tables, widgets
-from health.app import signin as ui_auth
+from health.app import connection, filters, signin, tables, widgets
 from health.app.charts import leader as charts
 from health.db import catalog
 
-ui_auth.require_page("portfolio")
+signin.require_page("portfolio")
 
 st.title("Portfolio")
 con = connection.cursor()

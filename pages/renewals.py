@@ -4,12 +4,11 @@ import streamlit as st
 
 from health.analytics import renewal_record, renewals
 from health.analytics.portfolio import money
-from health.app import connection, filters, renewal_columns, tables, widgets
-from health.app import signin as ui_auth
+from health.app import connection, filters, renewal_columns, signin, tables, widgets
 from health.app.charts import renewals as charts
 from health.db import catalog
 
-ui_auth.require_page("renewals")
+signin.require_page("renewals")
 
 st.title("Renewals")
 con = connection.cursor()

@@ -3,12 +3,11 @@
 import streamlit as st
 
 from health.analytics import segments
-from health.app import connection, filters, tables, text, widgets
-from health.app import signin as ui_auth
+from health.app import compare, connection, filters, signin, tables, text, widgets
 from health.app.charts import product as charts_product
 from health.db import catalog
 
-ui_auth.require_page("segments")
+signin.require_page("segments")
 
 st.title("Segments")
 con = connection.cursor()
@@ -60,25 +59,7 @@ if missing:
     st.info("Fewer signals: " + "; ".join(missing) + ".", icon=":material/info:")
 
 st.plotly_chart(charts_product.segment_kpis(cmp.summary, chosen), width="stretch")
-summary_config = {
-    "group": segments.BREAKDOWNS[by],
-    "accounts": st.column_config.NumberColumn("Accounts", format="localized"),
-    "activation_eligible": st.column_config.NumberColumn(
-        "Judged on activation", format="localized"
-    ),
-    "activation_rate": st.column_config.NumberColumn(
-        "Activated within 30 d", format="percent", help="Of accounts signed up 30+ days ago"
-    ),
-    "reached_value_share": st.column_config.NumberColumn("Reached first value", format="percent"),
-    "median_ttv_days": st.column_config.NumberColumn("Median TTV (days)", format="%.1f"),
-    "p90_ttv_days": st.column_config.NumberColumn("p90 TTV (days)", format="%.1f"),
-    "dau_mau": st.column_config.NumberColumn("DAU/MAU", format="percent"),
-    "retention_12m": st.column_config.NumberColumn("Customers at 12 months", format="percent"),
-    "median_health": st.column_config.NumberColumn("Median health", format="%.0f"),
-    "at_risk_share": st.column_config.NumberColumn("At risk", format="percent"),
-    "moments_per_100": st.column_config.NumberColumn("Moments per 100", format="%.1f"),
-}
-tables.dataframe(cmp.summary, summary_config)
+tables.dataframe(cmp.summary, compare.summary_columns(by))
 widgets.download(cmp.summary, f"segments-{by}-summary")
 
 left, right = st.columns(2)
@@ -111,22 +92,4 @@ with right:
         st.caption("Per 100 accounts that were customers at some point in the last 365 days.")
 
 st.subheader("The numbers behind the charts")
-
-
-def _table(frame, name: str, config: dict | None = None) -> None:
-    cohort = st.column_config.DateColumn("Signup month", format="MMM YYYY")
-    tables.dataframe(frame, {"group": segments.BREAKDOWNS[by], "cohort": cohort, **(config or {})})
-    widgets.download(frame, f"segments-{by}-{name}")
-
-
-t1, t2, t3, t4, t5 = st.tabs(["Activation by cohort", "Retention", "Adoption", "Health", "Moments"])
-with t1:
-    _table(cmp.activation, "activation")
-with t2:
-    _table(cmp.retention, "retention", {"at_risk": "At risk (customers, old enough)"})
-with t3:
-    _table(cmp.adoption, "feature-adoption")
-with t4:
-    _table(cmp.health, "health")
-with t5:
-    _table(cmp.moments, "moments")
+compare.numbers_behind_the_charts(cmp, by)

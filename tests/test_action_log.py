@@ -135,7 +135,11 @@ def test_the_actions_command_writes_todays_list_and_filters_by_owner(world, tmp_
     listed = pl.read_csv(out)
     assert tuple(listed.columns) == actions.LIST_COLUMNS
     assert listed.height == 6 and "Wrote 6 open actions" in result.output
-    assert listed["priority"].to_list() == sorted(listed["priority"], reverse=True)
+    # Worked in order of what is at stake: each owner's list numbered from 1, whole dollars.
+    assert listed["dollars_at_stake"].to_list() == sorted(listed["dollars_at_stake"], reverse=True)
+    assert listed["dollars_at_stake"].dtype == pl.Int64 and listed["dollars_at_stake"].min() > 0
+    for _, mine in listed.group_by("owner"):
+        assert mine["rank_for_owner"].to_list() == list(range(1, mine.height + 1))
 
     out = tmp_path / "ana.csv"
     args = ["actions", "--db", str(world.path), "--owner", CSM, "--out", str(out)]

@@ -159,8 +159,9 @@ def test_walk_every_page_in_a_real_browser(server, page):
     wait_for_page(page)
     page.wait_for_selector('[data-testid="stDataFrame"]', timeout=60_000)
     page.wait_for_timeout(500)  # the grid paints on a canvas after the element appears
-    # The grid is a canvas: click the first row's selection box (header ~35 px, rows ~35 px).
-    page.locator('[data-testid="stDataFrame"]').first.click(position={"x": 18, "y": 52})
+    # The grid is a canvas: click the first row's account name, as a person would (not the
+    # selection box at x 18; header ~35 px, rows ~35 px). The URL then names the account.
+    page.locator('[data-testid="stDataFrame"]').first.click(position={"x": 200, "y": 52})
     page.wait_for_url("**/account?account=*", timeout=30_000)
     wait_for_page(page)
     page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)

@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from health import db
-from health.app import signin as ui_auth
+from health.app import signin
 from health.auth.users import User
 from health.pipeline.refresh import STEPS, step_label
 from pages import PAGES
@@ -113,14 +113,14 @@ def test_a_csm_sent_from_the_portfolio_url_to_their_book_is_told_why(monkeypatch
     monkeypatch.setattr(
         scriptrunner, "get_script_run_ctx", lambda: SimpleNamespace(pages_manager=asked)
     )
-    monkeypatch.setattr(ui_auth.st, "info", lambda text, **_: said.append(text))
+    monkeypatch.setattr(signin.st, "info", lambda text, **_: said.append(text))
     csm = User("ana", "Ana", "csm")
-    ui_auth._say_why_not_the_page_asked_for(csm, "my-accounts")
+    signin._say_why_not_the_page_asked_for(csm, "my-accounts")
     assert said == [
         "The Portfolio page is for leaders and admins, so it is not open to your role; "
         "here is My accounts instead."
     ]
     for page, role in (("my-accounts", "csm"), ("portfolio", "leader")):  # asked and shown
         asked.intended_page_name = page
-        ui_auth._say_why_not_the_page_asked_for(User("x", "X", role), page)
+        signin._say_why_not_the_page_asked_for(User("x", "X", role), page)
     assert len(said) == 1

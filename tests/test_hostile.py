@@ -15,8 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from health import auth, db
 from health.actions import log as action_log
-from health.app import loading
-from health.app import signin as ui_auth
+from health.app import jobs, signin
 from health.auth.redact import redact
 from health.ingest import loader as ingest
 from health.pipeline.oneshot import write_csv
@@ -247,7 +246,7 @@ def test_10_a_load_started_on_the_data_page_finishes_after_the_user_leaves(own_c
     next(b for b in at.button if b.label == "Validate and load").click().run()
     at.switch_page("pages/accounts.py").run()  # away at once, as a careless user would
     assert not at.exception
-    thread = loading.jobs().thread
+    thread = jobs.holder().thread
     assert thread is not None
     thread.join(timeout=120)
     after = dict(db.connect(own_copy).execute("SELECT * FROM meta").fetchall())
@@ -274,7 +273,7 @@ def test_11_upload_errors_do_not_show_the_servers_path(own_copy):
     accounts = b"account_id,name,signup_date\nZ1,Zeta,2025-01-01\n"
     at.get("file_uploader")[0].set_value([("accounts.csv", accounts, "text/csv")])
     next(b for b in at.button if b.label == "Validate and load").click().run()
-    loading.jobs().thread.join(timeout=120)
+    jobs.holder().thread.join(timeout=120)
     at.run()
     said = unescaped(" ".join(e.value for e in at.error))
     assert "table events is missing" in said and "the uploaded files" in said
@@ -314,7 +313,7 @@ def returning(monkeypatch, cookie: str | None, **query: str) -> AppTest:
 
     AppTest can't send cookies, so the one function reading them answers instead; the browser
     test (tests/test_browser.py) makes the real round trip."""
-    monkeypatch.setattr(ui_auth, "_cookie_token", lambda: cookie)
+    monkeypatch.setattr(signin, "_cookie_token", lambda: cookie)
     at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60)
     for name, value in query.items():
         at.query_params[name] = value
@@ -327,15 +326,15 @@ def cookie_scripts(at: AppTest) -> list[str]:
 
 def test_a_local_sign_in_survives_a_reload_until_sign_out(clean_throttle, monkeypatch):
     at = sign_in(start(), "pat")
-    token = at.session_state[ui_auth.TOKEN_KEY]
+    token = at.session_state[signin.TOKEN_KEY]
     assert not at.query_params  # nothing in the URL to copy
-    assert f"{ui_auth.COOKIE}={token}; Path=/; SameSite=Strict; Max-Age=28800" in (
-        ui_auth.cookie_script(token)
+    assert f"{signin.COOKIE}={token}; Path=/; SameSite=Strict; Max-Age=28800" in (
+        signin.cookie_script(token)
     )
     again = returning(monkeypatch, token)
     assert not again.exception and again.title[0].value != "Customer health"
     assert "Pat PM" in " ".join(c.value for c in again.sidebar.caption)
-    assert cookie_scripts(again) == [ui_auth.cookie_script(token)]  # kept in the cookie
+    assert cookie_scripts(again) == [signin.cookie_script(token)]  # kept in the cookie
 
     forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
     assert returning(monkeypatch, forged).title[0].value == "Customer health"  # the form
@@ -347,7 +346,7 @@ def test_a_local_sign_in_survives_a_reload_until_sign_out(clean_throttle, monkey
 
     next(b for b in again.sidebar.button if b.label == "Sign out").click().run()
     assert again.title[0].value == "Customer health"
-    assert cookie_scripts(again) == [ui_auth.cookie_script(None)]  # the cookie is cleared
+    assert cookie_scripts(again) == [signin.cookie_script(None)]  # the cookie is cleared
     again.run()  # the browser still sent the cookie when this session began: not honoured
     assert again.title[0].value == "Customer health"
 

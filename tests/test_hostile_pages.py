@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from health import auth
-from health.app import signin as ui_auth
+from health.app import signin
 from health.auth.users import User
 from pages import PAGES
 from tests.conftest import APP_DIR
@@ -63,7 +63,7 @@ def test_every_page_shows_hostile_data_as_text_to_every_role(setting, role, monk
     monkeypatch.setenv("HEALTH_USERS", str(users))
     user = auth.get_user(role)
     at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60)
-    at.session_state[ui_auth.SESSION_KEY] = (user.username, user.password_hash)
+    at.session_state[signin.SESSION_KEY] = (user.username, user.password_hash)
     at.run()
     opened = 0
     for spec in PAGES:

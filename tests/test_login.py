@@ -14,7 +14,7 @@ from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 from health import auth, db
-from health.app import signin as ui_auth
+from health.app import signin
 from health.auth.users import User
 from pages import PAGES
 from tests.conftest import APP_DIR
@@ -105,7 +105,7 @@ def as_user(username: str) -> AppTest:
     """A new session already signed in as the user; its first run goes through app.py."""
     user = auth.get_user(username)
     at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state[ui_auth.SESSION_KEY] = (user.username, user.password_hash)
+    at.session_state[signin.SESSION_KEY] = (user.username, user.password_hash)
     at.run()
     assert not at.exception
     return at
@@ -220,15 +220,15 @@ def test_a_pm_sees_every_account(users, books):
 # Streamlit runs a pages/ file on its own, without app.py, for a deep link to a server on which
 # app.py has not run yet (its pages-directory mode); AppTest does the same for a page chosen
 # before the first run. A page must then show no data to someone not signed in.
-# Pages that call no ui_auth check yet run unguarded then: a known hole until pages/ is renamed
-# (Streamlit then never runs a page without app.py) or each page calls ui_auth.require_page.
+# Pages that call no signin check yet run unguarded then: a known hole until pages/ is renamed
+# (Streamlit then never runs a page without app.py) or each page calls signin.require_page.
 def test_every_page_starts_with_its_guard():
     # Before app.py has run once in a server process, Streamlit serves pages/ files directly
     # (its old multipage mode), so the sign-in gate in app.py is not enough on its own.
     for spec in PAGES:
         code = [ln for ln in (APP_DIR / spec.file).read_text().splitlines() if ln.strip()]
         first = next(ln for ln in code if not ln.startswith(("import", "from", '"""', "#")))
-        assert first == f'ui_auth.require_page("{spec.url}")', spec.file
+        assert first == f'signin.require_page("{spec.url}")', spec.file
 
 
 @pytest.mark.parametrize("spec", PAGES, ids=[p.url for p in PAGES])

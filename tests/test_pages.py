@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from health import db
+from health.app import jobs
 from pages import PAGES
 from tests.conftest import APP_DIR
 
@@ -123,10 +124,49 @@ def test_data_page_recomputes_everything_as_of_an_earlier_date(warehouse, tmp_pa
     at.date_input[0].set_value(earlier)
     next(b for b in at.button if b.label == "Recompute").click().run()
     assert not at.exception
+    (bar,) = at.get("progress")  # the job's progress, while it runs in the server
+    assert bar.proto.text.startswith(f"Recomputing as of {earlier}")
+    jobs.holder().thread.join(timeout=120)  # a job in the server, as the first run's build
+    at.run()
+    assert [s.label.split(" (")[0] for s in at.status] == [f"Recomputed as of {earlier}"]
     con = db.connect(path)
     assert con.execute("SELECT as_of FROM params").fetchall()[0][0] == earlier
     latest = con.execute("SELECT max(event_time)::DATE FROM stg_events").fetchall()[0][0]
     assert latest <= earlier  # nothing after the as-of date is seen
+
+
+def test_a_recompute_goes_on_when_the_user_leaves_and_runs_one_at_a_time(app_db, monkeypatch):
+    # A stand-in refresh held half-way: the user leaves the Data page, comes back, clicks again.
+    import datetime as dt
+    import threading
+
+    from health.pipeline import refresh as pipeline
+
+    calls, go_on = [], threading.Event()
+
+    def held(path=None, as_of=None, progress=None, check_range=False):
+        calls.append(as_of)
+        progress("stg_accounts")
+        go_on.wait(timeout=60)
+        return as_of
+
+    monkeypatch.setattr(pipeline, "refresh", held)
+    at = open_page("pages/data.py")
+    earlier = at.date_input[0].value - dt.timedelta(days=7)
+    at.date_input[0].set_value(earlier)
+    next(b for b in at.button if b.label == "Recompute").click().run()
+    at.switch_page("pages/accounts.py").run()
+    assert not at.exception and at.title[0].value == "Accounts"  # the old data serves meanwhile
+    at.switch_page("pages/data.py").run()
+    (bar,) = at.get("progress")
+    assert bar.proto.text.startswith(f"Recomputing as of {earlier}") and bar.proto.value > 0
+    next(b for b in at.button if b.label == "Recompute").click().run()
+    assert any("still running" in w.value for w in at.warning)
+    assert calls == [earlier]  # one at a time: the second click started nothing
+    go_on.set()
+    jobs.holder().thread.join(timeout=60)
+    at.run()
+    assert not at.get("progress") and not at.exception
 
 
 def test_global_sidebar_filters_narrow_every_page(app_db):
@@ -183,35 +223,69 @@ def test_the_account_page_works_with_only_accounts_and_events(bare_warehouse, mo
     assert any("No tickets recorded" in c.value for c in at.caption)
 
 
-def test_the_first_run_builds_the_database_once_and_its_progress_goes_away(
+def test_the_first_run_builds_once_while_the_user_clicks_around_and_then_shows_the_page(
     warehouse, tmp_path, monkeypatch
 ):
     # A fresh clone: no database. The build itself is the demo's (tested in test_demo and by
-    # the browser test's fresh server); here a copy of the test warehouse stands in for it.
+    # the browser test's fresh server); here a copy of the test warehouse stands in for it,
+    # held half-way until the user has clicked to two other pages.
     import shutil
+    import threading
 
     from health.pipeline import bootstrap
 
-    path, built = tmp_path / "first.duckdb", []
+    path, built, go_on = tmp_path / "first.duckdb", [], threading.Event()
 
     def build(target, progress):
-        progress("Loading the demo data")
-        shutil.copy(warehouse, target)
         built.append(target)
+        progress("Loading the demo data")
+        go_on.wait(timeout=60)
+        shutil.copy(warehouse, target)
         return True
 
     monkeypatch.setattr(bootstrap, "ensure_database", build)
     monkeypatch.setenv("HEALTH_DB", str(path))
     at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60).run()
+    for page in ("pages/accounts.py", "pages/segments.py"):  # every page waits for the build
+        assert not at.exception and not at.error
+        (bar,) = at.get("progress")
+        assert bar.proto.text.startswith("First run: building the demo database")
+        assert not at.title  # the page itself is not run without its data
+        at.switch_page(page).run()
+    other = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60).run()  # a 2nd visitor
+    assert other.get("progress") and not other.exception
+    assert built == [path]  # one build, whoever asks and whatever they click
+
+    go_on.set()
+    jobs.holder().thread.join(timeout=60)
+    for again in (at.run(), other.run()):
+        assert not again.exception and not again.error
+        assert not again.get("progress")
+    assert at.title[0].value == "Segments"  # the page the user clicked last
+    assert other.title[0].value == "My accounts"
+    assert built == [path]
+
+
+def test_a_failed_first_run_build_says_so_and_tries_again_on_request(tmp_path, monkeypatch):
+    from health.pipeline import bootstrap
+
+    tries = []
+
+    def broken(target, progress):
+        tries.append(target)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(bootstrap, "ensure_database", broken)
+    monkeypatch.setenv("HEALTH_DB", str(tmp_path / "first.duckdb"))
+    at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60).run()
+    jobs.holder().thread.join(timeout=30)
+    at.run()
     assert not at.exception
-    assert built == [str(path)]
-    assert [s.label for s in at.status] == ["Demo database ready"]
-    # Nothing of the build is shown again: not on the next run, nor to the next visitor.
-    for again in (at.run(), AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60).run()):
-        assert not again.exception
-        assert not again.status, [s.label for s in again.status]
-        assert again.title[0].value == "My accounts"
-    assert built == [str(path)]
+    assert "could not be built" in at.error[0].value and not at.get("progress")
+    assert len(tries) == 1  # no loop of builds: the next try is the user's
+    next(b for b in at.button if b.label == "Try again").click().run()
+    jobs.holder().thread.join(timeout=30)
+    assert len(tries) == 2 and not at.exception
 
 
 def test_a_first_run_build_stopped_half_way_leaves_no_database_and_builds_again(

@@ -70,6 +70,17 @@ def test_account_page_opens_by_deep_link_with_its_facts(csm_db):
         assert driver in shown
 
 
+def test_account_subtitle_names_a_segment_and_plan_of_the_same_name_once(csm_db):
+    con = db.connect(csm_db)
+    account_id, segment, owner = con.execute(
+        "SELECT account_id, segment, csm_owner FROM mart_account_overview "
+        "WHERE segment = plan ORDER BY account_id LIMIT 1"
+    ).fetchall()[0]  # the demo sells an Enterprise plan to its Enterprise segment
+    at = open_page("pages/account.py", account=account_id)
+    subtitle = as_displayed(at.caption[0].value)
+    assert subtitle == f"{account_id} · {segment} · owner {owner}"
+
+
 def test_account_page_lists_the_accounts_moments_with_evidence(csm_db):
     con = db.connect(csm_db)
     account_id, n = con.execute(

@@ -134,6 +134,23 @@ def test_segments_page_compares_signup_quarters(app_db):
     assert list(summary["accounts"]) == [sizes[g] for g in summary["group"]]
 
 
+def test_a_database_refreshed_before_the_macros_existed_opens_without_writing_to_it(
+    warehouse, tmp_path, monkeypatch
+):
+    # An older build's refresh wrote no accounts_by or week_end: the app brings its own.
+    old = tmp_path / "old.duckdb"
+    shutil.copy(warehouse, old)
+    con = db.connect(old, read_only=False)
+    con.execute("DROP MACRO TABLE accounts_by")
+    con.execute("DROP MACRO week_end")
+    con.close()
+    before = old.read_bytes()
+    monkeypatch.setenv("HEALTH_DB", str(old))
+    at = open_page("pages/segments.py")  # asserts no exception and no error
+    assert at.get("plotly_chart")
+    assert old.read_bytes() == before
+
+
 def test_segments_page_asks_for_two_groups(app_db):
     at = open_page("pages/segments.py")
     at.multiselect(key="seg_groups_segment").set_value(["SMB"]).run()

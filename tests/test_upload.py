@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from health import db
-from health.app import loading
+from health.app import jobs
 from tests.conftest import APP_DIR
 
 GOOD_ACCOUNTS = b"account_id,name,signup_date,arr\nZ1,Zeta,2025-01-01,1200\n"
@@ -37,7 +37,7 @@ def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
 
 def finished(at: AppTest) -> AppTest:
     """The page again once the load job it started has ended (it runs in its own thread)."""
-    thread = loading.jobs().thread
+    thread = jobs.holder().thread
     if thread is not None:
         thread.join(timeout=120)
     at.run()

@@ -58,13 +58,16 @@ COLUMNS = {
     "renewal_date": pl.Date,
     "as_of": pl.Date,
 }
-# The `actions` command's CSV and the list a CSM reads first.
+# The `actions` command's CSV and the list a CSM reads first. `priority` is a float of dollars
+# (ARR x churn risk, up to doubled as the renewal nears) that sorts the list; a reader gets it
+# as the order to work in and as whole dollars, each named for what it is.
 LIST_COLUMNS = (
     "action_id",
     "account_id",
     "account",
     "owner",
-    "priority",
+    "rank_for_owner",
+    "dollars_at_stake",
     "due_on",
     "title",
     "reason",
@@ -77,6 +80,8 @@ STATUS_COLUMNS = ("status", "note", "outcome", "snooze_until", "actor", "recorde
 LIVE_COLUMNS = COLUMNS | {
     name: dtype for name, dtype in action_log.COLUMNS.items() if name in STATUS_COLUMNS
 }
+# Today's list also says, in the export's words, where each action stands (see LIST_COLUMNS).
+TODAY_COLUMNS = LIVE_COLUMNS | {"rank_for_owner": pl.UInt32, "dollars_at_stake": pl.Int64}
 # Stand-ins for inputs other steps write, so actions still come from what exists without them.
 _INPUTS = {
     "moments": "account_id VARCHAR, moment VARCHAR, kind VARCHAR, detected_on DATE, "
@@ -304,9 +309,10 @@ def _as_of(con) -> dt.date:
 
 
 def todays_actions(con, log: str | Path, owner: str | None = None) -> pl.DataFrame:
-    """Today's list: listed actions still open (live from the log), highest priority first."""
+    """Today's list: listed actions still open (live from the log), highest priority first,
+    with each one's place on its owner's list (1 = first) and its dollars at stake."""
     if not db.table_exists(con, "mart_actions"):
-        return pl.DataFrame(schema=LIVE_COLUMNS)
+        return pl.DataFrame(schema=TODAY_COLUMNS)
     frame = db.run(
         con,
         "select * from mart_actions where surfaced_on is not null "
@@ -314,8 +320,12 @@ def todays_actions(con, log: str | Path, owner: str | None = None) -> pl.DataFra
         owner=owner,
     )
     frame = live_state(frame, action_log.statuses(log), _as_of(con))
-    return frame.filter(pl.col("state") == "listed").sort(
+    listed = frame.filter(pl.col("state") == "listed").sort(
         "priority", "due_on", "action_id", descending=[True, False, False]
+    )
+    return listed.with_columns(
+        rank_for_owner=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("owner"),
+        dollars_at_stake=pl.col("priority").round(0).cast(pl.Int64),
     )
 
 

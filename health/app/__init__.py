@@ -1,1 +1,2 @@
-"""The only subpackage that imports Streamlit: connection, widgets, cards, tables, sign-in."""
+"""The only subpackage that imports Streamlit: connection, jobs (work that outlives a page),
+loading, widgets, cards, tables, filters, sign-in, the Segments tables and the charts."""

@@ -1,61 +1,39 @@
-"""Load and recompute from the app, with progress; the old data serves until the new is out.
+"""Load, recompute and the first-run build from the app, with progress; each runs as a job.
 
-A load and the refresh after it run as one job in a thread of the server, not of the page's
-script run: leaving the page, closing the tab or clicking elsewhere does not stop it. The job's
-progress and outcome stay in the server process (one job at a time), and the Data page shows
-them on every visit. The database swap is atomic as ever (health/db/door.py), so pages serve
-the old results until the new ones are published.
+A load and the refresh after it, a recompute as of another date, and the first run's build of
+the demo database each run as a job in a thread of the server (health/app/jobs.py), not in the
+page's script run: clicking elsewhere does not stop them, and one runs at a time. The database
+swap is atomic as ever (health/db/door.py), so pages serve the old results until the new ones
+are published; only the first run, with nothing to serve yet, holds every page until it is done.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
+import fcntl
 import shutil
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
 
 from health import db
-from health.app.connection import clear_caches
+from health.app import jobs
+from health.app.jobs import Job, JobFailed
 from health.app.text import md
 
-log = logging.getLogger("health.app")
+FIRST_RUN = "First run: building the demo database"
 
 
-@dataclass
-class Job:
-    """One load-and-refresh: what it has done so far, and how it ended."""
+def _refresh_steps() -> int:
+    from health.pipeline.refresh import STEPS
 
-    started: dt.datetime
-    database: str  # the database it loads into: the page shows only that database's job
-    lines: list[str] = field(default_factory=list)  # progress, as plain text
-    report: list[str] = field(default_factory=list)  # what was loaded, as Markdown
-    warnings: list[str] = field(default_factory=list)
-    state: str = "running"  # running, done or failed
-    error: str = ""
-    finished: dt.datetime | None = None
-
-    def when(self) -> str:
-        end = f", finished {self.finished:%H:%M:%S}" if self.finished else ""
-        return f"started {self.started:%Y-%m-%d %H:%M:%S}{end}"
+    return len(STEPS) + 1  # and the publish
 
 
-class Jobs:
-    """The server process's load job (the latest one), guarded by a lock."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.current: Job | None = None
-        self.thread: threading.Thread | None = None
-
-
-@st.cache_resource(show_spinner=False)
-def jobs() -> Jobs:
-    """The one job holder of this server process."""
-    return Jobs()
+def _busy(job: Job) -> None:
+    st.warning(
+        f"{job.title} is still running ({job.when()}); wait for it to finish.",
+        icon=":material/hourglass_top:",
+    )
 
 
 def load_and_refresh(folder: str, uploads: list, replace: bool) -> None:
@@ -66,52 +44,97 @@ def load_and_refresh(folder: str, uploads: list, replace: bool) -> None:
     if not folder.strip() and not uploads:
         st.warning("Give a folder path or upload files first.", icon=":material/warning:")
         return
-    holder = jobs()
-    with holder.lock:
-        if holder.current and holder.current.state == "running":
-            st.warning(
-                f"A load is still running ({holder.current.when()}); wait for it to finish.",
-                icon=":material/hourglass_top:",
-            )
-            return
-        job = Job(started=dt.datetime.now(), database=str(db.db_path()))
-        holder.current = job
-        try:
-            saved = save_uploads([(f.name, f.getvalue()) for f in uploads]) if uploads else None
-        except LoadError as exc:
-            job.error, job.state, job.finished = str(exc), "failed", dt.datetime.now()
-            return
-        holder.thread = threading.Thread(
-            target=_run, args=(job, saved or Path(folder.strip()), saved, replace), daemon=True
-        )
-        holder.thread.start()
+    if busy := jobs.running():
+        _busy(busy)
+        return
+    job = Job("Loading and refreshing", str(db.db_path()), steps=_refresh_steps())
+    try:
+        saved = save_uploads([(f.name, f.getvalue()) for f in uploads]) if uploads else None
+    except LoadError as exc:
+        job.error, job.state = str(exc), "failed"
+        jobs.ended(job)
+        return
+    source = saved or Path(folder.strip())
+    if (started := jobs.start(job, lambda j: _load(j, source, saved, replace))) is not job:
+        _busy(started)
 
 
-def _run(job: Job, source: Path, saved: Path | None, replace: bool) -> None:
-    """The job itself, in its own thread: no Streamlit call here but the cache clear."""
+def _load(job: Job, source: Path, saved: Path | None, replace: bool) -> None:
     from health.ingest.loader import LoadError, load
     from health.pipeline.refresh import RefreshError, refresh, step_label
 
     try:
         report = load(source, replace=replace, progress=job.lines.append)
         job.lines.append("Refreshing…")
-        refresh(progress=lambda step: job.lines.append(step_label(step)))
-        job.report = _report_lines(report)
-        job.warnings = report.warnings + [w for t in report.tables for w in t.warnings]
-        job.state = "done"
+        refresh(progress=lambda step: job.step(step_label(step)))
     except (LoadError, RefreshError) as exc:
         # The uploads' folder is a server path the user never chose: name what they gave.
         message = str(exc).replace(str(saved), "the uploaded files") if saved else str(exc)
-        job.error, job.state = message, "failed"
-    except Exception:  # noqa: BLE001 - a job thread must end with a state, never silently
-        log.exception("load job failed")
-        job.error = "an unexpected problem; the details are in the server log"
-        job.state = "failed"
+        raise JobFailed(message) from exc
     finally:
         if saved:  # the uploaded copies served their purpose; rejected rows stay in `rejects`
             shutil.rmtree(saved, ignore_errors=True)
-        job.finished = dt.datetime.now()
-        clear_caches()
+    job.report = _report_lines(report)
+    job.warnings = report.warnings + [w for t in report.tables for w in t.warnings]
+
+
+def recompute(as_of) -> None:
+    """Start refreshing everything as of a date, as a job; the old data serves until it is done."""
+    if busy := jobs.running():
+        _busy(busy)
+        return
+    job = Job(f"Recomputing as of {as_of}", str(db.db_path()), steps=_refresh_steps())
+    if (started := jobs.start(job, lambda j: _recompute(j, as_of))) is not job:
+        _busy(started)
+
+
+def _recompute(job: Job, as_of) -> None:
+    from health.pipeline.refresh import RefreshError, refresh, step_label
+
+    try:
+        refresh(as_of=as_of, progress=lambda step: job.step(step_label(step)), check_range=True)
+    except RefreshError as exc:
+        raise JobFailed(str(exc)) from exc
+
+
+def first_run() -> bool:
+    """True when there is a database to show; else the first run's build of the demo database
+    is started (once, whatever the user clicks meanwhile) and its progress shown instead."""
+    path = db.db_path()
+    if path.is_file():
+        return True
+    job = jobs.running() or jobs.latest(str(path))
+    if job is None or job.title != FIRST_RUN or job.state == "done":  # done: and deleted since
+        job = jobs.start(Job(FIRST_RUN, str(path), 3 + _refresh_steps()), _build)
+    if job.state == "failed":
+        st.error(
+            f"The demo database could not be built: {md(job.error, 2000)}",
+            icon=":material/error:",
+        )
+        if st.button("Try again", icon=":material/refresh:"):
+            jobs.forget()
+            st.rerun()
+        return False
+    jobs.progress(
+        job,
+        "Every page opens when it is done (a minute or two). You may click around meanwhile: "
+        "the build goes on.",
+    )
+    return False
+
+
+def _build(job: Job) -> None:
+    from health.pipeline import bootstrap
+
+    target = Path(job.database)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Another server process on the same folder builds the same file: wait for it, not twice.
+    with open(target.with_name(target.name + ".first-run.lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        if target.is_file():
+            job.step("Built by another server process")
+            return
+        bootstrap.ensure_database(target, progress=job.step)
 
 
 def _report_lines(report) -> list[str]:
@@ -130,51 +153,26 @@ def _report_lines(report) -> list[str]:
 
 
 def job_status() -> None:
-    """The latest load's progress while it runs (updated every two seconds), then its outcome."""
-    job = jobs().current
-    if job is None or job.database != str(db.db_path()):
+    """The latest job's progress while it runs (a load, a recompute), then its outcome."""
+    job = jobs.latest(str(db.db_path()))
+    if job is None:
         return
     if job.state == "running":
-        _running(job)
+        jobs.progress(
+            job, "You may leave this page: the job goes on and this page shows how it ended."
+        )
         return
     if job.state == "failed":
         st.error(
-            f"The last load ({job.when()}) failed: {md(job.error, 2000)}\n\n"
-            "Nothing was loaded; the data you had is unchanged.",
+            f"{job.title} ({job.when()}) failed: {md(job.error, 2000)}\n\n"
+            "Nothing was changed; the data you had is unchanged.",
             icon=":material/error:",
         )
         return
-    with st.status(f"Loaded and refreshed ({job.when()})", state="complete", expanded=False):
+    done = job.title.replace("Loading and refreshing", "Loaded and refreshed")
+    done = done.replace("Recomputing", "Recomputed")
+    with st.status(f"{done} ({job.when()})", state="complete", expanded=False):
         for line in job.report:
             st.markdown(line)
     for warning in job.warnings:
         st.warning(md(warning, 2000), icon=":material/warning:")
-
-
-@st.fragment(run_every=2)
-def _running(job: Job) -> None:
-    if job.state != "running":
-        st.rerun()  # the whole page, so its tables show the new data
-    with st.status(f"Loading… ({job.when()})", expanded=True):
-        for line in job.lines[-12:]:
-            st.write(md(line))
-        st.caption("You may leave this page: the load continues and this page shows how it ended.")
-
-
-def recompute(as_of) -> None:
-    """Refresh everything as of a date, with progress; the old data serves until it is done."""
-    from health.pipeline.refresh import RefreshError, refresh, step_label
-
-    try:
-        with st.status(f"Recomputing as of {as_of}…", expanded=True) as status:
-            refresh(
-                as_of=as_of,
-                progress=lambda step: st.write(step_label(step)),
-                check_range=True,
-            )
-            status.update(label=f"Recomputed as of {as_of}", state="complete", expanded=False)
-    except RefreshError as exc:
-        st.error(md(exc, 2000), icon=":material/error:")
-        return
-    clear_caches()
-    st.rerun()

@@ -23,6 +23,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from health import auth
+from health.app import loading
 from health.app.text import md
 from health.auth import redact as redaction
 from health.auth import tokens
@@ -239,12 +240,17 @@ def run_by_the_app() -> None:
 
 
 def require_page(url: str) -> User:
-    """Stop the page unless someone is signed in whose role may open the page at this url."""
+    """Stop the page unless someone is signed in whose role may open the page at this url, and
+    until the first run's build of the database is done (its progress shown instead)."""
     user = signed_in()
     if not auth.can_open(user.role, url):
         st.error(f"This page is not open to the {user.role} role.", icon=":material/lock:")
         st.stop()
     _say_why_not_the_page_asked_for(user, url)
+    # app.py holds the page back already; a page file Streamlit runs on its own (see
+    # run_by_the_app) is held here too.
+    if not loading.first_run():
+        st.stop()
     return user
 
 

@@ -84,14 +84,27 @@ def _displayable(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def account_table(frame: pl.DataFrame, key: str, column_config: dict | None = None) -> None:
-    """A table of accounts; clicking a row opens that account's page."""
+    """A table of accounts; clicking a row (any cell, or its checkbox) opens that account's
+    page at its own URL, `account?account=<id>`, which can be shared."""
     # A fresh key after each jump, so coming back to the page does not jump again.
     version_key = f"{key}-n"
     n = st.session_state.get(version_key, 0)
+    # A person clicks the name, not the checkbox: a cell selection opens the account too.
     event = dataframe(
-        frame, column_config, key=f"{key}-{n}", on_select="rerun", selection_mode="single-row"
+        frame,
+        column_config,
+        key=f"{key}-{n}",
+        on_select="rerun",
+        selection_mode=["single-row", "single-cell"],
     )
-    rows = event.selection.rows if event else []
+    rows = clicked_rows(event)
     if rows:
         st.session_state[version_key] = n + 1
         st.switch_page("pages/account.py", query_params={"account": frame["account_id"][rows[0]]})
+
+
+def clicked_rows(event) -> list[int]:
+    """The rows a table's selection event points at: selected rows, else selected cells' rows."""
+    if not event:
+        return []
+    return list(event.selection.rows) or [row for row, _column in event.selection.cells]

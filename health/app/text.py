@@ -11,7 +11,7 @@ import streamlit as st
 
 from health.present.plain import LONG, SHORT, clean, escape_html, escape_markdown
 
-__all__ = ["LONG", "SHORT", "clean", "html", "md", "paragraph", "title"]
+__all__ = ["LONG", "SHORT", "clean", "html", "md", "paragraph", "subtitle", "title"]
 
 md = escape_markdown  # inside a Markdown string the app writes: f"**Evidence.** {md(x)}"
 html = escape_html  # inside Plotly hover texts and labels
@@ -25,3 +25,10 @@ def title(text: object) -> None:
 def paragraph(text: object, limit: int = LONG) -> None:
     """A paragraph of customer text (a comment, a note) shown as written."""
     st.markdown(md(text, limit))
+
+
+def subtitle(*values: object) -> str:
+    """Customer values joined by " · " for a caption, each once and blanks left out (a segment
+    and a plan of the same name read "Enterprise", not "Enterprise · Enterprise")."""
+    kept = dict.fromkeys(str(v).strip() for v in values if v is not None and str(v).strip())
+    return " · ".join(md(v) for v in kept)

@@ -33,10 +33,11 @@ def empty_state(what: str) -> None:
     )
 
 
-def guard(run) -> None:
-    """Run a page; an unexpected error becomes a short message, never a traceback."""
+def guard(run):
+    """Run a page; an unexpected error becomes a short message, never a traceback. Returns
+    what `run` returned, or None after an error."""
     try:
-        run()
+        return run()
     except Exception:  # noqa: BLE001 - the boundary between the app and a person
         log.exception("page failed")
         st.error(

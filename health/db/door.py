@@ -45,16 +45,35 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = True):
     # The path is ours (argument, $HEALTH_DB or the default), never a value from a web form.
     quoted = str(path).replace("'", "''")
     con.execute(f"ATTACH '{quoted}' AS warehouse (READ_ONLY)")
-    con.execute("USE warehouse")
+    _use_warehouse(con)
+    _reading_macros(con)
     return con
 
 
 def cursor(con):
     """A cursor for one thread, reading the same database as `con`."""
     cur = con.cursor()
-    if _attached(con):
-        cur.execute("USE warehouse")
+    # Asked on the cursor, not on `con`: the connection is shared by threads, the cursor not.
+    if _attached(cur):
+        _use_warehouse(cur)
     return cur
+
+
+def _reading_macros(con) -> None:
+    # The app's queries call the macros of macros.sql, which a refresh writes into the file; one
+    # refreshed by an older build lacks them (or holds older ones). The reader's own in-memory
+    # database takes this build's copy instead: nothing is written to the read-only file.
+    text = re.sub(r"(CREATE OR REPLACE MACRO) (\w+)", r"\1 memory.main.\2", sql("macros"))
+    # Loaded but never refreshed, or a partial database in a test: no staging for the macros to
+    # bind to, nor queries that would call them.
+    with contextlib.suppress(duckdb.CatalogException, duckdb.BinderException):
+        con.execute(text)
+
+
+def _use_warehouse(con) -> None:
+    # A setting per connection and per cursor: the macros above first, then the file's tables.
+    con.execute("USE warehouse")
+    con.execute("SET search_path = 'memory.main,warehouse.main'")
 
 
 def _attached(con) -> bool:
