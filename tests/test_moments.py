@@ -37,6 +37,7 @@ class Story:
     level: dict[int, float] = field(default_factory=dict)  # from day d on, usage x level
     decline: tuple[int, int, float] | None = None  # (from day, to day, level reached)
     dead: tuple[int, int] | None = None  # no events at all between these days
+    leave: tuple[int, int] | None = None  # (day, n): the last n users stop on that day
     champion_leaves: int | None = None  # day the champion (user 1) is deactivated
     champion_away: tuple[dt.date, dt.date] | None = None  # the champion is off these days
     new_event: int | None = None  # day it starts using `automation_created`, steadily
@@ -78,6 +79,9 @@ STORIES = [
     # The champion's last activity is the Friday before the year-end holiday; back on Monday
     # 20 January: four weeks of silence, two of them the holiday everybody takes.
     Story("XMAS", champion_away=(dt.date(2024, 12, 21), dt.date(2025, 1, 19))),
+    # Half the users (4 of 8) leave on day 200 and the rest slow down: usage at ~45 % of its
+    # level, not as deep as DROP's fall but a step all the same.
+    Story("HALF", leave=(200, 4), level={200: 0.8}),
     # A small team (~6 events a week) whose use falls to ~1 a week for six weeks on day 200.
     Story("SMALL", users=3, rate=0.3, level={200: 0.17, 242: 1.0}),
     # A stalled start: a tenth of the usual use for the first eight weeks.
@@ -104,6 +108,8 @@ def _events(stories: list[Story], rng: np.random.Generator) -> pl.DataFrame:
             mult = mult * ~((age >= s.dead[0]) & (age < s.dead[1]))
         for u in range(1, s.users + 1):
             lam = s.rate * mult * (2.0 if u == 1 else 1.0)
+            if s.leave is not None and u > s.users - s.leave[1]:
+                lam = lam * (age < s.leave[0])
             if u == 1 and s.champion_leaves is not None:
                 lam = lam * (age < s.champion_leaves)
             if u == 1 and s.champion_away is not None:
@@ -227,6 +233,13 @@ def test_a_champion_silent_over_the_year_end_holiday_has_not_left(tmp_path_facto
     assert _of(found, "XMAS").filter(pl.col("moment") == "crisis").is_empty()
     # The same four weeks of silence in ordinary weeks would be a champion leaving.
     assert _of(found, "CHAMP")["kind"].to_list() == ["champion_left"]
+
+
+def test_half_the_users_leaving_with_usage_at_45_percent_is_an_engagement_drop(found):
+    # Above the depth a fall alone must reach, but half the people went with it: a step.
+    drops = _of(found, "HALF").filter(pl.col("kind") == "engagement_drop")
+    assert drops.height == 1
+    assert abs((drops["started_on"][0] - _day("HALF", 200)).days) <= 7
 
 
 def test_a_small_account_falling_from_6_to_1_event_a_week_is_an_engagement_drop(found):

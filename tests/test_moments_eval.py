@@ -205,3 +205,27 @@ def test_a_holiday_false_crisis_counts_only_when_the_account_comes_back(tmp_path
     assert report.lookalike_crises["account_id"].to_list() == ["Z"]
     assert report.lookalike_years is not None and report.lookalike_years > 1.5
     assert report.false_crises_per_1000_years == pytest.approx(1000 / report.lookalike_years)
+
+
+def test_an_export_of_the_last_six_months_finds_no_moments_at_its_left_edge(demo, tmp_path):
+    # An established company exports its last 180 days, with no users file: everybody already
+    # at a customer shows up in the first week, and every account's signup lies before the
+    # export. That is not a wave of new users nor an onboarding: over the window's first 12
+    # weeks the export finds no more moments than the full history finds in the same weeks.
+    import shutil
+
+    from health.demo.shapes import Shape, reshape
+
+    folder, _, found = demo
+    window = tmp_path / "window"
+    shutil.copytree(folder, window)
+    reshape(window, Shape(window_days=180, line_ids=True, keep=("subscriptions",)))
+    cut = pl.read_parquet(window / "events.parquet")["event_time"].min().date()
+    edge = pl.col("detected_on") < cut + dt.timedelta(weeks=12)
+    early = detect_folder(window).filter(edge)
+    assert early.filter(pl.col("started_on") < cut).is_empty()
+    seen = found.filter(edge & (pl.col("detected_on") >= cut))
+    for kind in ("expansion", "early_wow", "stalled_onboarding", "engagement_drop"):
+        assert early.filter(pl.col("kind") == kind).height <= (
+            seen.filter(pl.col("kind") == kind).height + 2
+        ), kind

@@ -134,7 +134,8 @@ def detect_moments(
     parts: list[pl.DataFrame] = []
 
     drop_kw, jump_kw = kw("engagement_drop"), kw("usage_jump")
-    drops = level_shifts(grid, index, "engagement_drop", **drop_kw)
+    users = build_grid(weekly.drop("events").rename({"active_users": "events"})).events
+    drops = level_shifts(grid, index, "engagement_drop", users, **drop_kw)
     # An account that has churned by the time its fall is confirmed has left: no crisis to act on.
     churned = inputs.accounts.select("account_id", "churn_date")
     drops = (

@@ -187,7 +187,8 @@ def detect_user_waves(
     where the new users reach `min_new` and `min_share` of the usual active users, and their
     count is improbable under the account's own rate of new users over `history_weeks`
     (Poisson log-likelihood ratio at least `penalty`). A user joins when created (else at their
-    first activity), so invited users who only now get going are not new. `users`:
+    first activity), so invited users who only now get going are not new. Weeks missing from
+    `weekly` (before an export began) are unseen, not idle. `users`:
     account_id, joined_on (int_moment_users);
     `weekly`: account_id, week_end, age_weeks, active_users.
     """
@@ -204,8 +205,11 @@ def detect_user_waves(
     c = joined["col"].to_numpy()
     ok = (c >= 0) & (c < new.shape[1])
     np.add.at(new, (r[ok], c[ok]), 1)
-    # Onboarding is everybody's first day: the usual rate of new users is counted after it.
-    settled = grid.age >= min_age_weeks
+    # Onboarding is everybody's first day: the usual rate of new users is counted after it. An
+    # export that starts after the signup shows every user already there as new in its first
+    # weeks: new users are counted only once the account has been seen for as long.
+    seen = np.cumsum(~np.isnan(grid.events), axis=1)
+    settled = (grid.age >= min_age_weeks) & (seen > min_age_weeks)
     new = np.where(settled, new, 0.0)
     zero = np.zeros((new.shape[0], 1))
     cum = np.concatenate([zero, np.cumsum(new, axis=1)], axis=1)

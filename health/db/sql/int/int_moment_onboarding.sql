@@ -1,14 +1,17 @@
--- one row per account per complete week of age (0 to 11 weeks after signup): events, active users, newly active users, newly used features
+-- one row per account per complete week of age (0 to 11 weeks after signup): events, active users, newly active users, newly used features; only accounts whose signup the export saw
 with
     accounts as (select * from stg_accounts),
     params as (select * from params),
     days as (select * from int_account_days),
     user_days as (select * from int_user_days),
     event_days as (select * from int_event_days),
+    -- An export that starts more than two weeks after an account's signup (an established
+    -- company's last months) did not see its onboarding: the account's first weeks are unknown.
+    export as (select min(day) as first_day from days),
     early as (
         select a.account_id, a.signup_date, least(p.as_of + 1, coalesce(a.churn_date, p.as_of + 1)) as until
-        from accounts as a, params as p
-        where a.signup_date + 7 <= p.as_of + 1
+        from accounts as a, params as p, export as x
+        where a.signup_date + 7 <= p.as_of + 1 and a.signup_date >= x.first_day - 14
     ),
     usage as (
         select d.account_id, date_diff('day', e.signup_date, d.day) // 7 as age_week,

@@ -1,14 +1,25 @@
--- one row per account per complete calendar week (Monday to Sunday) from signup to churn, up to the last Sunday by the as-of date: events and active users (a new day never changes a finished week)
+-- one row per account per complete calendar week (Monday to Sunday) from signup (or, for an account older than the export, its first whole week) to churn, up to the last Sunday by the as-of date: events and active users (a new day never changes a finished week)
 with
     accounts as (select * from stg_accounts),
     params as (select * from params),
     days as (select * from int_account_days),
     user_days as (select * from int_user_days),
     anchor as (select (p.as_of - (isodow(p.as_of) % 7)::INTEGER)::date as last_sunday from params as p),
+    -- An export of the last months only (an established company's) starts long after many
+    -- signups: the weeks before its first day were not seen, which is not the same as idle, so
+    -- they are left out (a partial first week too). Slack of two weeks: a young company's
+    -- first events can come days after its first signups.
+    export as (select min(day) as first_day from days),
+    seen_from as (
+        select a.*,
+            case when a.signup_date < x.first_day - 14 then x.first_day + 6 else a.signup_date end
+                as first_week_end
+        from accounts as a, export as x
+    ),
     weeks as (
         select a.account_id, a.signup_date, (n.last_sunday - (7 * k)::INTEGER)::date as week_end
-        from accounts as a, anchor as n,
-            range(0, greatest(date_diff('day', a.signup_date, n.last_sunday) // 7 + 1, 0)) as r(k)
+        from seen_from as a, anchor as n,
+            range(0, greatest(date_diff('day', a.first_week_end, n.last_sunday) // 7 + 1, 0)) as r(k)
         where a.churn_date is null or n.last_sunday - (7 * k)::INTEGER < a.churn_date + 7
     ),
     usage as (
