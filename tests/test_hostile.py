@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import re
-import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,6 +17,7 @@ from health.actions import log as action_log
 from health.app import loading
 from health.app import signin as ui_auth
 from health.auth.redact import redact
+from health.db import copy as copy_database
 from health.ingest import loader as ingest
 from health.pipeline.oneshot import write_csv
 from health.present.plain import clean, escape_markdown
@@ -44,7 +44,7 @@ def unescaped(markdown: str) -> str:
 def own_copy(warehouse, tmp_path, monkeypatch):
     """The app on a copy of the demo warehouse, with its own action log."""
     path = tmp_path / "health.duckdb"
-    shutil.copy(warehouse, path)
+    copy_database(warehouse, path)
     monkeypatch.setenv("HEALTH_DB", str(path))
     return path
 

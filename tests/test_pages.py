@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from health import db
+from health.db import copy as copy_database
 from pages import PAGES
 from tests.conftest import APP_DIR
 
@@ -111,10 +112,9 @@ def test_data_page_lists_each_rejected_row_with_its_reason(tmp_path, monkeypatch
 
 def test_data_page_recomputes_everything_as_of_an_earlier_date(warehouse, tmp_path, monkeypatch):
     import datetime as dt
-    import shutil
 
     path = tmp_path / "copy.duckdb"
-    shutil.copy(warehouse, path)
+    copy_database(warehouse, path)
     monkeypatch.setenv("HEALTH_DB", str(path))
     earlier = dt.date.fromisoformat(
         db.connect(path).execute("SELECT value FROM meta WHERE key = 'as_of'").fetchall()[0][0]
@@ -188,7 +188,6 @@ def test_the_first_run_builds_the_database_once_and_its_progress_goes_away(
 ):
     # A fresh clone: no database. The build itself is the demo's (tested in test_demo and by
     # the browser test's fresh server); here a copy of the test warehouse stands in for it.
-    import shutil
 
     from health.pipeline import bootstrap
 
@@ -196,7 +195,7 @@ def test_the_first_run_builds_the_database_once_and_its_progress_goes_away(
 
     def build(target, progress):
         progress("Loading the demo data")
-        shutil.copy(warehouse, target)
+        copy_database(warehouse, target)
         built.append(target)
         return True
 
