@@ -222,7 +222,7 @@ def test_8_score_and_moments_files_neutralise_formulas(tmp_path):
 
 @pytest.mark.parametrize("as_of", ["2000-01-01", "2030-01-01"])
 def test_9_refresh_refuses_an_as_of_outside_the_data(own_copy, as_of, monkeypatch, capsys):
-    con = db.connect(own_copy)
+    con = db.connect(own_copy, events=True)
     before = con.execute("SELECT * FROM meta ORDER BY ALL").fetchall()
     first, last = con.execute(
         "SELECT least(min(signup_date), (SELECT min(event_time)::date FROM events)), "

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from health.ingest import days
 from health.ingest.contract import TABLES
 from health.ingest.validate import SQL_TYPES
 
@@ -49,7 +50,8 @@ def open_for(con, database: Path, *, write: bool) -> None:
     those this load adds. Migrates a database from before the store first."""
     store = path_for(database)
     meta = _meta(con)
-    if MARK not in meta and _has_own_events(con):
+    migrating = MARK not in meta and _has_own_events(con)
+    if migrating:
         _migrate(con, store)
         meta = _meta(con)
     elif MARK in meta and not store.exists():
@@ -69,6 +71,8 @@ def open_for(con, database: Path, *, write: bool) -> None:
     con.execute("SET VARIABLE events_floor = ?", [floor])
     con.execute("SET VARIABLE events_load = ?", [top])
     _view(con, has_store=write or store.exists())
+    if migrating:
+        days.ensure(con)  # the events' manifest, which the refresh reads instead of them
 
 
 def attach(con, database: Path, *, read_only: bool) -> None:

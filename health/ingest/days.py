@@ -81,6 +81,14 @@ def to_check(con, stored_empty: bool) -> str:
     return "raw_events_to_check"
 
 
+def skipped_rows(con) -> int:
+    """Rows of the file in days skipped as already stored (after `to_check`)."""
+    return con.execute(
+        "SELECT coalesce(sum(rows), 0)::BIGINT FROM incoming_buckets "
+        "WHERE bucket IN (SELECT bucket FROM skipped_buckets)"
+    ).fetchone()[0]
+
+
 def valid_user_ids(types: dict[str, str]) -> str:
     """The user_id of every valid row of the file: checked rows, then those of skipped days
     (all valid), typed by the same rule as the check's."""

@@ -50,6 +50,7 @@ class TableReport:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
+    rows_skipped: int = 0  # rows of days stored by an earlier load as they are: not checked again
     examples: list[Reject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     types: dict[str, str] = field(default_factory=dict)  # the file's column types
@@ -117,7 +118,7 @@ def _stage(con, path: Path, table: Table, report: TableReport) -> str:
         source = f"raw_{name}"
         if name == "events":  # only the days that differ from what is stored are checked
             source = days.to_check(con, _is_empty(con, name))
-            report.types = file_types
+            report.types, report.rows_skipped = file_types, days.skipped_rows(con)
         checked = checked_select(table, source, file_types, extra, where_word=where, offset=offset)
         # Rows going into an empty table are read twice (rejects, then insert) rather than
         # copied: for 16M events the copy costs more than the second read. Keyed tables and
@@ -317,8 +318,11 @@ def load(
                 f"{t.table}: {t.rows:,} rows made by {t.mapping} from {', '.join(t.files)}"
                 for t in mapped.tables
             ]
-        with db.writing(path, adds_events=True) as con:
-            _load_into(con, files, report, replace, progress)
+        try:
+            with db.writing(path, adds_events=True) as con:
+                _load_into(con, files, report, replace, progress)
+        except store.StoreError as exc:
+            raise LoadError(str(exc)) from None
     return report
 
 
