@@ -4,11 +4,13 @@
 
 It generates a demo company (N accounts at the demo's density, about 2,150 events each, or
 scaled to K), then times, each in a fresh process: `load`, a full `refresh`, `load` of one new
-day plus the refresh after it, the one-shot `score`, and the app (a warm page rerun and an
-account drill-down, through Streamlit's AppTest). The floor is one DuckDB scan of the same
+day, `load` of the whole folder re-exported with one new day (the daily export that carries the
+history), the refresh after the new day, the one-shot `score`, and the app (a warm page rerun
+and an account drill-down, through Streamlit's AppTest). The floor is one DuckDB scan of the same
 events file, grouped by account, week and event, measured in the same run. Each figure is the
 median of the runs, with the peak resident memory of its process and its ratio to the floor.
-The table goes to bench/results.md (the README's Performance section quotes it).
+The table goes to bench/results.md (the README's Performance section quotes it), then the
+targets of issue 18 with their bar and goal, as ratios to the floor of the same run.
 """
 
 from __future__ import annotations
@@ -247,6 +249,10 @@ def bench(args) -> dict:
         fresh_copy(refreshed, db)
         return run_child(health("load", str(day), "--db", str(db)), log)[:2]
 
+    def load_reexport():
+        fresh_copy(refreshed, db)  # the whole history again, and the new day
+        return run_child(health("load", str(full), "--db", str(db)), log)[:2]
+
     def incremental():
         fresh_copy(refreshed, db)
         run_child(health("load", str(day), "--db", str(db)), log)
@@ -267,6 +273,7 @@ def bench(args) -> dict:
     measure("refresh (full)", args.runs, refresh(loaded), res)
     fresh_copy(db, refreshed)
     measure("load (one new day)", args.runs, load_day, res)
+    measure("load (re-export with one new day)", args.runs, load_reexport, res)
     measure("refresh (after one new day)", args.runs, incremental, res)
     if not args.quick:
         measure("score (one shot)", args.runs, score, res)
@@ -346,11 +353,66 @@ def table(report: dict) -> str:
         if secs < 0.005 and inc_p.get(step, 0.0) < 0.005:
             continue  # the staging views: nothing to build
         lines.append(f"| {step} | {secs:.2f} | {inc_p.get(step, 0.0):.2f} |")
+    lines += ["", *targets(report), ""]
     lines += ["", "App pages (AppTest, seconds): first open, then median warm rerun:", ""]
     lines += ["| page | first | warm |", "|---|---:|---:|"]
     for page, t in app["pages"].items():
         lines.append(f"| {Path(page).stem} | {t['first']:.3f} | {t['warm']:.3f} |")
     return "\n".join(lines) + "\n"
+
+
+# Issue 18's targets: (measure, result, bar, goal) as ratios to the floor, or seconds for pages.
+TARGETS = (
+    (
+        "load of the same folder re-exported with one new day",
+        "load (re-export with one new day)",
+        3,
+        1,
+    ),
+    ("refresh after one new day (saved model)", "refresh (after one new day)", 3, 1.5),
+    ("full refresh including training", "refresh (full)", 12, 6),
+    ("load", "load", 3, 2),
+)
+
+
+def targets(report: dict) -> list[str]:
+    """The issue's table: each measure against its bar and goal, and which it meets."""
+    res, app = report["results"], report["app"]
+    fl = res["floor"]["median"]
+
+    def met(value: float, bar: float, goal: float) -> str:
+        return "goal" if value <= goal else "bar" if value <= bar else "no"
+
+    lines = [
+        f"Targets (issue 18), {report['info']['accounts']:,} accounts; ratios to the floor "
+        f"({fl:.2f} s) of this run, medians:",
+        "",
+        "| measure | now | × floor | bar | goal | meets |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for label, key, bar, goal in TARGETS:
+        ratio = res[key]["median"] / fl
+        lines.append(
+            f"| {label} | {res[key]['median']:.2f} s | {ratio:.1f} | ≤ {bar:g}× | ≤ {goal:g}× "
+            f"| {met(ratio, bar, goal)} |"
+        )
+        if key == "refresh (after one new day)":
+            share = res[key]["median"] / res["refresh (full)"]["median"]
+            lines.append(
+                f"| … as a share of the full refresh | {share:.0%} | | ≤ 20 % | ≤ 10 % "
+                f"| {met(share, 0.2, 0.1)} |"
+            )
+    first = max(t["first"] for t in app["pages"].values())
+    warm = max(t["warm"] for t in app["pages"].values())
+    lines.append(
+        f"| slowest page, first open / warm rerun | {first:.2f} s / {warm * 1000:.0f} ms | "
+        f"| ≤ 2 s / ≤ 300 ms | ≤ 1 s / ≤ 150 ms | {met(max(first / 2, warm / 0.3), 1, 0.5)} |"
+    )
+    peak = max([r["rss"] for r in res.values()] + [app["rss"]]) / 1024
+    lines.append(
+        f"| peak memory (any step) | {peak:.2f} GB | | ≤ 4 GB | ≤ 2 GB | {met(peak, 4, 2)} |"
+    )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:

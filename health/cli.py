@@ -177,6 +177,12 @@ def load(
             f"{t.rows_rejected:>7,} rejected",
             highlight=False,
         )
+        if t.rows_skipped:
+            out.print(
+                f"  {t.rows_skipped:,} of them in days already loaded as they are: not checked "
+                "again",
+                highlight=False,
+            )
         for warning in t.warnings:
             styled("warning:", "yellow", warning, indent="  ")
         for example in t.examples:

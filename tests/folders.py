@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from health import db as health_db
 from health.ingest.contract import TABLES
 
 # Three accounts with a few days of use: valid, and small enough to read in a failure message.
@@ -128,9 +129,8 @@ def with_rows(rows: list[dict], *extra: dict, **changes) -> list[dict]:
 
 def rows(db: Path, sql: str, params: list | None = None) -> list[tuple]:
     """The result of a query against the loaded database (opened read-only)."""
-    con = duckdb.connect(str(db), read_only=True)
+    con = health_db.connect(db, events=True)  # the events are in their own store beside it
     try:
-        con.execute("SET TimeZone = 'UTC'")
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 import polars as pl
 import pytest
@@ -13,6 +12,7 @@ from health.actions import log as action_log
 from health.actions import outcomes
 from health.actions import suggest as actions
 from health.db import catalog
+from health.db import copy as copy_database
 from health.pipeline.refresh import run_steps
 
 STEP = ["actions.suggest:refresh_actions"]
@@ -22,7 +22,7 @@ STEP = ["actions.suggest:refresh_actions"]
 def copy(warehouse, tmp_path):
     """The session's demo warehouse, copied so that this test may refresh and log into it."""
     path = tmp_path / "health.duckdb"
-    shutil.copy(warehouse, path)
+    copy_database(warehouse, path)
     return path
 
 

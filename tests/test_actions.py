@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -19,6 +18,7 @@ from health import db
 from health.actions import log as action_log
 from health.actions import playbooks as actions_playbooks
 from health.actions import suggest as actions
+from health.db import copy as copy_database
 
 AS_OF = dt.date(2026, 6, 30)
 CSM = "Ana Silva"
@@ -527,7 +527,7 @@ def test_mart_actions_contract(world):
 
 def test_the_demo_gets_an_action_for_every_moment_no_duplicates_and_the_budget(warehouse, tmp_path):
     path = tmp_path / "demo.duckdb"
-    shutil.copy(warehouse, path)
+    copy_database(warehouse, path)
     con = db.connect(path)
     try:
         if not db.table_exists(con, "moments"):

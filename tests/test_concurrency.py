@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
 
 from health import db
+from health.db import copy as copy_database
 from tests.conftest import APP_DIR
 
 
 def test_reads_never_fail_while_a_refresh_swaps_the_database(warehouse, tmp_path):
     path = tmp_path / "live.duckdb"
-    shutil.copy(warehouse, path)
+    copy_database(warehouse, path)
     reader = db.connect(path)  # the app's long-lived connection
     refresh = subprocess.Popen(
         [sys.executable, "-m", "health", "refresh", "--db", str(path), "--as-of", "2026-09-30"],

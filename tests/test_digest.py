@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from health import auth, db
 from health.cli import app
+from health.db import copy as copy_database
 from health.digest import Digest, Line, Section, Settings, compose
 from health.digest.content import hide_people
 
@@ -87,7 +88,7 @@ def smtp_server(certificate):
 def company(warehouse, tmp_path, monkeypatch):
     """A copy of the demo warehouse, a CSM and a leader with emails, and their settings."""
     database = tmp_path / "health.duckdb"
-    shutil.copy(warehouse, database)
+    copy_database(warehouse, database)
     monkeypatch.setenv("HEALTH_USERS", str(tmp_path / "users.toml"))
     monkeypatch.delenv("HEALTH_BASE_URL", raising=False)
     monkeypatch.delenv("HEALTH_DIGEST_CONFIG", raising=False)

@@ -14,6 +14,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from health import db, events
+from health.db import copy as copy_database
 from health.demo import generate
 from health.events.spark import SparkEvents, session
 from health.ingest.loader import load
@@ -147,7 +148,7 @@ def test_an_incremental_spark_build_after_a_new_day_and_a_late_event_equals_a_fu
 ):
     before, after, late_day = _split(demo, tmp_path)
     path = tmp_path / "inc.duckdb"
-    shutil.copy(on_spark, path)
+    copy_database(on_spark, path)
     con = db.connect(path, read_only=False)
     try:
         first = SparkEvents(str(before), spark=spark)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import re
-import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,6 +16,7 @@ from health import auth, db
 from health.actions import log as action_log
 from health.app import jobs, signin
 from health.auth.redact import redact
+from health.db import copy as copy_database
 from health.ingest import loader as ingest
 from health.pipeline.oneshot import write_csv
 from health.present.plain import clean, escape_markdown
@@ -43,7 +43,7 @@ def unescaped(markdown: str) -> str:
 def own_copy(warehouse, tmp_path, monkeypatch):
     """The app on a copy of the demo warehouse, with its own action log."""
     path = tmp_path / "health.duckdb"
-    shutil.copy(warehouse, path)
+    copy_database(warehouse, path)
     monkeypatch.setenv("HEALTH_DB", str(path))
     return path
 
@@ -221,7 +221,7 @@ def test_8_score_and_moments_files_neutralise_formulas(tmp_path):
 
 @pytest.mark.parametrize("as_of", ["2000-01-01", "2030-01-01"])
 def test_9_refresh_refuses_an_as_of_outside_the_data(own_copy, as_of, monkeypatch, capsys):
-    con = db.connect(own_copy)
+    con = db.connect(own_copy, events=True)
     before = con.execute("SELECT * FROM meta ORDER BY ALL").fetchall()
     first, last = con.execute(
         "SELECT least(min(signup_date), (SELECT min(event_time)::date FROM events)), "

@@ -6,7 +6,6 @@ import datetime as dt
 import gzip
 import json
 import re
-import shutil
 import sys
 
 import duckdb
@@ -14,6 +13,7 @@ import polars as pl
 import pytest
 
 from health.cli import main
+from health.db import copy as copy_database
 from health.ingest import loader as ingest
 from tests.folders import (
     ACCOUNTS,
@@ -52,7 +52,7 @@ def db(tmp_path, baseline):
     """A fresh copy of the baseline database for one test."""
     path = tmp_path / "db" / "health.duckdb"
     path.parent.mkdir()
-    shutil.copy(baseline[0], path)
+    copy_database(baseline[0], path)
     return path
 
 

@@ -46,7 +46,7 @@ IDS = [f"h{i}" for i in range(len(HOSTILE))]
 
 
 def table_counts(path) -> dict[str, int]:
-    con = db.connect(path)
+    con = db.connect(path, events=True)  # and the events store
     try:
         names = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
         return {n: con.execute(f"SELECT count(*) FROM {n}").fetchall()[0][0] for n in names}

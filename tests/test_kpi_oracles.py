@@ -13,7 +13,6 @@ import calendar
 import datetime as dt
 import math
 import random
-import shutil
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from lifelines import KaplanMeierFitter
 
 from health import db
 from health.analytics import metrics, segments
+from health.db import copy as copy_database
 from health.ingest.loader import load
 from health.pipeline.refresh import STEPS, run_steps
 from tests.folders import make_folder
@@ -159,7 +159,7 @@ def day(request, planted, tmp_path_factory):
         load(folder, base)
     as_of = AS_OF[request.param]
     path = root / f"{as_of}.duckdb"
-    shutil.copy(base, path)
+    copy_database(base, path)
     with db.writing(path) as con:
         run_steps(con, as_of, KPI_STEPS)
         con.execute(

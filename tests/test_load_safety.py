@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from health import db as health_db
@@ -127,6 +128,11 @@ def test_a_load_killed_midway_leaves_the_database_as_it_was(tmp_path, published)
     assert again.returncode == 0, err
     assert temp_copies(db) == []
     assert ("A4",) in [r[:1] for r in table(db, "accounts")]
+    # The killed load's events, if it had stored any, are gone from the events store: it holds
+    # the first load's and this one's only.
+    store = duckdb.connect(str(health_db.store.path_for(db)), read_only=True)
+    assert store.execute("SELECT DISTINCT _load FROM events ORDER BY 1").fetchall() == [(1,), (2,)]
+    store.close()
 
 
 def test_the_cli_exits_0_on_success(tmp_path):

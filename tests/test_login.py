@@ -7,8 +7,6 @@ own book and nothing else, even when they edit the URL to reach another CSM's ac
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from streamlit import config
 from streamlit.testing.v1 import AppTest
@@ -16,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from health import auth, db
 from health.app import signin
 from health.auth.users import User
+from health.db import copy as copy_database
 from pages import PAGES
 from tests.conftest import APP_DIR
 
@@ -450,7 +449,7 @@ def test_an_account_without_a_champion_says_so_to_every_role(
 ):
     # "hidden for your role" is for a name that exists; none on file is none on file.
     copy = tmp_path / "health.duckdb"
-    shutil.copy(warehouse, copy)
+    copy_database(warehouse, copy)
     con = db.connect(copy, read_only=False)
     account_id = con.execute("SELECT min(account_id) FROM users WHERE is_champion").fetchall()[0][0]
     con.execute("UPDATE users SET is_champion = false WHERE account_id = ?", [account_id])

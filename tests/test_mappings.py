@@ -9,11 +9,11 @@ import shutil
 import time
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from health import db as health_db
 from health.cli import app
 from health.db import catalog
 from health.ingest.mapfile import RECIPES, MappingError, key_lines, line_of, resolve
@@ -407,7 +407,7 @@ def test_recipe_loads_and_scores_its_export(scenario, tmp_path):
     db_file = tmp_path / "health.duckdb"
     output = cli("load", str(data), "--db", str(db_file), *maps)
     assert f"Mapped with {' + '.join(recipes)}" in output
-    con = duckdb.connect(str(db_file), read_only=True)
+    con = health_db.connect(db_file, events=True)  # the events are in their own store
     try:
         loaded = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in made}
         rejected = con.execute("SELECT count(*) FROM rejects").fetchone()[0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -11,6 +10,7 @@ import pytest
 
 from health import db
 from health.analytics import metrics
+from health.db import copy as copy_database
 from health.ingest.loader import load
 from health.pipeline.refresh import refresh
 from tests.folders import make_folder
@@ -376,7 +376,7 @@ def test_gross_and_net_revenue_retention(revenue):
 def _with_health(path: Path, tmp_path: Path, rows: list[tuple] | None) -> Path:
     """A copy of the database with hand-made health scores, or with none at all."""
     copy = tmp_path / "scored.duckdb"
-    shutil.copy(path, copy)
+    copy_database(path, copy)
     con = duckdb.connect(str(copy))
     kind = con.execute(
         "select table_type from information_schema.tables where table_name = 'mart_account_health'"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from health import db
+from health.db import copy as copy_database
 from health.pipeline.refresh import refresh
 from health.scoring import store as model_store
 from health.scoring.scorecard import COMPONENTS, TIERS
@@ -116,7 +116,7 @@ def test_the_model_is_saved_with_a_sidecar_and_only_loaded_when_it_matches(wareh
 
 def test_without_churn_history_the_scorecard_carries_the_score(warehouse, tmp_path):
     fresh = tmp_path / "no-churn.duckdb"
-    shutil.copy(warehouse, fresh)
+    copy_database(warehouse, fresh)
     con = db.connect(fresh, read_only=False)
     con.execute("UPDATE accounts SET churn_date = NULL")
     con.close()

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from health import db
 from health.app import jobs
+from health.db import copy as copy_database
 from pages import PAGES
 from tests.conftest import APP_DIR
 
@@ -112,10 +113,9 @@ def test_data_page_lists_each_rejected_row_with_its_reason(tmp_path, monkeypatch
 
 def test_data_page_recomputes_everything_as_of_an_earlier_date(warehouse, tmp_path, monkeypatch):
     import datetime as dt
-    import shutil
 
     path = tmp_path / "copy.duckdb"
-    shutil.copy(warehouse, path)
+    copy_database(warehouse, path)
     monkeypatch.setenv("HEALTH_DB", str(path))
     earlier = dt.date.fromisoformat(
         db.connect(path).execute("SELECT value FROM meta WHERE key = 'as_of'").fetchall()[0][0]
@@ -229,7 +229,6 @@ def test_the_first_run_builds_once_while_the_user_clicks_around_and_then_shows_t
     # A fresh clone: no database. The build itself is the demo's (tested in test_demo and by
     # the browser test's fresh server); here a copy of the test warehouse stands in for it,
     # held half-way until the user has clicked to two other pages.
-    import shutil
     import threading
 
     from health.pipeline import bootstrap
@@ -240,7 +239,7 @@ def test_the_first_run_builds_once_while_the_user_clicks_around_and_then_shows_t
         built.append(target)
         progress("Loading the demo data")
         go_on.wait(timeout=60)
-        shutil.copy(warehouse, target)
+        copy_database(warehouse, target)
         return True
 
     monkeypatch.setattr(bootstrap, "ensure_database", build)

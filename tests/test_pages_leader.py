@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from health import db
 from health.analytics import alignment, metrics, portfolio
 from health.app import filters
+from health.db import copy as copy_database
 from health.ingest.loader import load
 from health.pipeline.refresh import refresh
 from tests.conftest import APP_DIR, as_displayed
@@ -184,7 +185,7 @@ def planted(warehouse, tmp_path, monkeypatch):
     green and the CSM of the healthiest rated one red: two disagreements, whatever the model
     learned. The app is pointed at it; yields (path, riskiest id, healthiest id)."""
     path = tmp_path / "planted.duckdb"
-    shutil.copy(warehouse, path)
+    copy_database(warehouse, path)
     raw = duckdb.connect(str(path))
     risky, healthy = one(
         raw,
@@ -457,7 +458,7 @@ def test_pages_say_what_is_missing_with_only_accounts_and_events(bare_warehouse,
 def test_pages_say_what_is_missing_without_scores(warehouse, tmp_path, monkeypatch):
     # A refresh that stopped before the model: no scores, no history, no moments.
     path = tmp_path / "unscored.duckdb"
-    shutil.copy(warehouse, path)
+    copy_database(warehouse, path)
     raw = duckdb.connect(str(path))
     for table in ("mart_account_health", "mart_health_history", "moments"):
         raw.execute(f"drop table {table}")

@@ -139,7 +139,7 @@ def test_a_database_refreshed_before_the_macros_existed_opens_without_writing_to
 ):
     # An older build's refresh wrote no accounts_by or week_end: the app brings its own.
     old = tmp_path / "old.duckdb"
-    shutil.copy(warehouse, old)
+    db.copy(warehouse, old)  # with its events store
     con = db.connect(old, read_only=False)
     con.execute("DROP MACRO TABLE accounts_by")
     con.execute("DROP MACRO week_end")

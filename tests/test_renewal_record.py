@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -57,7 +56,7 @@ def test_every_backtest_prediction_comes_from_a_model_trained_on_outcomes_known_
 def copy(warehouse, tmp_path):
     """A private copy of the demo warehouse, to tamper with."""
     path = tmp_path / "health.duckdb"
-    shutil.copy(warehouse, path)
+    db.copy(warehouse, path)  # with its events store
     return path
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from health import db
 from health.app import jobs
+from health.db import copy as copy_database
 from tests.conftest import APP_DIR
 
 GOOD_ACCOUNTS = b"account_id,name,signup_date,arr\nZ1,Zeta,2025-01-01,1200\n"
@@ -20,7 +20,7 @@ GOOD_EVENTS = b"account_id,event_time,event\nZ1,2026-10-01T10:00:00,login\n"
 def data_page(warehouse, tmp_path, monkeypatch):
     """The Data page on a copy of the demo warehouse, ready for uploads."""
     path = tmp_path / "copy.duckdb"
-    shutil.copy(warehouse, path)
+    copy_database(warehouse, path)
     monkeypatch.setenv("HEALTH_DB", str(path))
     at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=120).run()
     at.switch_page("pages/data.py").run()

@@ -14,6 +14,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from health.db import store
+
 ROOT = Path(__file__).resolve().parents[2]
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 DEFAULT_DB = ROOT / "data" / "health.duckdb"
@@ -28,25 +30,35 @@ def db_path(path: str | os.PathLike | None = None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
-def connect(path: str | os.PathLike | None = None, *, read_only: bool = True):
+def connect(
+    path: str | os.PathLike | None = None,
+    *,
+    read_only: bool = True,
+    events: bool | None = None,
+):
     """Open the database (read-only unless asked), in UTC, with a memory limit.
 
     A read-only connection is a fresh in-memory instance with the file attached. DuckDB shares
     one instance per path within a process, so a plain connect after a refresh swapped in a new
     file would be handed the old, still-open instance and serve stale data.
+
+    `events` (default: when writable) also attaches the events store (writable when the
+    connection is), as view `events`. The app never does: an open store would block a load.
     """
     path = db_path(path) if path != ":memory:" else path
     if not read_only or path == ":memory:":
         con = duckdb.connect(str(path), read_only=read_only)
         _configure(con, path)
-        return con
-    con = duckdb.connect(":memory:")
-    _configure(con, path)
-    # The path is ours (argument, $HEALTH_DB or the default), never a value from a web form.
-    quoted = str(path).replace("'", "''")
-    con.execute(f"ATTACH '{quoted}' AS warehouse (READ_ONLY)")
-    _use_warehouse(con)
-    _reading_macros(con)
+    else:
+        con = duckdb.connect(":memory:")
+        _configure(con, path)
+        # The path is ours (argument, $HEALTH_DB or the default), never a value from a web form.
+        quoted = str(path).replace("'", "''")
+        con.execute(f"ATTACH '{quoted}' AS warehouse (READ_ONLY)")
+        _use_warehouse(con)
+        _reading_macros(con)
+    if path != ":memory:" and (not read_only if events is None else events):
+        store.attach(con, path, read_only=read_only)
     return con
 
 
@@ -98,11 +110,16 @@ def exists(path: str | os.PathLike | None = None) -> bool:
 @contextlib.contextmanager
 def writing(
     path: str | os.PathLike | None = None,
+    *,
+    adds_events: bool = False,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Write to a copy of the database and swap it in atomically when the block succeeds.
 
     Readers (the app) keep reading the old file until the swap; a failure, or a kill at any
     point, leaves the published database exactly as it was. Writers queue on a lock file.
+    The events are not in the copy: they stay in their store (db/store.py), read through view
+    `events`; a writer that `adds_events` (a load) appends its own rows there, which count
+    from the swap on.
     """
     target = db_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +132,9 @@ def writing(
             con = duckdb.connect(str(work))
             _configure(con, work)
             try:
+                store.open_for(con, target, write=adds_events)
                 yield con
+                store.publish(con, write=adds_events)
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
@@ -124,6 +143,18 @@ def writing(
         finally:
             for leftover in (work, work.with_name(work.name + ".wal")):
                 leftover.unlink(missing_ok=True)
+
+
+def copy(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Copy a database and its events store (not a writer's work copy): a copy to change freely."""
+    source, target = Path(source), Path(target)
+    shutil.copy2(source, target)
+    events = store.path_for(source)
+    if events.exists():
+        shutil.copy2(events, store.path_for(target))
+    else:
+        store.path_for(target).unlink(missing_ok=True)
+    return target
 
 
 def published_file(con) -> Path | None:

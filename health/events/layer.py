@@ -35,7 +35,12 @@ class DuckDBEvents:
     name = "duckdb"
 
     def manifest(self, con) -> pl.DataFrame:
-        """One row per day with events: day, events, max_event_time."""
+        """One row per day with events: day, events, max_event_time.
+
+        Loads keep it (table event_days, health/ingest/days.py) for the days they touch, so a
+        refresh does not scan the events for it; a database without one counts them."""
+        if db.table_exists(con, "event_days"):
+            return db.run(con, "SELECT day, events, max_event_time FROM event_days ORDER BY day")
         if not db.table_exists(con, "events"):
             return pl.DataFrame(schema=MANIFEST_SCHEMA)
         return db.query(con, "int_event_manifest")

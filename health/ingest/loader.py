@@ -9,6 +9,8 @@ from pathlib import Path
 import duckdb
 
 from health import db
+from health.db import store
+from health.ingest import days
 from health.ingest.contract import TABLES, Table
 from health.ingest.files import (  # noqa: F401 - LoadError and save_uploads are part of this API
     LoadError,
@@ -48,8 +50,10 @@ class TableReport:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
+    rows_skipped: int = 0  # rows of days stored by an earlier load as they are: not checked again
     examples: list[Reject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    types: dict[str, str] = field(default_factory=dict)  # the file's column types
 
 
 @dataclass
@@ -111,9 +115,11 @@ def _stage(con, path: Path, table: Table, report: TableReport) -> str:
                 f"{', '.join(cols)} FROM {reader(path)}",
                 [str(path)],
             )
-        checked = checked_select(
-            table, f"raw_{name}", file_types, extra, where_word=where, offset=offset
-        )
+        source = f"raw_{name}"
+        if name == "events":  # only the days that differ from what is stored are checked
+            source = days.to_check(con, _is_empty(con, name))
+            report.types, report.rows_skipped = file_types, days.skipped_rows(con)
+        checked = checked_select(table, source, file_types, extra, where_word=where, offset=offset)
         # Rows going into an empty table are read twice (rejects, then insert) rather than
         # copied: for 16M events the copy costs more than the second read. Keyed tables and
         # merges into rows already loaded use the checked rows several times: keep them.
@@ -191,10 +197,13 @@ def _merge(con, table: Table, report: TableReport) -> None:
             f"ORDER BY {', '.join(table.key)}"
         )
         return
+    into = f"INSERT INTO {name} ({cols}) SELECT * FROM"
+    if name == "events":  # the events store, each row marked with this load's number
+        into = store.INSERT
     if _is_empty(con, name):
         # In the file's order: exports come sorted by account or by time, and sorting 16M rows
         # would take longer than the rest of the load.
-        con.execute(f"INSERT INTO {name} ({cols}) {valid}")
+        con.execute(f"{into} ({valid})")
         return
     # Multiset difference: a second load of the same rows adds nothing, but genuine repeats
     # within one file (two identical clicks) are kept. Only rows of the same accounts, in the
@@ -213,6 +222,11 @@ def _merge(con, table: Table, report: TableReport) -> None:
         params += con.execute(
             f"SELECT min({clock}), max({clock}) FROM typed_{name} WHERE _problems IS NULL"
         ).fetchone()
+        # Only the file's days: a late row for an old day must not compare the days between.
+        near.append(
+            f"{clock}::DATE IN (SELECT DISTINCT {clock}::DATE FROM typed_{name} "
+            "WHERE _problems IS NULL)"
+        )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE new_{name} AS {valid} "
         f"EXCEPT ALL SELECT {cols} FROM {name} WHERE {' AND '.join(near)}",
@@ -220,7 +234,7 @@ def _merge(con, table: Table, report: TableReport) -> None:
     )
     # Appended rows in account order, so scans for one account touch few row groups.
     order = ", ".join(["account_id", clock] if clock else ["account_id"])
-    con.execute(f"INSERT INTO {name} ({cols}) SELECT * FROM new_{name} ORDER BY {order}")
+    con.execute(f"{into} (SELECT * FROM new_{name} ORDER BY {order})")
 
 
 def _close_open_lines(con, table: Table) -> None:
@@ -240,6 +254,8 @@ def _close_open_lines(con, table: Table) -> None:
 
 def _ensure_schema(con) -> None:
     for table in TABLES:
+        if table.name == "events":  # in their own store (db/store.py), made by `writing`
+            continue
         con.execute(ddl(table))
         for col in table.columns:  # a database made before a column joined the contract
             kind = SQL_TYPES[col.type]
@@ -261,41 +277,22 @@ def _ensure_schema(con) -> None:
     # Databases made before mapping files have no recipe column yet.
     con.execute("ALTER TABLE loads ADD COLUMN IF NOT EXISTS recipe VARCHAR")
     con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    days.ensure(con)
 
 
 def _warn_unknown_users(con, report: TableReport, *, only_these: bool) -> None:
     # When the events table holds only this load's rows, read them there rather than check
     # the file over again.
-    loaded = "events" if only_these else "typed_events WHERE _problems IS NULL"
+    loaded = "SELECT user_id FROM events" if only_these else days.valid_user_ids(report.types)
     n = con.execute(
         f"""
-        SELECT count(*) FROM (SELECT user_id FROM {loaded}) AS e
+        SELECT count(*) FROM ({loaded}) AS e
         ANTI JOIN users AS u ON u.user_id = e.user_id
         WHERE e.user_id IS NOT NULL
         """
     ).fetchone()[0]
     if n and con.execute("SELECT count(*) FROM users").fetchone()[0]:
         report.warnings.append(f"{report.file}: {n} rows name a user_id that is not in users")
-
-
-def _note_events_added(con) -> None:
-    """Move meta's events_changed_from back to the first day of the events this load added.
-
-    Its value is an ISO date, or 'all' when every event may have changed; the refresh clears
-    it once it has caught up, and a load that adds no event leaves it as it is.
-    """
-    current = con.execute("SELECT value FROM meta WHERE key = 'events_changed_from'").fetchone()
-    if current and current[0] == "all":
-        return
-    con.execute(
-        """
-        INSERT OR REPLACE INTO meta
-        SELECT 'events_changed_from', least(min(event_time)::DATE, (
-            SELECT try_cast(value AS DATE) FROM meta WHERE key = 'events_changed_from'
-        ))::VARCHAR
-        FROM new_events HAVING count(*) > 0
-        """
-    )
 
 
 def load(
@@ -321,8 +318,11 @@ def load(
                 f"{t.table}: {t.rows:,} rows made by {t.mapping} from {', '.join(t.files)}"
                 for t in mapped.tables
             ]
-        with db.writing(path) as con:
-            _load_into(con, files, report, replace, progress)
+        try:
+            with db.writing(path, adds_events=True) as con:
+                _load_into(con, files, report, replace, progress)
+        except store.StoreError as exc:
+            raise LoadError(str(exc)) from None
     return report
 
 
@@ -342,7 +342,10 @@ def _load_into(con, files: dict, report: LoadReport, replace: bool, progress) ->
     _ensure_schema(con)
     if replace:
         for table in TABLES:
-            con.execute(f"DELETE FROM {table.name}")
+            if table.name != "events":
+                con.execute(f"DELETE FROM {table.name}")
+        store.clear(con)
+        days.forget(con)
         con.execute("DELETE FROM rejects")
     events_were_empty = _is_empty(con, "events")
     con.execute("CREATE OR REPLACE TEMP TABLE known_accounts AS SELECT account_id FROM accounts")
@@ -361,6 +364,8 @@ def _load_into(con, files: dict, report: LoadReport, replace: bool, progress) ->
             )
         _collect_rejects(con, table, path_t, tr, as_written)
         _merge(con, table, tr)
+        if table.name == "events":
+            days.record(con, tr.rows_rejected, all_new=events_were_empty)
         con.execute(
             "INSERT INTO loads (loaded_at, folder, table_name, file, rows_read, rows_loaded, "
             "rows_rejected, recipe) VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?)",
@@ -379,7 +384,7 @@ def _load_into(con, files: dict, report: LoadReport, replace: bool, progress) ->
     if events and "users" in files:
         _warn_unknown_users(con, events, only_these=events_were_empty)
     if events and not (replace or events_were_empty):
-        _note_events_added(con)
+        days.note_added(con)
     elif events and (replace or not _is_empty(con, "events")):
         con.execute("INSERT OR REPLACE INTO meta VALUES ('events_changed_from', 'all')")
     con.execute(

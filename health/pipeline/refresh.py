@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 from collections.abc import Callable
 from pathlib import Path
 
 from health import db, events
+from health.db.store import StoreError
 
 # Build order, dbt-style layers: staging (views) -> intermediate -> marts. A name is a SQL file
 # in health/db/sql; "module:function" is a Python step called as function(con, as_of), for work
@@ -170,7 +172,7 @@ def refresh(
         raise RefreshError(
             f"{db.db_path(path)}: no database yet. Run `python -m health load DIR` first."
         )
-    with db.writing(path) as con:
+    with _writing(path) as con:
         if not db.table_exists(con, "accounts"):
             raise RefreshError("No data is loaded. Run `python -m health load DIR` first.")
         engine = engine or events.DuckDBEvents()
@@ -190,3 +192,13 @@ def refresh(
             [as_of.isoformat()],
         )
     return as_of
+
+
+@contextlib.contextmanager
+def _writing(path):
+    """db.writing, with a missing events store said as a RefreshError."""
+    try:
+        with db.writing(path) as con:
+            yield con
+    except StoreError as exc:
+        raise RefreshError(str(exc)) from None

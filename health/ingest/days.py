@@ -1,0 +1,164 @@
+"""Events day by day: skip the days a load has already stored, keep the manifest of each day.
+
+Daily exports carry the whole history, or a sliding window of it, so most of each file repeats
+what is stored. A load fingerprints the file's events per day as written (a bucket: the first
+ten characters of the event_time cell, its date; the row count and a sum of row hashes, which
+two identical rows do not cancel) and checks and merges only the days whose fingerprint differs
+from the last one stored. A day is skipped only when every one of its rows was valid then: a
+valid row stays valid (accounts are never removed; the latest allowed date only moves later),
+while a rejected one may become valid (its account has arrived), so those days are checked
+again, as are rows without a readable day. Reject reasons, counts and row numbers are the same
+as a full check's.
+
+Days that a new export no longer holds are not deletions: their events and fingerprints stay.
+Only `load --replace` removes events.
+
+`event_days` is the manifest of the stored events (day, events, latest event time), kept by
+each load for the days it touched; the event layer reads it instead of scanning the events.
+"""
+
+from __future__ import annotations
+
+from health.ingest.contract import TABLES
+from health.ingest.validate import _Cell
+
+EVENTS = next(t for t in TABLES if t.name == "events")
+BUCKET = "left(raw.event_time::VARCHAR, 10)"
+FINGERPRINTS = "event_fingerprints"
+DAYS = "event_days"
+
+
+def ensure(con) -> None:
+    """The fingerprint and manifest tables (a database from an older build has neither)."""
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {FINGERPRINTS} "
+        "(bucket VARCHAR, rows BIGINT, hash HUGEINT, rejected BIGINT)"
+    )
+    if not _exists(con, DAYS):
+        recount(con)
+
+
+def _exists(con, name: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND table_name = ?",
+            [name],
+        ).fetchall()
+    )
+
+
+def forget(con) -> None:
+    """A load that replaces the data: no day is known any more."""
+    con.execute(f"DELETE FROM {FINGERPRINTS}")
+
+
+def to_check(con, stored_empty: bool) -> str:
+    """Fingerprint raw_events by day; the relation of its rows to check (the rest are skipped).
+
+    Makes temp tables incoming_buckets (bucket, rows, hash) and skipped_buckets (bucket).
+    """
+    cols = ", ".join(f"raw.{c}" for c in EVENTS.names)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE incoming_buckets AS "
+        f"SELECT {BUCKET} AS bucket, count(*) AS rows, sum(hash({cols})::HUGEINT) AS hash "
+        "FROM raw_events AS raw GROUP BY ALL"
+    )
+    skip = "false" if stored_empty else "true"
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE skipped_buckets AS "
+        f"SELECT i.bucket FROM incoming_buckets AS i JOIN {FINGERPRINTS} AS f "
+        "ON f.bucket = i.bucket AND f.rows = i.rows AND f.hash = i.hash AND f.rejected = 0 "
+        f"WHERE {skip}"
+    )
+    if not con.execute("SELECT count(*) FROM skipped_buckets").fetchone()[0]:
+        return "raw_events"
+    # A NULL bucket (no readable day) never matches a skipped one: those rows are checked.
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW raw_events_to_check AS SELECT * FROM raw_events AS raw "
+        f"WHERE NOT EXISTS (SELECT 1 FROM skipped_buckets AS s WHERE s.bucket = {BUCKET})"
+    )
+    return "raw_events_to_check"
+
+
+def skipped_rows(con) -> int:
+    """Rows of the file in days skipped as already stored (after `to_check`)."""
+    return con.execute(
+        "SELECT coalesce(sum(rows), 0)::BIGINT FROM incoming_buckets "
+        "WHERE bucket IN (SELECT bucket FROM skipped_buckets)"
+    ).fetchone()[0]
+
+
+def valid_user_ids(types: dict[str, str]) -> str:
+    """The user_id of every valid row of the file: checked rows, then those of skipped days
+    (all valid), typed by the same rule as the check's."""
+    cell = _Cell(EVENTS.column("user_id"), types.get("user_id", "VARCHAR"))
+    return (
+        "SELECT user_id FROM typed_events WHERE _problems IS NULL UNION ALL "
+        f"SELECT {cell.typed()} AS user_id FROM raw_events AS raw "
+        f"WHERE {BUCKET} IN (SELECT bucket FROM skipped_buckets)"
+    )
+
+
+def record(con, rejected: int, *, all_new: bool) -> None:
+    """After the merge: the file's fingerprints, and the manifest of the days it touched
+    (every day when `all_new`: the stored events are this load's alone)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE bucket_rejects (bucket VARCHAR, n BIGINT)")
+    if rejected:
+        con.execute(
+            f"INSERT INTO bucket_rejects SELECT {BUCKET}, count(*) "
+            "FROM rejected_events AS r JOIN raw_events AS raw USING (_row) GROUP BY ALL"
+        )
+    con.execute(f"DELETE FROM {FINGERPRINTS} WHERE bucket IN (SELECT bucket FROM incoming_buckets)")
+    con.execute(
+        f"INSERT INTO {FINGERPRINTS} SELECT i.bucket, i.rows, i.hash, coalesce(r.n, 0) "
+        "FROM incoming_buckets AS i LEFT JOIN bucket_rejects AS r USING (bucket) "
+        "WHERE i.bucket IS NOT NULL ORDER BY i.bucket"
+    )
+    if all_new:
+        recount(con)
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE touched_days AS "
+        "SELECT DISTINCT event_time::DATE AS day FROM new_events"
+    )
+    first, last = con.execute("SELECT min(day), max(day) FROM touched_days").fetchone()
+    if first is None:
+        return
+    con.execute(f"DELETE FROM {DAYS} WHERE day IN (SELECT day FROM touched_days)")
+    # The time range lets DuckDB skip row groups of other days before the day test.
+    con.execute(
+        f"INSERT INTO {DAYS} SELECT event_time::DATE AS day, count(*), max(event_time) "
+        "FROM events WHERE event_time >= ? AND event_time < ? + 1 "
+        "AND event_time::DATE IN (SELECT day FROM touched_days) GROUP BY ALL ORDER BY day",
+        [first, last],
+    )
+
+
+def recount(con) -> None:
+    """The manifest of every stored event (a first load, a replace, a migrated database)."""
+    con.execute(
+        f"CREATE OR REPLACE TABLE {DAYS} AS SELECT event_time::DATE AS day, "
+        "count(*) AS events, max(event_time) AS max_event_time FROM events "
+        "GROUP BY ALL ORDER BY day"
+    )
+
+
+def note_added(con) -> None:
+    """Move meta's events_changed_from back to the first day of the events this load added.
+
+    Its value is an ISO date, or 'all' when every event may have changed; the refresh clears
+    it once it has caught up, and a load that adds no event leaves it as it is.
+    """
+    current = con.execute("SELECT value FROM meta WHERE key = 'events_changed_from'").fetchone()
+    if current and current[0] == "all":
+        return
+    con.execute(
+        """
+        INSERT OR REPLACE INTO meta
+        SELECT 'events_changed_from', least(min(event_time)::DATE, (
+            SELECT try_cast(value AS DATE) FROM meta WHERE key = 'events_changed_from'
+        ))::VARCHAR
+        FROM new_events HAVING count(*) > 0
+        """
+    )
