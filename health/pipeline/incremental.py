@@ -48,13 +48,17 @@ SOURCES: dict[str, dict] = {
     },
     "stg_subscriptions": {
         "key": ("account_id", "start_date"),
-        "dates": ("start_date", "end_date", "term_end", "plan_since"),
+        "dates": ("start_date", "end_date", "term_end"),
         "other": ("mrr", "seats", "plan", "lines", "term_months"),
+        # the day the plan was chosen is older than the line: a change counts from the line
+        "follows": {"plan_since": "start_date"},
     },
     "stg_tickets": {
         "key": ("ticket_id",),
         "dates": ("opened_at", "closed_at"),
-        "other": ("account_id", "priority", "csat"),
+        "other": ("account_id", "priority"),
+        # a satisfaction score counts in the week its ticket closed
+        "follows": {"csat": "closed_at"},
     },
     "stg_surveys": {
         "key": ("account_id", "user_id", "responded_at"),
@@ -85,7 +89,8 @@ def fingerprint() -> str:
 
 
 def _columns(spec: dict) -> list[str]:
-    return list(dict.fromkeys((*spec["key"], *spec["dates"], *spec["other"])))
+    follows = tuple(spec.get("follows", {}))
+    return list(dict.fromkeys((*spec["key"], *spec["dates"], *spec["other"], *follows)))
 
 
 def _first_changed(con, source: str, spec: dict) -> dt.date | None:
@@ -106,9 +111,10 @@ def _first_changed(con, source: str, spec: dict) -> dt.date | None:
     def every(side: str) -> str:
         return f"least({', '.join(day(side, d) for d in spec['dates'])})"
 
+    follows = {d: d for d in spec["dates"]} | spec.get("follows", {})
     moved = ", ".join(
-        f"case when o.{d} is distinct from n.{d} then least({day('o', d)}, {day('n', d)}) end"
-        for d in spec["dates"]
+        f"case when o.{c} is distinct from n.{c} then least({day('o', d)}, {day('n', d)}) end"
+        for c, d in follows.items()
     )
     same_other = " and ".join(f"o.{c} is not distinct from n.{c}" for c in spec["other"])
     text = f"""

@@ -47,7 +47,6 @@ with
 select
     w.account_id,
     w.week_end,
-    w.weeks_ago,
     w.age_weeks,
     w.days_in_week,
     w.is_partial,

@@ -9,8 +9,7 @@ with accounts as (select * from stg_accounts), params as (select * from params),
             a.account_id,
             a.signup_date,
             (n.this_monday - (7 * k)::INTEGER)::date as week_start,
-            least((n.this_monday - (7 * k)::INTEGER + 6)::date, n.as_of) as week_end,
-            k as weeks_ago
+            least((n.this_monday - (7 * k)::INTEGER + 6)::date, n.as_of) as week_end
         from accounts as a, anchor as n,
             range(0, greatest(date_diff('day', date_trunc('week', a.signup_date)::date, n.this_monday) // 7 + 1, 0)) as r(k)
         where (a.churn_date is null or (n.this_monday - (7 * k)::INTEGER)::date <= a.churn_date)
@@ -20,7 +19,6 @@ with accounts as (select * from stg_accounts), params as (select * from params),
 select
     account_id,
     week_end,
-    weeks_ago,
     date_diff('day', signup_date, week_end) // 7 as age_weeks,
     week_start,
     date_diff('day', week_start, week_end)::INTEGER + 1 as days_in_week,

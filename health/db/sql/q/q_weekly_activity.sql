@@ -6,6 +6,8 @@ select
     count(*) filter (where events > 0) as active_accounts,
     count(*) as accounts
 from int_account_weeks
-where list_contains($account_ids, account_id) and weeks_ago < $weeks
+where list_contains($account_ids, account_id)
+    -- the week to date and the complete weeks before it: $weeks in all
+    and week_end >= date_trunc('week', (select as_of from params)) - 7 * ($weeks - 1)
 group by week_end
 order by week_end
