@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from dataclasses import dataclass
 
 import polars as pl
 from threadpoolctl import threadpool_limits
@@ -43,30 +44,52 @@ HISTORY_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class Trained:
+    """What the training step hands the scoring step: the model (None: the scorecard carries the
+    score), why not when there is none, and whether it was reused rather than trained now."""
+
+    fitted: Fitted | None
+    reason: str | None = None
+    tried: dict | None = None
+    reused: bool = False
+
+
+def fit(frame: pl.DataFrame, as_of: dt.date, reuse: Fitted | None = None) -> Trained:
+    """The churn model as of a date: `reuse` (see `reusable`) if given, else trained on the
+    features (the scorecard's components among them) of every week whose outcome is known."""
+    if reuse is not None:
+        return Trained(reuse, reused=True)
+    frame = _with_scorecard(frame, scorecard.config())
+    try:
+        # OpenMP threads fight over small data on a 2-core machine: one thread trains the
+        # gradient boosting ~15x faster here than the default two.
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return Trained(train(frame, as_of))
+    except NotEnoughHistory as exc:
+        return Trained(None, str(exc), getattr(exc, "card", None))
+    except Exception as exc:  # noqa: BLE001 - valid data never stops the scores: scorecard
+        log.warning("the churn model could not be trained", exc_info=True)
+        return Trained(None, f"the model could not be trained ({type(exc).__name__}: {exc})")
+
+
 def score(
-    frame: pl.DataFrame, as_of: dt.date, reuse: Fitted | None = None, since: dt.date = FULL
+    frame: pl.DataFrame,
+    as_of: dt.date,
+    reuse: Fitted | None = None,
+    since: dt.date = FULL,
+    trained: Trained | None = None,
 ) -> tuple[pl.DataFrame, dict, Fitted | None]:
     """Health per account and week: the model's calibrated risk, or the scorecard in cold start.
 
     `reuse`: a model trained at most RETRAIN_AFTER_DAYS before (see `reusable`), scored with
-    instead of training anew. `since`: score only the weeks from this day on (a model trains
-    on every week all the same)."""
+    instead of training anew; `trained`: the training step's result (then neither trains).
+    `since`: score only the weeks from this day on (a model trains on every week all the same)."""
     card_cfg = scorecard.config()
     known = frame["churned"].drop_nulls()
     base = float(known.mean()) if known.sum() > 0 else card_cfg.base_rate
-    fitted, tried = reuse, None
-    if fitted is None:
-        frame = _with_scorecard(frame, card_cfg)
-        try:
-            # OpenMP threads fight over small data on a 2-core machine: one thread trains the
-            # gradient boosting ~15x faster here than the default two.
-            with threadpool_limits(limits=1, user_api="openmp"):
-                fitted = train(frame, as_of)
-        except NotEnoughHistory as exc:
-            fitted, reason, tried = None, str(exc), getattr(exc, "card", None)
-        except Exception as exc:  # noqa: BLE001 - valid data never stops the scores: scorecard
-            log.warning("the churn model could not be trained", exc_info=True)
-            fitted, reason = None, f"the model could not be trained ({type(exc).__name__}: {exc})"
+    trained = trained or fit(frame, as_of, reuse)
+    fitted, reason, tried = trained.fitted, trained.reason, trained.tried
     frame = frame.filter(pl.col("week_end") >= since)
     if "scorecard_score" not in frame.columns:
         frame = _with_scorecard(frame, card_cfg)
@@ -103,7 +126,7 @@ def score(
             "score_note": f"scorecard: {reason}",
         }
     frame = frame.with_columns(tier=scorecard.tier(pl.col("health_score"), card_cfg))
-    if reuse is None:
+    if not trained.reused:
         card = {
             **card,
             "trained_as_of": str(as_of),
@@ -146,20 +169,35 @@ def _summary(card: dict) -> str:
     )
 
 
+# The training step's result for the scoring step of the same refresh, by connection and date:
+# the features it read stay loaded for scoring instead of being read again.
+_TRAINED: dict[tuple[int, dt.date], tuple[pl.DataFrame, Trained]] = {}
+
+
+def refresh_model(con, as_of: dt.date) -> None:
+    """Refresh step: the churn model, the saved one while it may score this date (`reusable`:
+    retrained weekly), else trained anew on the features the refresh built."""
+    frame = features.load(con)
+    reuse = reusable(con, db.published_file(con), frame, as_of)
+    _TRAINED.clear()  # one refresh at a time per process: never hand on an older one's model
+    _TRAINED[(id(con), as_of)] = (frame, fit(frame, as_of, reuse))
+
+
 def refresh_scores(con, as_of: dt.date) -> None:
     """Refresh step: score the weeks to compute again (every week on a full refresh), write the
-    health tables and the model card.
+    health tables and the model card (and save a model trained by `refresh_model`).
 
     A past week's score stays as it was computed then: history is what the health looked like
     at the time, and a retrained model does not rewrite it (`refresh --full` does)."""
-    frame = features.load(con)
+    if (id(con), as_of) not in _TRAINED:
+        refresh_model(con, as_of)
+    frame, trained = _TRAINED.pop((id(con), as_of))
     since = _since(con)
     database = db.published_file(con)
-    reuse = reusable(con, database, frame, as_of)
-    frame, card, fitted = score(frame, as_of, reuse, since)
+    frame, card, fitted = score(frame, as_of, since=since, trained=trained)
     frame = _renewal_now(con, frame, as_of)
     frame = frame.with_columns(drivers=drivers.explain(frame))
-    if reuse is None:
+    if not trained.reused:
         try:
             card = model_store.save(database, fitted.estimator if fitted else None, card)
         except OSError as exc:  # a read-only models folder must not stop the refresh
