@@ -8,6 +8,6 @@ select
 from int_account_weeks
 where list_contains($account_ids, account_id)
     -- the week to date and the complete weeks before it: $weeks in all
-    and week_end >= date_trunc('week', (select as_of from params)) - 7 * ($weeks - 1)
+    and week_end >= date_trunc('week', (select as_of from params))::date - (7 * ($weeks - 1))::integer
 group by week_end
 order by week_end
