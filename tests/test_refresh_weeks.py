@@ -8,9 +8,11 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from health import db
+from health.app.charts import base
 from health.ingest.loader import load
 from health.pipeline import incremental
 from health.pipeline.refresh import refresh
@@ -147,3 +149,20 @@ def test_a_changed_past_ticket_computes_again_from_its_week(day_by_day, tmp_path
     since = incremental.rebuild_from(con, as_of, as_of)
     con.close()
     assert since == opened - dt.timedelta(days=opened.weekday())
+
+
+def test_the_week_to_date_is_drawn_lighter_and_labelled():
+    weeks = pl.DataFrame(
+        {
+            "week_end": [dt.date(2026, 10, 18), dt.date(2026, 10, 25), dt.date(2026, 10, 28)],
+            "is_partial": [False, False, True],
+            "events": [100, 110, 40],
+            "active_accounts": [9, 10, 7],
+        }
+    )
+    fig = base.weekly_activity(weeks)
+    bars = next(t for t in fig.data if t.type == "bar")
+    assert list(bars.marker.opacity) == [1.0, 1.0, 0.4]
+    dotted = [t for t in fig.data if t.type == "scatter" and t.line.dash == "dot"]
+    assert [list(t.x) for t in dotted] == [[dt.date(2026, 10, 25), dt.date(2026, 10, 28)]]
+    assert [a.text for a in fig.layout.annotations] == ["week to date"]

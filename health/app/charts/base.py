@@ -88,6 +88,7 @@ def mark_week_to_date(fig: go.Figure, frame: pl.DataFrame) -> None:
     days = sorted({d for d, p in weeks if p})
     for day in days:
         fig.add_vline(x=day, line_dash="dot", line_color=MUTED, line_width=1)
+        # inside the plot, left of the line: the legend sits above the top right corner
         fig.add_annotation(
             x=day,
             y=1,
@@ -95,7 +96,7 @@ def mark_week_to_date(fig: go.Figure, frame: pl.DataFrame) -> None:
             text="week to date",
             showarrow=False,
             xanchor="right",
-            yanchor="bottom",
+            yanchor="top",
             font={"size": 11, "color": MUTED},
         )
 
