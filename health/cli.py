@@ -236,6 +236,14 @@ def refresh(
         bool,
         typer.Option("--force", help="Compute even when --as-of lies outside the data's dates."),
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Compute every calendar week again, and score the past weeks again with the "
+            "current model (by default only the weeks new data can change are).",
+        ),
+    ] = False,
     engine: EngineOption = "duckdb",
     events: EventsOption = None,
     spark_remote: RemoteOption = None,
@@ -255,6 +263,7 @@ def refresh(
                 progress=lambda s: (timer(s), steps(s)),
                 check_range=not force,
                 engine=layer,
+                full=full,
             )
     except RefreshError as exc:
         fail(str(exc))

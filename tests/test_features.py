@@ -65,7 +65,8 @@ def as_of(loaded) -> dt.date:
 
 
 def test_a_snapshot_is_the_same_whether_computed_then_or_later(loaded, as_of, tmp_path):
-    t = as_of - dt.timedelta(weeks=13)
+    # a calendar week's Sunday 13 weeks back: later refreshes keep a row for it
+    t = as_of - dt.timedelta(days=(as_of.weekday() + 1) % 7 + 91)
     then = snapshot(build_features(loaded, tmp_path / "then.duckdb", t), t)
     later = snapshot(build_features(loaded, tmp_path / "later.duckdb", as_of), t)
     assert then.height > 50
@@ -94,7 +95,7 @@ DELETE FROM accounts WHERE signup_date > $t::DATE;
 
 
 def test_a_snapshot_is_unchanged_when_data_after_it_is_added(loaded, as_of, tmp_path):
-    t = as_of - dt.timedelta(weeks=20)
+    t = as_of - dt.timedelta(days=(as_of.weekday() + 1) % 7 + 140)  # a Sunday
     cut = tmp_path / "cut.duckdb"
     copy_database(loaded, cut)
     con = db.connect(cut, read_only=False)
@@ -123,6 +124,39 @@ def test_features_have_one_row_per_active_account_and_week(loaded, as_of, tmp_pa
     assert rows.filter(pl.col("week_end") < pl.col("signup_date")).is_empty()
     assert rows.filter(pl.col("churn_date") <= pl.col("week_end")).is_empty()
     assert rows["week_end"].max() == as_of
+    # calendar weeks: each row is a week's Sunday, or the as-of date (the week to date)
+    past = rows.filter(pl.col("week_end") < as_of)["week_end"]
+    assert (past.dt.weekday() == 7).all()
+
+
+def test_the_as_of_date_sees_exactly_the_28_days_to_it_midweek_too(loaded, as_of, tmp_path):
+    t = as_of - dt.timedelta(days=(as_of.weekday() - 2) % 7 + 7)  # a Wednesday
+    path = build_features(loaded, tmp_path / "midweek.duckdb", t)
+    con = db.connect(path)
+    rows = db.run(
+        con,
+        """
+        select f.account_id, f.events_28d, f.active_users_28d,
+            coalesce(d.events, 0) as events, coalesce(u.users, 0) as users
+        from mart_account_features as f
+        left join (
+            select account_id, sum(events) as events from int_account_days
+            where day > $t::date - 28 and day <= $t group by all
+        ) as d using (account_id)
+        left join (
+            select account_id, count(distinct user_id) as users from int_user_days
+            where day > $t::date - 28 and day <= $t group by all
+        ) as u using (account_id)
+        where f.week_end = $t
+        """,
+        t=t,
+    )
+    weeks = db.run(con, "select distinct days_in_week, is_partial from int_account_weeks")
+    con.close()
+    assert rows.height > 50
+    assert (rows["events_28d"] == rows["events"]).all()
+    assert (rows["active_users_28d"] == rows["users"]).all()
+    assert sorted(weeks.rows()) == [(3, True), (7, False)]
 
 
 def _daily(account: str, users: int, days: int, end: dt.date) -> list[dict]:

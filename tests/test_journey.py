@@ -98,7 +98,7 @@ def two_journeys(tmp_path_factory):
     )
     path = tmp / "j.duckdb"
     load(folder, path)
-    refresh(path, D("2024-04-30"))  # a Tuesday: weeks end on Tuesdays
+    refresh(path, D("2024-04-30"))  # calendar weeks end on Sundays (1 Jan 2024 is a Monday)
     return db.connect(path)
 
 
@@ -113,16 +113,16 @@ def test_milestones_of_a_hand_built_journey(two_journeys):
     assert a["onboarding_on"] == D("2024-01-02")  # no touchpoints: the first event
     assert a["first_value_on"] == D("2024-01-03")  # first report
     assert a["ttv_days"] == 2
-    # Week ending Tue 16 Jan: nav, report, project, comment in the last 4 weeks (4 >= 3 core),
-    # u1 and u2 active (2 >= 2 users). The week ending 9 Jan had only nav and report.
-    assert a["activated_on"] == D("2024-01-16")
-    # Active every week since signup: the 6th active week of the last 8 ends on 6 Feb.
-    assert a["adopted_on"] == D("2024-02-06")
+    # Week ending Sun 14 Jan: nav, report, project, comment in the last 4 weeks (4 >= 3 core),
+    # u1 and u2 active (2 >= 2 users). The week ending 7 Jan had only nav and report.
+    assert a["activated_on"] == D("2024-01-14")
+    # Active every week since signup: the 6th active week of the last 8 ends on 11 Feb.
+    assert a["adopted_on"] == D("2024-02-11")
     assert a["expanding_on"] is None and a["advocate_on"] is None  # no subscriptions, no NPS
     # B: value on 1 Feb (31 days); its one user counts as enough users for a 1-person account;
-    # three core features by the week ending 6 Feb; then silence, so never adopted.
+    # three core features by the week ending 4 Feb; then silence, so never adopted.
     assert b["first_value_on"] == D("2024-02-01") and b["ttv_days"] == 31
-    assert b["activated_on"] == D("2024-02-06")
+    assert b["activated_on"] == D("2024-02-04")
     assert b["adopted_on"] is None
 
 

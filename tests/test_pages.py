@@ -60,7 +60,7 @@ def test_accounts_page_chart_shows_weekly_events(app_db):
     con = db.connect(app_db)
     last_week = con.execute(
         "SELECT sum(w.events) FROM int_account_weeks AS w JOIN mart_account_overview AS o "
-        "USING (account_id) WHERE o.is_active AND w.weeks_ago = 0"
+        "USING (account_id) WHERE o.is_active AND w.week_end = (SELECT as_of FROM params)"
     ).fetchall()[0][0]
     at = open_page("pages/accounts.py")
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)

@@ -102,9 +102,10 @@ KPIS: dict[str, KPI] = {
     ),
     "lifecycle": KPI(
         "q_kpi_lifecycle", _USERS,
-        ("group", "week_end", "weeks_ago", "status", "users"),
+        ("group", "week_end", "weeks_ago", "is_partial", "status", "users"),
         "User lifecycle", "users", ",.0f",
-        "New, returning, resurrecting and dormant (negative) users per as-of week.",
+        "New, returning, resurrecting and dormant (negative) users per calendar week (the last "
+        "one is the week to date).",
         {"weeks": 12},
     ),
     "retention_cohorts": KPI(

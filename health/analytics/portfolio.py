@@ -10,7 +10,14 @@ import polars as pl
 from health import db
 from health.analytics import metrics
 
-HEALTH_WEEKS = {"week_end": pl.Date, "tier": pl.String, "accounts": pl.Int64, "arr": pl.Float64}
+# is_partial: the as-of date's calendar week, not over yet (week to date)
+HEALTH_WEEKS = {
+    "week_end": pl.Date,
+    "tier": pl.String,
+    "accounts": pl.Int64,
+    "arr": pl.Float64,
+    "is_partial": pl.Boolean,
+}
 MOMENTS_MONTHS = {"month": pl.Date, "moment": pl.String, "moments": pl.Int64}
 # The comparison the field quotes: -5 % (net expansion) against +5 % monthly net churn.
 SCENARIOS = (-0.05, 0.0, 0.05)
@@ -28,7 +35,7 @@ def _query(con, name: str, needs: tuple[str, ...], schema: dict, account_ids) ->
 
 def health_weeks(con, account_ids: list[str] | None = None) -> pl.DataFrame:
     """Accounts and ARR per tier per week (the health distribution over time)."""
-    needs = ("mart_health_history", "stg_accounts")
+    needs = ("mart_health_history", "stg_accounts", "params")
     return _query(con, "q_portfolio_health_weeks", needs, HEALTH_WEEKS, account_ids)
 
 

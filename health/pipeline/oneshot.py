@@ -65,7 +65,7 @@ def detect_folder(
         con = db.connect(path, read_only=False)
         try:
             as_of = as_of or default_as_of(con)
-            run_steps(con, as_of, steps_through("int_event_days") + INPUTS)
+            run_steps(con, as_of, steps_through("events") + INPUTS)
             return detect_moments(load_inputs(con), as_of, params)
         finally:
             con.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from health import db, events
 from health.db.store import StoreError
+from health.pipeline import incremental
 
 # Build order, dbt-style layers: staging (views) -> intermediate -> marts. A name is a SQL file
 # in health/db/sql; "module:function" is a Python step called as function(con, as_of), for work
@@ -36,6 +37,7 @@ STEPS: list[str] = [
     "int_account_support_weeks",
     "int_account_people_weeks",
     "mart_account_features",
+    "scoring.step:refresh_model",
     "scoring.step:refresh_scores",
     "moments.detect:refresh_moments",
     "analytics.journey:refresh_milestones",
@@ -67,6 +69,7 @@ STEP_LABELS = {
     "int_account_support_weeks": "Following support week by week",
     "int_account_people_weeks": "Following people and champions week by week",
     "mart_account_features": "Assembling health signals",
+    "refresh_model": "Training the churn model (weekly)",
     "refresh_scores": "Scoring churn risk and health",
     "refresh_moments": "Detecting moments of truth",
     "refresh_milestones": "Mapping journey milestones",
@@ -98,9 +101,17 @@ def run_steps(
     progress: Callable[[str], None] | None = None,
     engine=None,
     manifest=None,
+    full: bool = False,
 ) -> None:
-    """Set the as-of date and build the given steps in order on an open, writable connection."""
-    con.execute("CREATE OR REPLACE TABLE params AS SELECT ?::DATE AS as_of", [as_of])
+    """Set the as-of date and build the given steps in order on an open, writable connection.
+
+    The weekly tables are computed again only from the first calendar week the new data can
+    change (params.rebuild_from; see health/pipeline/incremental.py), unless `full`."""
+    con.execute(
+        "CREATE OR REPLACE TABLE params AS SELECT ?::DATE AS as_of, ?::DATE AS rebuild_from",
+        [as_of, incremental.FULL],
+    )
+    since = incremental.FULL
     for step in steps:
         if progress:
             progress(step.split(":")[-1])
@@ -108,9 +119,16 @@ def run_steps(
             module, function = step.split(":")
             getattr(importlib.import_module(f"health.{module}"), function)(con, as_of)
         elif step == "events":
-            events.refresh_events(con, as_of, engine, manifest)
+            changed = events.refresh_events(con, as_of, engine, manifest)
+            if not full:
+                since = incremental.rebuild_from(con, as_of, changed)
+                con.execute("UPDATE params SET rebuild_from = ?", [since])
+        elif step in incremental.WEEKLY:
+            incremental.build_weekly(con, step, since)
         else:
             db.build(con, [step])
+    if set(incremental.WEEKLY) <= set(steps):
+        incremental.remember(con, as_of)
 
 
 def define_macros(con, as_of: dt.date) -> None:
@@ -160,13 +178,15 @@ def refresh(
     progress: Callable[[str], None] | None = None,
     check_range: bool = False,
     engine=None,
+    full: bool = False,
 ) -> dt.date:
     """Rebuild every derived table as of a date (default: the latest event) and publish it.
 
     `check_range`: refuse (RefreshError) an as-of date outside the data, as the CLI and the
     app do unless told otherwise; tests and backtests pick any date on purpose. `engine` runs
     the event layer (health/events): DuckDB on the loaded events by default, or a SparkEvents
-    reading the events where they are.
+    reading the events where they are. `full`: compute every week again (by default only the
+    weeks new data can change are, and the earlier ones are kept).
     """
     if not db.exists(path):
         raise RefreshError(
@@ -183,7 +203,7 @@ def refresh(
         if as_of is not None and check_range:
             check_as_of(con, as_of, manifest)
         as_of = as_of or default_as_of(con, manifest)
-        run_steps(con, as_of, STEPS, progress, engine, manifest)
+        run_steps(con, as_of, STEPS, progress, engine, manifest, full)
         if progress:
             progress("publish")  # the checkpoint and the atomic swap
         con.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from dataclasses import dataclass
 
 import polars as pl
 from threadpoolctl import threadpool_limits
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 # unless the data before its training date changed.
 RETRAIN_AFTER_DAYS = 7
 
+# params.rebuild_from on a full refresh (health/pipeline/incremental.py): score every week
+FULL = dt.date.min
+
 
 HISTORY_COLUMNS = (
     "account_id",
@@ -48,27 +52,55 @@ HISTORY_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class Trained:
+    """What the training step hands the scoring step: the model (None: the scorecard carries the
+    score), why not when there is none, and whether it was reused rather than trained now."""
+
+    fitted: Fitted | None
+    reason: str | None = None
+    tried: dict | None = None
+    reused: bool = False
+
+
+def fit(frame: pl.DataFrame, as_of: dt.date, reuse: Fitted | None = None) -> Trained:
+    """The churn model as of a date: `reuse` (see `reusable`) if given, else trained on the
+    features (the scorecard's components among them) of every week whose outcome is known."""
+    if reuse is not None:
+        return Trained(reuse, reused=True)
+    frame = _with_scorecard(frame, scorecard.config())
+    try:
+        # OpenMP threads fight over small data on a 2-core machine: one thread trains the
+        # gradient boosting ~15x faster here than the default two.
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return Trained(train(frame, as_of))
+    except NotEnoughHistory as exc:
+        return Trained(None, str(exc), getattr(exc, "card", None))
+    except Exception as exc:  # noqa: BLE001 - valid data never stops the scores: scorecard
+        log.warning("the churn model could not be trained", exc_info=True)
+        return Trained(None, f"the model could not be trained ({type(exc).__name__}: {exc})")
+
+
 def score(
-    frame: pl.DataFrame, as_of: dt.date, reuse: Fitted | None = None
+    frame: pl.DataFrame,
+    as_of: dt.date,
+    reuse: Fitted | None = None,
+    since: dt.date = FULL,
+    trained: Trained | None = None,
 ) -> tuple[pl.DataFrame, dict, Fitted | None]:
     """Health per account and week: the model's calibrated risk, or the scorecard in cold start.
 
     `reuse`: a model trained at most RETRAIN_AFTER_DAYS before (see `reusable`), scored with
-    instead of training anew."""
+    instead of training anew; `trained`: the training step's result (then neither trains).
+    `since`: score only the weeks from this day on (a model trains on every week all the same)."""
     card_cfg = scorecard.config()
-    frame = frame.hstack(scorecard.score(frame, card_cfg).drop("account_id", "week_end"))
-    fitted, tried = reuse, None
-    if fitted is None:
-        try:
-            # OpenMP threads fight over small data on a 2-core machine: one thread trains the
-            # gradient boosting ~15x faster here than the default two.
-            with threadpool_limits(limits=1, user_api="openmp"):
-                fitted = train(frame, as_of)
-        except NotEnoughHistory as exc:
-            fitted, reason, tried = None, str(exc), getattr(exc, "card", None)
-        except Exception as exc:  # noqa: BLE001 - valid data never stops the scores: scorecard
-            log.warning("the churn model could not be trained", exc_info=True)
-            fitted, reason = None, f"the model could not be trained ({type(exc).__name__}: {exc})"
+    known = frame["churned"].drop_nulls()
+    base = float(known.mean()) if known.sum() > 0 else card_cfg.base_rate
+    trained = trained or fit(frame, as_of, reuse)
+    fitted, reason, tried = trained.fitted, trained.reason, trained.tried
+    frame = frame.filter(pl.col("week_end") >= since)
+    if "scorecard_score" not in frame.columns:
+        frame = _with_scorecard(frame, card_cfg)
     if fitted is not None:
         risk = fitted.estimator.predict_proba(design(frame, fitted.numeric))[:, 1]
         decision = fitted.estimator.predict_proba(
@@ -85,8 +117,6 @@ def score(
         )
         card = fitted.card
     else:
-        known = frame["churned"].drop_nulls()
-        base = float(known.mean()) if known.sum() > 0 else card_cfg.base_rate
         frame = frame.with_columns(
             health_score=pl.col("scorecard_score"),
             churn_risk=scorecard.risk_from_health(pl.col("scorecard_score"), base),
@@ -104,7 +134,7 @@ def score(
             "score_note": f"scorecard: {reason}",
         }
     frame = frame.with_columns(tier=scorecard.tier(pl.col("health_score"), card_cfg))
-    if reuse is None:
+    if not trained.reused:
         card = {
             **card,
             "trained_as_of": str(as_of),
@@ -132,6 +162,11 @@ def score(
     return frame, card, fitted
 
 
+def _with_scorecard(frame: pl.DataFrame, card_cfg) -> pl.DataFrame:
+    """The scorecard's components and score beside the features (ranks within each week)."""
+    return frame.hstack(scorecard.score(frame, card_cfg).drop("account_id", "week_end"))
+
+
 def _summary(card: dict) -> str:
     bt, churned = card["backtest"], card["training_window"]["churned_accounts"]
     return (
@@ -142,27 +177,60 @@ def _summary(card: dict) -> str:
     )
 
 
-def refresh_scores(con, as_of: dt.date) -> None:
-    """Refresh step: score every account and week, write the health tables, the model card and
-    the model's out-of-time backtest predictions (model_backtest, the renewal track record's)."""
+# The training step's result for the scoring step of the same refresh, by connection and date:
+# the features it read stay loaded for scoring instead of being read again.
+_TRAINED: dict[tuple[int, dt.date], tuple[pl.DataFrame, Trained]] = {}
+
+
+def refresh_model(con, as_of: dt.date) -> None:
+    """Refresh step: the churn model, the saved one while it may score this date (`reusable`:
+    retrained weekly), else trained anew on the features the refresh built."""
     frame = features.load(con)
+    reuse = reusable(con, db.published_file(con), frame, as_of)
+    _TRAINED.clear()  # one refresh at a time per process: never hand on an older one's model
+    _TRAINED[(id(con), as_of)] = (frame, fit(frame, as_of, reuse))
+
+
+def refresh_scores(con, as_of: dt.date) -> None:
+    """Refresh step: score the weeks to compute again (every week on a full refresh), write the
+    health tables, the model card (and save a model trained by `refresh_model`) and the model's
+    out-of-time backtest predictions (model_backtest, the renewal track record's).
+
+    A past week's score stays as it was computed then: history is what the health looked like
+    at the time, and a retrained model does not rewrite it (`refresh --full` does)."""
+    if (id(con), as_of) not in _TRAINED:
+        refresh_model(con, as_of)
+    frame, trained = _TRAINED.pop((id(con), as_of))
+    since = _since(con)
     database = db.published_file(con)
-    reuse = reusable(con, database, frame, as_of)
-    frame, card, fitted = score(frame, as_of, reuse)
-    backtest = backtest_rows(fitted, frame)
+    backtest = backtest_rows(trained.fitted, frame)  # every week, before `score` keeps the new
+    frame, card, fitted = score(frame, as_of, since=since, trained=trained)
     frame = _renewal_now(con, frame, as_of)
     frame = frame.with_columns(drivers=drivers.explain(frame))
-    if reuse is None:
+    if not trained.reused:
         try:
             card = model_store.save(database, fitted.estimator if fitted else None, card)
         except OSError as exc:  # a read-only models folder must not stop the refresh
             log.warning("could not save the model for %s: %s", database, exc)
-    db.write_frame(con, "mart_health_history", frame.select(HISTORY_COLUMNS))
+    if since == FULL:
+        db.write_frame(con, "mart_health_history", frame.select(HISTORY_COLUMNS))
+    else:
+        con.execute("DELETE FROM mart_health_history WHERE week_end >= ?", [since])
+        with db.registered(con, "_new_history", frame.select(HISTORY_COLUMNS)):
+            con.execute("INSERT INTO mart_health_history BY NAME SELECT * FROM _new_history")
     db.write_frame(con, "mart_account_health", current(con, frame, as_of))
     db.write_frame(con, "model_backtest", backtest, BACKTEST_TYPES)
     con.execute(
         "CREATE OR REPLACE TABLE model_card AS SELECT ?::VARCHAR AS card", [json.dumps(card)]
     )
+
+
+def _since(con) -> dt.date:
+    """The first week to score again (params.rebuild_from), or FULL without a stored history."""
+    if not db.table_exists(con, "mart_health_history"):
+        return FULL
+    row = con.execute("select rebuild_from from params").fetchone()
+    return row[0] if row and row[0] is not None else FULL
 
 
 def reusable(con, database, frame: pl.DataFrame, as_of: dt.date) -> Fitted | None:
@@ -208,10 +276,18 @@ def _renewal_now(con, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
 
 
 def current(con, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    """The as-of week's rows (accounts active at the as-of date) with what changed in 4 weeks."""
+    """The as-of date's rows (accounts active at the as-of date) with what changed since the
+    calendar week 4 weeks before."""
     comps = list(scorecard.COMPONENTS)
     now = frame.filter(pl.col("week_end") == as_of)
-    before = frame.filter(pl.col("week_end") == as_of - dt.timedelta(days=28)).select(
+    # 4 weeks ago: the calendar week 4 weeks before the as-of date's, named by its Sunday
+    week_4w_ago = as_of - dt.timedelta(days=as_of.weekday() + 22)
+    earlier = db.run(
+        con,
+        f"select {', '.join(HISTORY_COLUMNS)} from mart_health_history where week_end = $w",
+        w=week_4w_ago,
+    )
+    before = earlier.select(
         "account_id",
         pl.col("health_score").alias("health_4w_ago"),
         pl.col("drivers").alias("drivers_4w_ago"),

@@ -75,25 +75,71 @@ def _layout(fig: go.Figure, title: str, height: int = 320) -> go.Figure:
     return fig
 
 
+def partial(frame: pl.DataFrame) -> list[bool]:
+    """Per row, whether its calendar week is the as-of date's, not over yet (week to date)."""
+    if "is_partial" not in frame.columns:
+        return [False] * frame.height
+    return frame["is_partial"].fill_null(False).to_list()
+
+
+def mark_week_to_date(fig: go.Figure, frame: pl.DataFrame) -> None:
+    """A dotted line and a "week to date" label at the partial week: its figures will grow."""
+    weeks = zip(frame["week_end"].to_list(), partial(frame), strict=True)
+    days = sorted({d for d, p in weeks if p})
+    for day in days:
+        fig.add_vline(x=day, line_dash="dot", line_color=MUTED, line_width=1)
+        # inside the plot, left of the line: the legend sits above the top right corner
+        fig.add_annotation(
+            x=day,
+            y=1,
+            yref="paper",
+            text="week to date",
+            showarrow=False,
+            xanchor="right",
+            yanchor="top",
+            font={"size": 11, "color": MUTED},
+        )
+
+
 def weekly_activity(frame: pl.DataFrame) -> go.Figure:
-    """Events per week (bars) and accounts active that week (line)."""
+    """Events per calendar week (bars) and accounts active that week (line); the week to date
+    is drawn lighter and dotted, as its figures are not complete."""
     fig = go.Figure()
+    part = partial(frame)
     fig.add_bar(
         x=frame["week_end"].to_list(),
         y=frame["events"].to_list(),
         name="Events",
         marker_color=ACCENT,
-        hovertemplate="%{y:,} events<extra></extra>",
+        marker_opacity=[0.4 if p else 1.0 for p in part],
+        customdata=["week to date" if p else "week" for p in part],
+        hovertemplate="%{y:,} events (%{customdata})<extra></extra>",
     )
+    whole = frame.filter(~pl.Series(part, dtype=pl.Boolean)) if frame.height else frame
     fig.add_scatter(
-        x=frame["week_end"].to_list(),
-        y=frame["active_accounts"].to_list(),
+        x=whole["week_end"].to_list(),
+        y=whole["active_accounts"].to_list(),
         name="Active accounts",
         yaxis="y2",
         mode="lines",
         line={"color": "#f97316", "width": 2},
         hovertemplate="%{y:,} active accounts<extra></extra>",
     )
+    if any(part):
+        # the week to date joins the line dotted: a drop there is the week not being over
+        tail = frame.tail(2) if whole.height else frame.tail(1)
+        fig.add_scatter(
+            x=tail["week_end"].to_list(),
+            y=tail["active_accounts"].to_list(),
+            name="Active accounts, week to date",
+            yaxis="y2",
+            mode="lines+markers",
+            line={"color": "#f97316", "width": 2, "dash": "dot"},
+            marker={"symbol": "circle-open"},
+            showlegend=False,
+            hovertemplate="%{y:,} active accounts (week to date)<extra></extra>",
+        )
+    mark_week_to_date(fig, frame)
     fig.update_layout(
         xaxis_title="Week ending",
         yaxis={"title": "Events per week", "rangemode": "tozero"},
@@ -145,6 +191,7 @@ def timeline(
             y=part["events"].to_list(),
             name=html(feature),
             marker_color=FEATURE_PALETTE[i % len(FEATURE_PALETTE)],
+            marker_opacity=[0.4 if p else 1.0 for p in partial(part)],
             legendgroup="features",
             hovertemplate=f"{html(feature)}: %{{y:,}} events<extra></extra>",
             row=1,
@@ -155,13 +202,23 @@ def timeline(
             x=health["week_end"].to_list(),
             y=health["health_score"].to_list(),
             mode="lines+markers",
-            marker={"color": [COLORS.get(t, MUTED) for t in health["tier"].to_list()], "size": 5},
+            marker={
+                "color": [COLORS.get(t, MUTED) for t in health["tier"].to_list()],
+                "size": 5,
+                # the week to date: an open marker, as the week is not over
+                "symbol": ["circle-open" if p else "circle" for p in partial(health)],
+            },
             line={"color": MUTED, "width": 1.5},
             name="Health",
             showlegend=False,
-            customdata=health.select(pl.col("tier").str.replace_all("_", " "), "churn_risk").rows(),
+            customdata=[
+                ((tier or "").replace("_", " "), risk, " (week to date)" if p else "")
+                for (tier, risk), p in zip(
+                    health.select("tier", "churn_risk").rows(), partial(health), strict=True
+                )
+            ],
             hovertemplate="health %{y:.0f} (%{customdata[0]}), "
-            "churn risk %{customdata[1]:.0%}<extra></extra>",
+            "churn risk %{customdata[1]:.0%}%{customdata[2]}<extra></extra>",
             row=2,
             col=1,
         )

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from health.app.charts.base import ACCENT, COLORS, MUTED, _layout
+from health.app.charts.base import ACCENT, COLORS, MUTED, _layout, mark_week_to_date
 
 TIERS = ("at_risk", "watch", "healthy")
 TIER_LABELS = {"at_risk": "At risk", "watch": "Watch", "healthy": "Healthy"}
@@ -52,6 +52,7 @@ def health_over_time(frame: pl.DataFrame, measure: str = "accounts") -> go.Figur
             if is_arr
             else f"{label}: %{{y:,}} accounts<extra></extra>",
         )
+    mark_week_to_date(fig, frame)
     fig.update_layout(
         legend_traceorder="normal",
         xaxis_title="Week ending",

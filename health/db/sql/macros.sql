@@ -1,5 +1,6 @@
--- the week a day falls in: weeks end on the as-of date's weekday, so "last 4 weeks" is exactly 28 days
-CREATE OR REPLACE MACRO week_end(d, as_of) AS (as_of - (7 * (date_diff('day', d::date, as_of) // 7))::INTEGER)::date;
+-- the week a day falls in: ISO calendar weeks (Monday to Sunday), named by their Sunday; the week
+-- holding the as-of date ends on it (partial, week to date), so no week ends after the as-of date
+CREATE OR REPLACE MACRO week_end(d, as_of) AS least((date_trunc('week', d::date) + INTERVAL 6 DAY)::date, as_of::date);
 -- one row per account asked for (NULL list = all), with its group under the breakdown: the one
 -- place that maps an account to its group. `breakdown` is an allow-listed name, checked in
 -- health/analytics/metrics.py (BREAKDOWNS); NULL puts every account in 'All'.

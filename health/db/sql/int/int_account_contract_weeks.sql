@@ -1,6 +1,10 @@
 -- one row per account per week with a contract line started by week_end: the contract then (sums over its open lines), and 90 days before
 with
-    weeks as (select account_id, week_end from int_account_weeks),
+    -- the weeks a refresh computes (params.rebuild_from on; the earlier are kept)
+    weeks as (
+        select account_id, week_end from int_account_weeks
+        where week_end >= (select rebuild_from from params)
+    ),
     spans as (
         select
             *,

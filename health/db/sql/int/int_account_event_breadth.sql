@@ -1,23 +1,43 @@
--- one row per account per week: distinct event types used in the 28 days to week_end, and ever
+-- one row per account per calendar week (the last to the as-of date): distinct event types used in the 28 days to week_end, and ever
 with
     event_days as (select * from int_event_days),
-    weeks as (select account_id, week_end from int_account_weeks),
     params as (select * from params),
+    all_weeks as (select account_id, week_end from int_account_weeks),
+    -- the weeks a refresh computes (params.rebuild_from on; the earlier are kept)
+    weeks as (select * from all_weeks where week_end >= (select rebuild_from from params)),
+    first_row as (select account_id, min(week_end) as w0 from weeks group by all),
     event_weeks as (
         select distinct e.account_id, e.event, week_end(e.day, p.as_of) as week_end
         from event_days as e, params as p
+        where e.day >= p.rebuild_from - 28
     ),
+    -- Sundays: the 28 days to one are its calendar week and the three before
     recent as (
         select
             account_id,
             (week_end + (7 * k)::integer)::date as week_end,
             count(distinct event) as event_types_28d
-        from event_weeks, range(0, 4) as r(k)
+        from event_weeks, range(0, 4) as r(k), params as p
+        where event_weeks.week_end < p.as_of and week_end + (7 * k)::integer < p.as_of
         group by account_id, (week_end + (7 * k)::integer)::date
+        union all
+        -- the as-of date: exactly the 28 days to it, from the daily rows
+        select e.account_id, p.as_of as week_end, count(distinct e.event) as event_types_28d
+        from event_days as e, params as p
+        where e.day > p.as_of - 28 and e.day <= p.as_of
+        group by all
     ),
+    -- Each event's first week (in the account's weeks); one first before the weeks computed
+    -- counts in the first of them, so the running sum starts where the kept weeks left off.
     firsts as (
-        select account_id, first_week as week_end, count(*) as new_types
-        from (select account_id, event, min(week_end) as first_week from event_weeks group by all)
+        select f.account_id, greatest(f.week_end, r.w0) as week_end, count(*) as new_types
+        from (
+            select e.account_id, e.event, week_end(min(e.day), any_value(p.as_of)) as week_end
+            from event_days as e, params as p
+            group by e.account_id, e.event
+        ) as f
+        semi join all_weeks as w on w.account_id = f.account_id and w.week_end = f.week_end
+        join first_row as r on r.account_id = f.account_id
         group by all
     )
 select

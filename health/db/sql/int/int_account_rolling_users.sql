@@ -1,10 +1,14 @@
--- one row per account per week with any user activity in the 56 days to week_end: distinct users active
+-- one row per account per week (Sundays, and the as-of date) with any user activity in the 56 days to week_end: distinct users active in the 7 and 28 days to it and the 28 before
 with
     user_days as (select * from int_user_days),
     params as (select * from params),
+    -- complete calendar weeks only: a Sunday's windows are whole weeks (7, 28, 56 days)
     user_weeks as (
         select distinct u.account_id, u.user_id, week_end(u.day, p.as_of) as week_end
         from user_days as u, params as p
+        where week_end(u.day, p.as_of) < p.as_of
+            -- the windows of the weeks a refresh computes (the earlier are kept)
+            and u.day >= p.rebuild_from - 56
     ),
     -- a user active in week w counts in the rolling windows of weeks w .. w+7
     spread as (
@@ -20,14 +24,32 @@ with
             bool_or(k = 0) as in_7d,
             bool_or(k < 4) as in_28d,
             bool_or(k >= 4) as in_prev_28d
-        from spread
+        from spread, params as p
+        where spread.week_end < p.as_of and spread.week_end >= p.rebuild_from
         group by account_id, user_id, week_end
+    ),
+    weekly as (
+        select
+            account_id,
+            week_end,
+            count(*) filter (where in_7d) as users_7d,
+            count(*) filter (where in_28d) as users_28d,
+            count(*) filter (where in_prev_28d) as users_prev_28d
+        from user_windows
+        group by all
+    ),
+    -- the as-of date: exact trailing windows of 7, 28 and the 28 days before, from the daily rows
+    today as (
+        select
+            u.account_id,
+            p.as_of as week_end,
+            count(distinct u.user_id) filter (where u.day > p.as_of - 7) as users_7d,
+            count(distinct u.user_id) filter (where u.day > p.as_of - 28) as users_28d,
+            count(distinct u.user_id) filter (where u.day <= p.as_of - 28) as users_prev_28d
+        from user_days as u, params as p
+        where u.day > p.as_of - 56 and u.day <= p.as_of
+        group by all
     )
-select
-    account_id,
-    week_end,
-    count(*) filter (where in_7d) as users_7d,
-    count(*) filter (where in_28d) as users_28d,
-    count(*) filter (where in_prev_28d) as users_prev_28d
-from user_windows
-group by all
+select * from weekly
+union all
+select * from today

@@ -1,6 +1,7 @@
--- one row per account per week: product usage, support, voice of customer and CSM touchpoints
+-- one row per account per calendar week (the last one partial, to the as-of date): product usage, support, voice of customer and CSM touchpoints
 with
-    weeks as (select * from int_weeks),
+    -- the weeks a refresh computes (params.rebuild_from on; the earlier are kept)
+    weeks as (select * from int_weeks where week_end >= (select rebuild_from from params)),
     params as (select * from params),
     days as (select * from int_account_days),
     user_days as (select * from int_user_days),
@@ -11,26 +12,29 @@ with
     usage as (
         select d.account_id, week_end(d.day, p.as_of) as week_end,
             sum(d.events) as events, count(*) as active_days, sum(d.value) as value
-        from days as d, params as p group by all
+        from days as d, params as p where d.day >= p.rebuild_from group by all
     ),
     users as (
         select u.account_id, week_end(u.day, p.as_of) as week_end,
             count(distinct u.user_id) as active_users
-        from user_days as u, params as p group by all
+        from user_days as u, params as p where u.day >= p.rebuild_from group by all
     ),
     features as (
-        select account_id, week_end, count(*) as features_used from feature_weeks group by all
+        select f.account_id, f.week_end, count(*) as features_used
+        from feature_weeks as f, params as p
+        where f.week_end >= p.rebuild_from
+        group by all
     ),
     support as (
         select t.account_id, week_end(t.opened_at::date, p.as_of) as week_end,
             count(*) as tickets_opened,
             count(*) filter (where t.priority in ('high', 'urgent')) as urgent_opened
-        from tickets as t, params as p group by all
+        from tickets as t, params as p where t.opened_at >= p.rebuild_from group by all
     ),
     voice as (
         select s.account_id, week_end(s.responded_at::date, p.as_of) as week_end,
             count(*) as nps_answers, avg(s.score) as nps_avg
-        from surveys as s, params as p group by all
+        from surveys as s, params as p where s.responded_at >= p.rebuild_from group by all
     ),
     cs as (
         select t.account_id, week_end(t.occurred_at::date, p.as_of) as week_end,
@@ -38,13 +42,14 @@ with
             count(*) filter (where t.sentiment = 'green') as green,
             count(*) filter (where t.sentiment = 'yellow') as yellow,
             count(*) filter (where t.sentiment = 'red') as red
-        from touchpoints as t, params as p group by all
+        from touchpoints as t, params as p where t.occurred_at >= p.rebuild_from group by all
     )
 select
     w.account_id,
     w.week_end,
-    w.weeks_ago,
     w.age_weeks,
+    w.days_in_week,
+    w.is_partial,
     coalesce(u.events, 0) as events,
     coalesce(u.active_days, 0) as active_days,
     coalesce(au.active_users, 0) as active_users,

@@ -1,7 +1,11 @@
 -- one row per feature per week: accounts that had used it by week_end, and whether it is core then
 with
     feature_weeks as (select * from int_feature_weeks),
-    week_ends as (select distinct week_end from int_account_weeks),
+    -- the weeks a refresh computes (the earlier are kept)
+    week_ends as (
+        select distinct week_end from int_account_weeks
+        where week_end >= (select rebuild_from from params)
+    ),
     first_use as (
         select account_id, feature, min(week_end) as first_week from feature_weeks group by all
     ),

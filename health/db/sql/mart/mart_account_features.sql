@@ -1,7 +1,14 @@
--- one row per account per week_end while the account is active: health features from data up to that week_end only
+-- one row per account per week_end (each calendar week's Sunday, and the as-of date: features over exact trailing days) while the account is active: health features from data up to that week_end only
 with
     accounts as (select * from stg_accounts),
-    weeks as (select * from int_account_weeks),
+    all_weeks as (select account_id, week_end from int_account_weeks),
+    -- The weeks a refresh computes (params.rebuild_from on; the earlier are kept) and the 11
+    -- before them that their windows reach. What builds up over all weeks (first uses, the last
+    -- active day, the peak of users) carries what came before them into the first.
+    weeks as (
+        select * from int_account_weeks where week_end >= (select rebuild_from - 84 from params)
+    ),
+    first_row as (select account_id, min(week_end) as w0 from weeks group by all),
     days as (select * from int_account_days),
     feature_weeks as (select * from int_feature_weeks),
     rolling_users as (select * from int_account_rolling_users),
@@ -23,29 +30,66 @@ with
             (select min(occurred_at)::date from stg_touchpoints) as touches_from
     ),
     last_active as (
-        select d.account_id, week_end(d.day, p.as_of) as week_end, max(d.day) as last_day
-        from days as d, params as p
+        select d.account_id, greatest(d.week_end, r.w0) as week_end, max(d.day) as last_day
+        from (select *, week_end(day, (select as_of from params)) as week_end from days) as d
+        semi join all_weeks as w on w.account_id = d.account_id and w.week_end = d.week_end
+        join first_row as r on r.account_id = d.account_id
         group by all
     ),
     first_features as (
-        select account_id, first_week as week_end, count(*) as new_features
+        select f.account_id, greatest(f.first_week, r.w0) as week_end, count(*) as new_features
         from (
             select account_id, feature, min(week_end) as first_week from feature_weeks group by all
-        )
+        ) as f
+        semi join all_weeks as w on w.account_id = f.account_id and w.week_end = f.first_week
+        join first_row as r on r.account_id = f.account_id
         group by all
     ),
-    usage as (
+    peak_before as (
+        select u.account_id, max(u.users_28d) as peak_users_28d
+        from rolling_users as u
+        semi join all_weeks as w on w.account_id = u.account_id and w.week_end = u.week_end
+        join first_row as r on r.account_id = u.account_id
+        where u.week_end < r.w0
+        group by all
+    ),
+    -- The as-of date's windows: exactly the 7, 28 and 84 days to it, from the daily rows (a
+    -- Sunday's are its calendar week and the ones before, summed over the weekly rows).
+    usage_now as (
+        select
+            d.account_id,
+            p.as_of as week_end,
+            sum(d.events) filter (where d.day > p.as_of - 7) as events_7d,
+            sum(d.events) filter (where d.day > p.as_of - 28) as events_28d,
+            sum(d.events) filter (where d.day <= p.as_of - 28 and d.day > p.as_of - 56)
+                as events_prev_28d,
+            sum(d.events) as events_84d,
+            count(*) filter (where d.day > p.as_of - 28) as active_days_28d
+        from days as d
+        join accounts as a using (account_id)
+        cross join params as p
+        -- from the signup's calendar week on, as the weekly rows count
+        where d.day > p.as_of - 84 and d.day <= p.as_of
+            and d.day >= date_trunc('week', a.signup_date)
+        group by all
+    ),
+    usage_weeks as (
         select
             w.account_id,
             w.week_end,
             w.events as events_7d,
             sum(w.events) over w4 as events_28d,
             sum(w.events) over prev4 as events_prev_28d,
+            -- the 28 days before the last 28 reach back to a week since signup
+            count(*) over (
+                partition by w.account_id order by w.week_end rows 4 preceding
+            ) = 5 as has_prev_28d,
             sum(w.events) over w12 as events_84d,
             sum(w.active_days) over w4 as active_days_28d,
             sum(coalesce(f.new_features, 0)) over wall as features_ever,
             max(l.last_day) over wall as last_active_day,
-            max(coalesce(r.users_28d, 0)) over wall as peak_users_28d,
+            greatest(max(coalesce(r.users_28d, 0)) over wall, coalesce(b.peak_users_28d, 0))
+                as peak_users_28d,
             r.users_7d,
             r.users_28d,
             r.users_prev_28d
@@ -53,6 +97,7 @@ with
         left join last_active as l using (account_id, week_end)
         left join first_features as f using (account_id, week_end)
         left join rolling_users as r using (account_id, week_end)
+        left join peak_before as b using (account_id)
         window
             wall as (partition by w.account_id order by w.week_end rows unbounded preceding),
             w4 as (
@@ -67,6 +112,22 @@ with
                 partition by w.account_id order by w.week_end
                 rows between 11 preceding and current row
             )
+    ),
+    usage as (
+        select
+            u.* replace (
+                case when now then coalesce(n.events_7d, 0) else u.events_7d end as events_7d,
+                case when now then coalesce(n.events_28d, 0) else u.events_28d end as events_28d,
+                case
+                    when not now then u.events_prev_28d
+                    when has_prev_28d then coalesce(n.events_prev_28d, 0)
+                end as events_prev_28d,
+                case when now then coalesce(n.events_84d, 0) else u.events_84d end as events_84d,
+                case when now then coalesce(n.active_days_28d, 0) else u.active_days_28d end
+                    as active_days_28d
+            )
+        from (select *, week_end = (select as_of from params) as now from usage_weeks) as u
+        left join usage_now as n using (account_id, week_end)
     ),
     joined as (
         select
@@ -125,7 +186,8 @@ with
         left join event_breadth as e using (account_id, week_end)
         left join support as t using (account_id, week_end)
         left join people as p using (account_id, week_end)
-        where a.churn_date is null or u.week_end < a.churn_date
+        where (a.churn_date is null or u.week_end < a.churn_date)
+            and u.week_end >= (select rebuild_from from params)
     ),
     sized as (
         select

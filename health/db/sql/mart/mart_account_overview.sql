@@ -2,15 +2,18 @@
 with
     accounts as (select * from stg_accounts),
     params as (select * from params),
-    weeks as (select * from int_account_weeks),
+    days as (select * from int_account_days),
     user_days as (select * from int_user_days),
     subscriptions as (select * from stg_subscriptions),
+    -- exact trailing days to the as-of date (not calendar weeks)
     activity as (
         select
-            account_id,
-            sum(events) filter (where weeks_ago < 4) as events_28d,
-            sum(events) filter (where weeks_ago between 4 and 7) as events_prev_28d
-        from weeks group by all
+            d.account_id,
+            sum(d.events) filter (where d.day > p.as_of - 28) as events_28d,
+            sum(d.events) filter (where d.day <= p.as_of - 28) as events_prev_28d
+        from days as d, params as p
+        where d.day > p.as_of - 56 and d.day <= p.as_of
+        group by all
     ),
     users as (
         select

@@ -1,11 +1,13 @@
--- one row per group per as-of week per lifecycle status: users (dormant negative)
+-- one row per group per calendar week (the last one to the as-of date, partial) per lifecycle status: users (dormant negative)
 with
     params as (select * from params),
     user_days as (select * from int_user_days),
     -- The accounts asked for, each with its group (see accounts_by in macros.sql).
     scope as (select * from accounts_by($by, $segments, $account_ids)),
     active as (
-        select distinct s."group", d.user_id, date_diff('day', d.day, p.as_of) // 7 as weeks_ago
+        -- calendar weeks back from the as-of date's week (0: the week to date)
+        select distinct s."group", d.user_id,
+            (date_trunc('week', p.as_of)::date - date_trunc('week', d.day)::date) // 7 as weeks_ago
         from user_days as d
         join scope as s using (account_id)
         cross join params as p
@@ -43,8 +45,10 @@ with
     )
 select
     g."group",
-    (p.as_of - (7 * k.weeks_ago)::integer)::date as week_end,
+    least((date_trunc('week', p.as_of)::date - (7 * k.weeks_ago)::integer + 6)::date, p.as_of)
+        as week_end,
     k.weeks_ago,
+    k.weeks_ago = 0 and isodow(p.as_of) <> 7 as is_partial,
     st.status,
     coalesce(l.users, 0) as users
 from (select distinct "group" from firsts) as g

@@ -1,0 +1,180 @@
+"""Incremental refresh: the first calendar week a refresh must compute again, and keeping the rest.
+
+Past calendar weeks never change when a day is added, so a refresh after new data recomputes
+only the weeks from the first one the change can reach: the week of the last refresh's as-of
+date (it was partial), of the first changed event day (from the events' manifests), and of the
+first changed row in any other source (each source's rows compared with a copy kept by the last
+refresh). Anything else (another version of the SQL or the settings, an earlier as-of date, a
+table missing) rebuilds everything, as `refresh --full` does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+from health import db
+
+# The weekly tables, one row per (…, week_end): rows before the first week to compute are kept.
+WEEKLY: tuple[str, ...] = (
+    "int_weeks",
+    "int_feature_weeks",
+    "int_account_weeks",
+    "int_account_rolling_users",
+    "int_core_features",
+    "int_account_feature_breadth",
+    "int_account_event_breadth",
+    "int_account_contract_weeks",
+    "int_account_support_weeks",
+    "int_account_people_weeks",
+    "mart_account_features",
+)
+
+# Per source: its key, its dates, and the columns the weekly tables read. A changed row counts
+# from the earliest of its dates that changed (any other column: the earliest of its dates).
+# `always`: a date that, when empty, means "from the start" (a user with no creation date).
+SOURCES: dict[str, dict] = {
+    "stg_accounts": {
+        "key": ("account_id",),
+        "dates": ("signup_date", "churn_date"),
+        "other": ("plan", "segment"),
+    },
+    "stg_users": {
+        "key": ("user_id",),
+        "dates": ("created_at", "deactivated_at"),
+        "other": ("account_id", "is_champion"),
+        "always": "created_at",
+    },
+    "stg_subscriptions": {
+        "key": ("account_id", "start_date"),
+        "dates": ("start_date", "end_date", "term_end"),
+        "other": ("mrr", "seats", "plan", "lines", "term_months"),
+        # the day the plan was chosen is older than the line: a change counts from the line
+        "follows": {"plan_since": "start_date"},
+    },
+    "stg_tickets": {
+        "key": ("ticket_id",),
+        "dates": ("opened_at", "closed_at"),
+        "other": ("account_id", "priority"),
+        # a satisfaction score counts in the week its ticket closed
+        "follows": {"csat": "closed_at"},
+    },
+    "stg_surveys": {
+        "key": ("account_id", "user_id", "responded_at"),
+        "dates": ("responded_at",),
+        "other": ("score",),
+    },
+    "stg_touchpoints": {
+        "key": ("account_id", "occurred_at", "kind"),
+        "dates": ("occurred_at",),
+        "other": ("sentiment",),
+    },
+}
+
+SEEN = "refresh_seen_"  # prefix of the copies kept for the next refresh's comparison
+FULL = dt.date.min  # params.rebuild_from of a full rebuild: every week
+
+
+def fingerprint() -> str:
+    """The SQL and the settings the tables were built by: another version rebuilds them all."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for folder in (root / "db" / "sql", root / "config"):
+        for path in sorted(folder.rglob("*")):
+            if path.suffix in (".sql", ".toml"):
+                digest.update(path.relative_to(root).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _columns(spec: dict) -> list[str]:
+    follows = tuple(spec.get("follows", {}))
+    return list(dict.fromkeys((*spec["key"], *spec["dates"], *spec["other"], *follows)))
+
+
+def _first_changed(con, source: str, spec: dict) -> dt.date | None:
+    """The first day a source's rows differ from the copy the last refresh kept (None: same)."""
+    cols = ", ".join(_columns(spec))
+    first_key = spec["key"][0]
+    key = " and ".join(f"o.{k} is not distinct from n.{k}" for k in spec["key"])
+
+    def day(side: str, d: str) -> str:
+        # an empty `always` date means from the start: the first day there is
+        start = "'0001-01-01'::date"
+        return (
+            f"coalesce({side}.{d}::date, {start})"
+            if d == spec.get("always")
+            else f"{side}.{d}::date"
+        )
+
+    def every(side: str) -> str:
+        return f"least({', '.join(day(side, d) for d in spec['dates'])})"
+
+    follows = {d: d for d in spec["dates"]} | spec.get("follows", {})
+    moved = ", ".join(
+        f"case when o.{c} is distinct from n.{c} then least({day('o', d)}, {day('n', d)}) end"
+        for c, d in follows.items()
+    )
+    same_other = " and ".join(f"o.{c} is not distinct from n.{c}" for c in spec["other"])
+    text = f"""
+        with
+            o as (select {cols} from {SEEN}{source} except all select {cols} from {source}),
+            n as (select {cols} from {source} except all select {cols} from {SEEN}{source})
+        select min(case
+            when o.{first_key} is null then {every("n")}
+            when n.{first_key} is null then {every("o")}
+            when {same_other} then least({moved})
+            else least({every("o")}, {every("n")})
+        end)
+        from o full join n on {key}
+    """
+    return con.execute(text).fetchone()[0]
+
+
+def rebuild_from(con, as_of: dt.date, events_since: dt.date | None) -> dt.date:
+    """The Monday of the first week to compute again, or FULL to rebuild every week."""
+    meta = dict(con.execute("select key, value from meta").fetchall())
+    last = meta.get("weeks_as_of")
+    if (
+        events_since is None
+        or last is None
+        or meta.get("weeks_fingerprint") != fingerprint()
+        or not all(db.table_exists(con, t) for t in WEEKLY)
+        or not all(db.table_exists(con, SEEN + s) for s in SOURCES)
+    ):
+        return FULL
+    last = dt.date.fromisoformat(last)
+    if as_of < last:
+        return FULL
+    firsts = [last, events_since]
+    for source, spec in SOURCES.items():
+        day = _first_changed(con, source, spec)
+        if day is not None:
+            firsts.append(day)
+    first = min(firsts)
+    return first - dt.timedelta(days=first.weekday())
+
+
+def build_weekly(con, name: str, since: dt.date) -> None:
+    """Build a weekly table: whole, or only its weeks from `since` on, keeping the earlier."""
+    if since == FULL or not db.table_exists(con, name):
+        db.build(con, [name])
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _weeks_new AS {db.sql(name)}")
+    con.execute(f"DELETE FROM {name} WHERE week_end >= ?", [since])
+    con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _weeks_new WHERE week_end >= ?", [since])
+    con.execute("DROP TABLE _weeks_new")
+
+
+def remember(con, as_of: dt.date) -> None:
+    """Keep what the next refresh compares with: the sources' rows and the SQL's version."""
+    for source, spec in SOURCES.items():
+        con.execute(
+            f"CREATE OR REPLACE TABLE {SEEN}{source} AS SELECT {', '.join(_columns(spec))} "
+            f"FROM {source}"
+        )
+    con.execute(
+        "INSERT OR REPLACE INTO meta VALUES ('weeks_as_of', ?), ('weeks_fingerprint', ?)",
+        [as_of.isoformat(), fingerprint()],
+    )
