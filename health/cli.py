@@ -390,8 +390,8 @@ def actions(
     """Write today's suggested actions (as of the last refresh), highest priority first.
 
     Open actions within each CSM's daily budget, with statuses from the action log. Columns:
-    action_id, account_id, account, owner, rank_for_owner, dollars_at_stake, due_on, title, reason, evidence,
-    questions_or_recognition, email_subject.
+    action_id, account_id, account, owner, rank_for_owner, dollars_at_stake, due_on, title,
+    reason, evidence, questions_or_recognition, email_subject.
     """
     from health.actions import log as action_log
     from health.actions import suggest as acts
