@@ -161,7 +161,7 @@ def published_file(con) -> Path | None:
     """The database file a connection's work will be published as: its own file, without the
     `.tmp-<pid>` suffix of a `writing` copy; None in memory."""
     row = con.execute(
-        "select path from duckdb_databases() where database_name = current_database()"
+        "select path from duckdb_databases() where database_name = ?", [store.home(con)]
     ).fetchall()
     if not row or not row[0][0]:
         return None

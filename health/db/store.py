@@ -110,10 +110,19 @@ def publish(con, *, write: bool) -> None:
     con.execute("CHECKPOINT store")
 
 
+def home(con) -> str:
+    """The database holding the data: `warehouse` on a reader (whose own catalog is in memory
+    and first in its search path, for the macros), else the connection's own."""
+    readers = con.execute(
+        "SELECT 1 FROM duckdb_databases() WHERE database_name = 'warehouse'"
+    ).fetchall()
+    return "warehouse" if readers else con.execute("SELECT current_database()").fetchone()[0]
+
+
 def _meta(con) -> dict[str, str]:
     hit = con.execute(
-        "SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND table_name = 'meta'"
+        "SELECT 1 FROM duckdb_tables() WHERE database_name = ? AND table_name = 'meta'",
+        [home(con)],
     ).fetchall()
     return dict(con.execute("SELECT key, value FROM meta").fetchall()) if hit else {}
 
@@ -121,8 +130,9 @@ def _meta(con) -> dict[str, str]:
 def _has_own_events(con) -> bool:
     return bool(
         con.execute(
-            "SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = 'main' AND table_name = 'events'"
+            "SELECT 1 FROM duckdb_tables() WHERE database_name = ? "
+            "AND schema_name = 'main' AND table_name = 'events'",
+            [home(con)],
         ).fetchall()
     )
 
