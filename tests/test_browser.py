@@ -264,5 +264,7 @@ def test_a_sign_in_survives_a_reload_in_a_cookie_and_never_in_the_url(warehouse,
         page.wait_for_function(f"!document.cookie.includes('{COOKIE}=')", timeout=30_000)
         page.reload()
         wait_for_page(page)
+        # The form comes with the script's rerun after the cookie check: wait for it, not a time.
+        page.get_by_label("Username").wait_for(timeout=30_000)
         assert page.get_by_label("Username").count() == 1 and signed_in_as(page) == ""
         assert "session=" not in page.url
