@@ -128,18 +128,19 @@ def main() -> None:
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-events-"))
     work.mkdir(parents=True, exist_ok=True)
+    on_spark = [args.spark_up_to is None or n <= args.spark_up_to for n in args.accounts]
     start = time.perf_counter()
-    spark = session()
+    spark = session() if any(on_spark) else None
     start_s = time.perf_counter() - start
     results = []
     try:
-        for n in args.accounts:
-            on_spark = args.spark_up_to is None or n <= args.spark_up_to
-            results.append(bench(n, work, spark if on_spark else None))
+        for n, spark_too in zip(args.accounts, on_spark, strict=True):
+            results.append(bench(n, work, spark if spark_too else None))
             print(results[-1], flush=True)
             write(results, start_s, args.out)
     finally:
-        spark.stop()
+        if spark is not None:
+            spark.stop()
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
 

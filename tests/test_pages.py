@@ -70,7 +70,7 @@ def test_accounts_page_chart_shows_weekly_events(app_db):
 
 
 def test_data_page_shows_row_counts_and_rejects(app_db):
-    con = db.connect(app_db)
+    con = db.connect(app_db, events=True)  # the test counts them; the page reads event_days
     events = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
     at = open_page("pages/data.py")
     tables = at.dataframe[0].value
