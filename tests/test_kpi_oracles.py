@@ -349,8 +349,8 @@ def test_arr_at_risk(day, planted):
 
 
 def week_end(day: dt.date, as_of: dt.date) -> dt.date:
-    """The end of the as-of-aligned week holding `day` (weeks end on the as-of weekday)."""
-    return as_of - dt.timedelta(days=7 * ((as_of - day).days // 7))
+    """The end of the calendar week holding `day`: its Sunday, or the as-of date (week to date)."""
+    return min(day + dt.timedelta(days=6 - day.weekday()), as_of)
 
 
 def test_activation_rate_per_cohort(day, planted):

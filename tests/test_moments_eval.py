@@ -155,7 +155,7 @@ def test_a_moment_published_for_a_past_week_never_changes_when_new_days_arrive(d
         runs = []
         for k in range(8):
             as_of = day + dt.timedelta(days=k)
-            run_steps(con, as_of, steps_through("int_event_days") + INPUTS)
+            run_steps(con, as_of, steps_through("events") + INPUTS)
             runs.append(detect_moments(load_inputs(con), as_of))
     finally:
         con.close()
