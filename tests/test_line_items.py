@@ -45,7 +45,7 @@ def billed(tmp_path_factory):
 
     def features(as_of: dt.date):
         path = tmp / f"{as_of}.duckdb"
-        path.write_bytes((tmp / "x.duckdb").read_bytes())
+        db.copy(tmp / "x.duckdb", path)  # with its events store
         refresh(path, as_of)
         con = db.connect(path)
         try:

@@ -129,7 +129,7 @@ def test_data_page_recomputes_everything_as_of_an_earlier_date(warehouse, tmp_pa
     jobs.holder().thread.join(timeout=120)  # a job in the server, as the first run's build
     at.run()
     assert [s.label.split(" (")[0] for s in at.status] == [f"Recomputed as of {earlier}"]
-    con = db.connect(path)
+    con = db.connect(path, events=True)  # stg_events reads the events store
     assert con.execute("SELECT as_of FROM params").fetchall()[0][0] == earlier
     latest = con.execute("SELECT max(event_time)::DATE FROM stg_events").fetchall()[0][0]
     assert latest <= earlier  # nothing after the as-of date is seen
@@ -307,9 +307,10 @@ def test_a_first_run_build_stopped_half_way_leaves_no_database_and_builds_again(
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
     assert bootstrap.ensure_database(path)
-    con = db.connect(path)
+    con = db.connect(path, events=True)  # the events store came along with the database
     try:
         assert con.execute("select count(*) from mart_account_health").fetchone()[0] > 0
+        assert con.execute("select count(*) from events").fetchone()[0] > 0
     finally:
         con.close()
     assert not bootstrap.ensure_database(path)

@@ -27,8 +27,8 @@ QUEUE = {"mart_actions"}
 
 
 def _copy(source: Path, target: Path) -> Path:
-    """A database file with its saved model beside it, under another folder."""
-    shutil.copy(source, target)
+    """A database file with its events store and saved model beside it, under another folder."""
+    db.copy(source, target)
     shutil.copytree(store.folder(source), store.folder(target))
     return target
 
@@ -79,7 +79,7 @@ def day_by_day(demo_folder, tmp_path_factory) -> tuple[Path, Path, dt.date]:
     daily = root / "daily" / "health.duckdb"
     daily.parent.mkdir()
     load(demo_folder, daily)
-    con = db.connect(daily)
+    con = db.connect(daily, events=True)  # the events are in their own store beside it
     last = con.execute("select max(event_time)::date from events").fetchone()[0]
     con.close()
     saturday = last - dt.timedelta(days=(last.weekday() - 5) % 7 + 7)

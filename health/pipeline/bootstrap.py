@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from health import db
+from health.db import store
 
 DEMO_FOLDER = db.ROOT / "data" / "demo-data"
 
@@ -36,8 +37,12 @@ def ensure_database(
         load(DEMO_FOLDER, staging)
         say("Computing rollups, scores and moments")
         refresh(staging, progress=lambda step: say(step_label(step)))
+        # The events store first: the database's arrival is what says the build is done.
+        os.replace(store.path_for(staging), store.path_for(target))
         os.replace(staging, target)
     finally:
-        for leftover in (staging, staging.with_name(staging.name + ".lock")):
+        events = store.path_for(staging)
+        for leftover in (staging, staging.with_name(staging.name + ".lock"), events):
             leftover.unlink(missing_ok=True)
+        events.with_name(events.name + ".wal").unlink(missing_ok=True)
     return True
