@@ -1,0 +1,114 @@
+"""What every command shares: the Typer app, the console, the options, progress, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+app = typer.Typer(
+    help="Customer-success health: load product and CS data, score accounts, find moments.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+# Markup off: file names, headers and cells are data, and `[/x]` in one must print as written
+# (read as markup it raised MarkupError after a load had been committed). Styled words go
+# through `styled`, which never parses its text.
+out = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+
+
+def styled(label: str, style: str, text: str, indent: str = "") -> None:
+    """Print `label` in `style`, then `text` exactly as written."""
+    out.print(Text.assemble(indent, (label, style), " ", text))
+
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="DuckDB file (default: $HEALTH_DB, else data/health.duckdb).",
+        show_default=False,
+    ),
+]
+AsOfOption = Annotated[
+    dt.datetime | None,
+    typer.Option(
+        "--as-of",
+        formats=["%Y-%m-%d"],
+        help="Compute as of this date (YYYY-MM-DD); later data is ignored. Default: latest event.",
+        show_default=False,
+    ),
+]
+MapOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        help="A mapping file, or a shipped recipe's name (segment, mixpanel, amplitude, stripe, "
+        "hubspot, zendesk, salesforce), turning the folder's exports into the contract's tables. "
+        "Repeat it to combine recipes. Default: mapping.toml in the folder, if there is one.",
+        show_default=False,
+    ),
+]
+
+DataOption = Annotated[
+    Path, typer.Option("--data", help="The data folder to score (the input contract's shape).")
+]
+OutOption = Annotated[Path, typer.Option("--out", help="The CSV file to write.")]
+
+
+class Steps:
+    """A progress display: one spinner line per step, with elapsed time."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}", markup=False),
+            TimeElapsedColumn(),
+            console=out,
+        )
+        self.task = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        self.task = self.progress.add_task(self.title, total=None)
+        return self
+
+    def __call__(self, step: str) -> None:
+        self.progress.update(self.task, description=f"{self.title}: {step}")
+        self.progress.console.print(f"  {self.title}: {step}", highlight=False)
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+
+class StepTimer:
+    """Seconds per progress step: each step lasts until the next one starts."""
+
+    def __init__(self, start: float):
+        self.start, self.marks = start, [("open and copy", start)]
+
+    def __call__(self, step: str) -> None:
+        self.marks.append((step, time.perf_counter()))
+
+    def write(self, path: Path) -> None:
+        import json
+
+        ends = [t for _, t in self.marks[1:]] + [time.perf_counter()]
+        steps = {name: round(end - t, 3) for (name, t), end in zip(self.marks, ends, strict=True)}
+        total = round(ends[-1] - self.start, 3)
+        path.write_text(json.dumps({"total": total, "steps": steps}, indent=1))
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print an error the way a person can act on it, and exit non-zero."""
+    styled("error:", "bold red", message)
+    raise typer.Exit(code)
