@@ -14,6 +14,7 @@ import pytest
 from health import db
 from health.app.charts import base
 from health.ingest.loader import load
+from health.moments import memo
 from health.pipeline import incremental
 from health.pipeline.refresh import refresh
 from health.scoring import store
@@ -24,6 +25,8 @@ LOADED |= {"loads", "rejects", "meta", "event_manifest", "params"}
 # The action queue remembers what it surfaced on each day a refresh ran (see
 # health/actions/suggest.py's plan): daily refreshes and one after three days queue differently.
 QUEUE = {"mart_actions"}
+# What a refresh keeps for the next one to reuse (the detectors' last results, by their inputs).
+MEMO = {memo.TABLE}
 
 
 def _copy(source: Path, target: Path) -> Path:
@@ -39,7 +42,7 @@ def _derived(con, alias: str) -> list[str]:
         "where table_catalog = ? and table_type = 'BASE TABLE'",
         [alias],
     ).fetchall()
-    return sorted(name for (name,) in rows if name not in LOADED | QUEUE)
+    return sorted(name for (name,) in rows if name not in LOADED | QUEUE | MEMO)
 
 
 def _differences(a: Path, b: Path) -> dict[str, int]:

@@ -45,6 +45,7 @@ from health.moments.levels import (
     level_shifts,
     shared_index,
 )
+from health.moments.memo import Memo
 from health.moments.onboarding import (
     detect_early_wow,
     detect_stalled_onboarding,
@@ -122,10 +123,12 @@ def load_inputs(con) -> Inputs:
 
 
 def detect_moments(
-    inputs: Inputs, as_of: dt.date, params: dict[str, dict] | None = None
+    inputs: Inputs, as_of: dt.date, params: dict[str, dict] | None = None, memo: Memo | None = None
 ) -> pl.DataFrame:
-    """Every moment detected up to `as_of`, in the `moments` table's shape."""
+    """Every moment detected up to `as_of`, in the `moments` table's shape. `memo`: the last
+    refresh's detector results, reused for a call whose inputs are the same (see memo.py)."""
     p = {**PARAMS, **(params or {})}
+    run = memo.call if memo is not None else _direct
     kw = lambda name: p.get(name, {})  # noqa: E731 - one lookup per detector
     weekly = inputs.weekly.filter(pl.col("week_end") <= as_of)
     grid = build_grid(weekly)
@@ -135,7 +138,7 @@ def detect_moments(
 
     drop_kw, jump_kw = kw("engagement_drop"), kw("usage_jump")
     users = build_grid(weekly.drop("events").rename({"active_users": "events"})).events
-    drops = level_shifts(grid, index, "engagement_drop", users, **drop_kw)
+    drops = run("engagement_drop", level_shifts, grid, index, "engagement_drop", users, **drop_kw)
     # An account that has churned by the time its fall is confirmed has left: no crisis to act on.
     churned = inputs.accounts.select("account_id", "churn_date")
     drops = (
@@ -143,17 +146,28 @@ def detect_moments(
         .filter(pl.col("churn_date").is_null() | (pl.col("churn_date") > pl.col("detected_on")))
         .drop("churn_date")
     )
-    jumps = level_shifts(grid, index, "usage_spike", **jump_kw)
+    jumps = run("usage_jump", level_shifts, grid, index, "usage_spike", **jump_kw)
     for frame, source in ((drops, "engagement_drop"), (jumps, "usage_jump")):
         parts.append(ev.with_text(frame, ev.level_shift, source))
 
     if not inputs.firsts.is_empty():
-        adopted = detect_feature_adoption(inputs.firsts, as_of, **kw("feature_adoption"))
+        adopted = run(
+            "feature_adoption",
+            detect_feature_adoption,
+            inputs.firsts,
+            as_of,
+            **kw("feature_adoption"),
+        )
         parts.append(ev.with_text(adopted, ev.adoption, "feature_adoption"))
 
     if not inputs.onboarding.is_empty():
-        stats = onboarding_stats(
-            inputs.onboarding, inputs.accounts, index_frame, **kw("onboarding_stats")
+        stats = run(
+            "onboarding_stats",
+            onboarding_stats,
+            inputs.onboarding,
+            inputs.accounts,
+            index_frame,
+            **kw("onboarding_stats"),
         )
         segment = dict(inputs.accounts.select("account_id", "segment").iter_rows())
         unit = dict(inputs.accounts.select("account_id", "size_unit").iter_rows())
@@ -161,7 +175,7 @@ def detect_moments(
             (detect_stalled_onboarding, "stalled_onboarding"),
             (detect_early_wow, "early_wow"),
         ):
-            found = detect(stats, **kw(name)) if not stats.is_empty() else stats
+            found = run(name, detect, stats, **kw(name)) if not stats.is_empty() else stats
             if not found.is_empty():
                 parts.append(
                     ev.with_text(
@@ -174,7 +188,9 @@ def detect_moments(
                 )
 
     if not inputs.users.is_empty():
-        champs = detect_champion_left(
+        champs = run(
+            "champion_left",
+            detect_champion_left,
             inputs.silences,
             weekly,
             inputs.accounts,
@@ -183,18 +199,24 @@ def detect_moments(
             **kw("champion_left"),
         )
         parts.append(ev.with_text(champs, ev.champion, "champion_left"))
-        waves = detect_user_waves(inputs.users, weekly, **kw("user_wave"))
+        waves = run("user_wave", detect_user_waves, inputs.users, weekly, **kw("user_wave"))
         parts.append(ev.with_text(waves, ev.wave, "user_wave"))
 
     if not inputs.subscriptions.is_empty():
         subs = inputs.subscriptions.filter(pl.col("start_date") <= as_of)
-        grown = detect_contract_expansions(subs, **kw("contract_expansion"))
+        grown = run(
+            "contract_expansion", detect_contract_expansions, subs, **kw("contract_expansion")
+        )
         parts.append(ev.with_text(grown, ev.contract, "contract_expansion"))
 
     if not inputs.surveys.is_empty():
         answers = inputs.surveys.filter(pl.col("responded_at").cast(pl.Date) <= as_of)
         parts.append(
-            ev.with_text(detect_promoters(answers, **kw("promoter")), ev.promoter, "promoter")
+            ev.with_text(
+                run("promoter", detect_promoters, answers, **kw("promoter")),
+                ev.promoter,
+                "promoter",
+            )
         )
 
     found = pl.concat(
@@ -263,10 +285,18 @@ def _finish(found: pl.DataFrame) -> pl.DataFrame:
 
 
 def refresh_moments(con, as_of: dt.date) -> None:
-    """The refresh step: build the inputs, detect, and replace the `moments` table."""
+    """The refresh step: build the inputs, detect (reusing the last refresh's result of each
+    detector call whose inputs are the same), and replace the `moments` table."""
     db.build(con, INPUTS)
-    found = detect_moments(load_inputs(con), as_of)
+    memo = Memo.read(con)
+    found = detect_moments(load_inputs(con), as_of, memo=memo)
     write(con, found)
+    memo.write(con)
+
+
+def _direct(name: str, fn, *args, **kwargs):
+    """A detector call without a memo (backtests, tests)."""
+    return fn(*args, **kwargs)
 
 
 def write(con, found: pl.DataFrame) -> None:
