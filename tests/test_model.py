@@ -130,3 +130,34 @@ def test_without_churn_history_the_scorecard_carries_the_score(warehouse, tmp_pa
     assert scores["churn_risk"].is_between(0, 1).all()
     # No model was trained, so none is left on disk for anyone to load.
     assert not model_store.folder(fresh).joinpath(model_store.MODEL_FILE).exists()
+
+
+def test_permutation_importance_on_preprocessed_columns_matches_scikit_learn():
+    # Preprocessing runs once and each feature's transformed columns (its value, its missing
+    # flag, its one-hot levels) are shuffled together: the figures scikit-learn's own
+    # permutation_importance gives, shuffle for shuffle, for both model families.
+    import numpy as np
+    from sklearn.inspection import permutation_importance as sklearn_importance
+    from threadpoolctl import threadpool_limits
+
+    from health.scoring.fit import permutation_importance
+    from health.scoring.train import candidates
+
+    rng = np.random.default_rng(3)
+    n = 300
+    usage = rng.gamma(2.0, 20.0, n)
+    usage[rng.random(n) < 0.1] = np.nan  # a missing-value indicator column
+    noise = rng.normal(size=n)
+    segment = rng.choice(["smb", "mid", "ent"], n)
+    risk = 1 / (1 + np.exp(0.08 * np.nan_to_num(usage, nan=40.0) - 2 + (segment == "smb")))
+    y = (rng.random(n) < risk).astype(int)
+    X = pl.DataFrame(
+        {"usage": usage, "noise": noise, "segment": segment, "plan": ["pro"] * n}
+    ).to_pandas()
+    for name, pipe in candidates(["usage", "noise"], ["segment", "plan"], 20).items():
+        with threadpool_limits(limits=1, user_api="openmp"):  # as training runs it
+            pipe.fit(X, y)
+            ours = permutation_importance(pipe, X, y)
+            theirs = sklearn_importance(pipe, X, y, scoring="roc_auc", n_repeats=2, random_state=0)
+        assert ours == pytest.approx(theirs.importances_mean, abs=1e-12), name
+        assert ours[0] > ours[1], name  # usage carries the risk, noise does not
