@@ -154,6 +154,33 @@ def test_a_changed_past_ticket_computes_again_from_its_week(day_by_day, tmp_path
     assert since == opened - dt.timedelta(days=opened.weekday())
 
 
+def test_moments_published_before_a_new_day_stay_as_they_were(day_by_day, tmp_path):
+    # One more day (a Wednesday): every moment detected by Tuesday is there again with the same
+    # dates and level before, and the weekly detectors (complete weeks only: their inputs are
+    # the same) were read back from the last refresh, not run again.
+    daily, _, saturday = day_by_day
+    tuesday = saturday + dt.timedelta(days=3)
+    copy = _copy(daily, tmp_path / "health.duckdb")
+    keys = ["account_id", "kind", "started_on", "detected_on", "metric_before"]
+    memo_sql = f"select name, key from {memo.TABLE} order by name"
+
+    def read() -> tuple[pl.DataFrame, dict]:
+        con = db.connect(copy)
+        try:
+            return db.run(con, "select * from moments"), dict(con.execute(memo_sql).fetchall())
+        finally:
+            con.close()
+
+    before, kept = read()
+    refresh(copy, tuesday + dt.timedelta(days=1))
+    after, again = read()
+    published = before.select(keys).sort(keys)
+    assert published.height > 0
+    assert after.filter(pl.col("detected_on") <= tuesday).select(keys).sort(keys).equals(published)
+    assert {"engagement_drop", "usage_jump"} <= set(kept)
+    assert all(again[name] == kept[name] for name in ("engagement_drop", "usage_jump"))
+
+
 def test_the_week_to_date_is_drawn_lighter_and_labelled():
     weeks = pl.DataFrame(
         {

@@ -203,7 +203,8 @@ def refresh_scores(con, as_of: dt.date) -> None:
     frame, trained = _TRAINED.pop((id(con), as_of))
     since = _since(con)
     database = db.published_file(con)
-    backtest = backtest_rows(trained.fitted, frame)  # every week, before `score` keeps the new
+    # every week, before `score` keeps the new; the stored rows when they are provably the same
+    backtest = None if _backtest_kept(con, trained, since) else backtest_rows(trained.fitted, frame)
     frame, card, fitted = score(frame, as_of, since=since, trained=trained)
     frame = _renewal_now(con, frame, as_of)
     frame = frame.with_columns(drivers=drivers.explain(frame))
@@ -219,10 +220,35 @@ def refresh_scores(con, as_of: dt.date) -> None:
         with db.registered(con, "_new_history", frame.select(HISTORY_COLUMNS)):
             con.execute("INSERT INTO mart_health_history BY NAME SELECT * FROM _new_history")
     db.write_frame(con, "mart_account_health", current(con, frame, as_of))
-    db.write_frame(con, "model_backtest", backtest, BACKTEST_TYPES)
+    if backtest is not None:
+        db.write_frame(con, "model_backtest", backtest, BACKTEST_TYPES)
     con.execute(
         "CREATE OR REPLACE TABLE model_card AS SELECT ?::VARCHAR AS card", [json.dumps(card)]
     )
+
+
+def _backtest_kept(con, trained: Trained, since: dt.date) -> bool:
+    """Whether the stored backtest predictions are what `backtest_rows` would make again: the
+    same model made them (reused, with the same folds), and no row they read can have changed,
+    as the weeks computed again (from `since`) start after the last test week's outcome was
+    known (its features are kept, and a churn date that moved would have moved `since` to it)."""
+    if not trained.reused or since == FULL or not db.table_exists(con, "model_backtest"):
+        return False
+    est = trained.fitted.estimator
+    horizon = dt.timedelta(days=est.horizon_days)
+    made = {
+        (f + 1, trained.fitted.card.get("model"), *(fold[k] for k in KEPT_FOLD))
+        for f, fold in enumerate(est.folds_)
+    }
+    stored = con.execute(
+        "select distinct fold, model, trained_to::varchar, test_from::varchar, test_to::varchar "
+        "from model_backtest"
+    ).fetchall()
+    last_test = max(dt.date.fromisoformat(fold["test_to"]) for fold in est.folds_)
+    return set(stored) == made and since > last_test + horizon
+
+
+KEPT_FOLD = ("train_to", "test_from", "test_to")
 
 
 def _since(con) -> dt.date:
