@@ -63,6 +63,16 @@ INPUTS = [
     "int_moment_users",
     "int_moment_silences",
 ]
+# Inputs a refresh computes again only where new data can reach them: the rows this condition
+# holds for are kept, and the SQL computes the rest (it reads params.rebuild_from, the Monday of
+# the first week new data can change; see health/pipeline/incremental.py). Complete weeks before
+# it, and the onboarding of accounts whose first 12 weeks ended before it, can't change.
+KEPT = {
+    "int_moment_weeks": "week_end < $since",
+    "int_moment_onboarding": (
+        "account_id in (select account_id from stg_accounts where signup_date + 84 <= $since)"
+    ),
+}
 # Per-detector overrides of the keyword defaults (which are the tuned values).
 PARAMS: dict[str, dict] = {}
 # Moments from these detectors on one account this close together (days between starts) are one
@@ -287,11 +297,28 @@ def _finish(found: pl.DataFrame) -> pl.DataFrame:
 def refresh_moments(con, as_of: dt.date) -> None:
     """The refresh step: build the inputs, detect (reusing the last refresh's result of each
     detector call whose inputs are the same), and replace the `moments` table."""
-    db.build(con, INPUTS)
+    build_inputs(con)
     memo = Memo.read(con)
     found = detect_moments(load_inputs(con), as_of, memo=memo)
     write(con, found)
     memo.write(con)
+
+
+def build_inputs(con) -> None:
+    """Build the detectors' rollups: whole on a full refresh, else keeping the rows of KEPT."""
+    since = con.execute("select rebuild_from from params").fetchall()[0][0]
+    for name in INPUTS:
+        keep = KEPT.get(name)
+        if keep is None or since == dt.date.min or not db.table_exists(con, name):
+            db.build(con, [name])
+            continue
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _moment_rows AS {db.sql(name)}")
+        con.execute(f"DELETE FROM {name} WHERE NOT ({keep})", {"since": since})
+        con.execute(
+            f"INSERT INTO {name} BY NAME SELECT * FROM _moment_rows WHERE NOT ({keep})",
+            {"since": since},
+        )
+        con.execute("DROP TABLE _moment_rows")
 
 
 def _direct(name: str, fn, *args, **kwargs):

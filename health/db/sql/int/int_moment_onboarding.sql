@@ -12,6 +12,8 @@ with
         select a.account_id, a.signup_date, least(p.as_of + 1, coalesce(a.churn_date, p.as_of + 1)) as until
         from accounts as a, params as p, export as x
         where a.signup_date + 7 <= p.as_of + 1 and a.signup_date >= x.first_day - 14
+            -- a refresh keeps the accounts whose 12 weeks ended before params.rebuild_from
+            and a.signup_date + 84 > p.rebuild_from
     ),
     usage as (
         select d.account_id, date_diff('day', e.signup_date, d.day) // 7 as age_week,

@@ -4,7 +4,10 @@ with
     params as (select * from params),
     days as (select * from int_account_days),
     user_days as (select * from int_user_days),
-    anchor as (select (p.as_of - (isodow(p.as_of) % 7)::INTEGER)::date as last_sunday from params as p),
+    anchor as (
+        select (p.as_of - (isodow(p.as_of) % 7)::INTEGER)::date as last_sunday, p.rebuild_from
+        from params as p
+    ),
     -- An export of the last months only (an established company's) starts long after many
     -- signups: the weeks before its first day were not seen, which is not the same as idle, so
     -- they are left out (a partial first week too). Slack of two weeks: a young company's
@@ -20,19 +23,24 @@ with
         select a.account_id, a.signup_date, (n.last_sunday - (7 * k)::INTEGER)::date as week_end
         from seen_from as a, anchor as n,
             range(0, greatest(date_diff('day', a.first_week_end, n.last_sunday) // 7 + 1, 0)) as r(k)
-        where a.churn_date is null or n.last_sunday - (7 * k)::INTEGER < a.churn_date + 7
+        where (a.churn_date is null or n.last_sunday - (7 * k)::INTEGER < a.churn_date + 7)
+            -- no week ending before the first (integer division truncates: an account signed
+            -- up since the last Sunday would get that week)
+            and n.last_sunday - (7 * k)::INTEGER >= a.first_week_end
+            -- a refresh computes the weeks from params.rebuild_from on and keeps the earlier
+            and n.last_sunday - (7 * k)::INTEGER >= n.rebuild_from
     ),
     usage as (
         select d.account_id, week_end(d.day, n.last_sunday) as week_end, sum(d.events) as events
         from days as d, anchor as n
-        where d.day <= n.last_sunday
+        where d.day <= n.last_sunday and d.day >= n.rebuild_from
         group by all
     ),
     users as (
         select u.account_id, week_end(u.day, n.last_sunday) as week_end,
             count(distinct u.user_id) as active_users
         from user_days as u, anchor as n
-        where u.day <= n.last_sunday
+        where u.day <= n.last_sunday and u.day >= n.rebuild_from
         group by all
     )
 select
