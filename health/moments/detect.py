@@ -66,11 +66,16 @@ INPUTS = [
 # Inputs a refresh computes again only where new data can reach them: the rows this condition
 # holds for are kept, and the SQL computes the rest (it reads params.rebuild_from, the Monday of
 # the first week new data can change; see health/pipeline/incremental.py). Complete weeks before
-# it, and the onboarding of accounts whose first 12 weeks ended before it, can't change.
+# it, the onboarding of accounts whose first 12 weeks ended before it, and the first four weeks
+# of an event first used 28 days before it (on an account signed up before it) can't change.
 KEPT = {
     "int_moment_weeks": "week_end < $since",
     "int_moment_onboarding": (
         "account_id in (select account_id from stg_accounts where signup_date + 84 <= $since)"
+    ),
+    "int_moment_feature_firsts": (
+        "first_day + 28 <= $since "
+        "and account_id in (select account_id from stg_accounts where signup_date < $since)"
     ),
 }
 # Per-detector overrides of the keyword defaults (which are the tuned values).

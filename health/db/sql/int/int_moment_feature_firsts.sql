@@ -2,9 +2,26 @@
 with
     event_days as (select * from int_event_days),
     accounts as (select * from stg_accounts),
+    params as (select * from params),
+    -- A refresh keeps the events first used 28 days or more before params.rebuild_from (their
+    -- four weeks are over) on accounts signed up before it, and computes the others: those used
+    -- in the 28 days before it or later, and every event of an account signed up since.
+    computed as (
+        select distinct e.account_id, e.event
+        from event_days as e, params as p
+        where e.day > p.rebuild_from - 28
+        union
+        select e.account_id, e.event
+        from event_days as e
+        join accounts as a using (account_id)
+        cross join params as p
+        where a.signup_date >= p.rebuild_from
+    ),
     firsts as (
         select account_id, event, any_value(feature) as feature, min(day) as first_day
-        from event_days group by account_id, event
+        from event_days
+        semi join computed using (account_id, event)
+        group by account_id, event
     ),
     after as (
         select f.account_id, f.event,
