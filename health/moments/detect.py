@@ -35,6 +35,7 @@ import polars as pl
 
 from health import db
 from health.moments import evidence as ev
+from health.moments.daily import build_days, daily_drops, daily_index
 from health.moments.delight import (
     detect_contract_expansions,
     detect_feature_adoption,
@@ -98,6 +99,7 @@ class Inputs:
     silences: pl.DataFrame = field(default_factory=pl.DataFrame)
     subscriptions: pl.DataFrame = field(default_factory=pl.DataFrame)
     surveys: pl.DataFrame = field(default_factory=pl.DataFrame)
+    daily: pl.DataFrame = field(default_factory=pl.DataFrame)  # int_account_days: day, events
 
 
 def load_inputs(con) -> Inputs:
@@ -118,6 +120,7 @@ def load_inputs(con) -> Inputs:
             "select s.account_id, s.user_id, s.responded_at, s.score, u.name "
             "from stg_surveys as s left join stg_users as u using (user_id)"
         ),
+        daily=q("select account_id, day, events from int_account_days"),
     )
 
 
@@ -135,7 +138,7 @@ def detect_moments(
 
     drop_kw, jump_kw = kw("engagement_drop"), kw("usage_jump")
     users = build_grid(weekly.drop("events").rename({"active_users": "events"})).events
-    drops = level_shifts(grid, index, "engagement_drop", users, **drop_kw)
+    drops = _drops(inputs, as_of, grid, index, users, drop_kw, kw("daily_drop"))
     # An account that has churned by the time its fall is confirmed has left: no crisis to act on.
     churned = inputs.accounts.select("account_id", "churn_date")
     drops = (
@@ -202,6 +205,15 @@ def detect_moments(
     )
     found = found.filter(pl.col("detected_on") <= as_of)
     return _finish(_merge(found))
+
+
+def _drops(inputs: Inputs, as_of, grid, index, users, weekly_kw, daily_kw) -> pl.DataFrame:
+    """Engagement drops: on daily counts when the rollup has them (called in days, not weeks),
+    else on the weekly frame."""
+    if inputs.daily.is_empty():
+        return level_shifts(grid, index, "engagement_drop", users, **weekly_kw)
+    days = build_days(inputs.daily, inputs.accounts, as_of)
+    return daily_drops(days, daily_index(days), **daily_kw)
 
 
 def _merge(found: pl.DataFrame) -> pl.DataFrame:
