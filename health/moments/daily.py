@@ -76,7 +76,9 @@ def _between(cum: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return cum[rows, np.clip(hi, 0, n)] - cum[rows, np.clip(lo, 0, n)]
 
 
-def daily_index(days: Days, *, level_days: int = 56, min_age_days: int = 84, min_accounts: int = 20):
+def daily_index(
+    days: Days, *, level_days: int = 56, min_age_days: int = 84, min_accounts: int = 20
+):
     """Each day's usage across accounts relative to their usual daily level (1 = an average day).
 
     It carries the week's rhythm and every shared holiday, so neither is anyone's drop. Each
@@ -136,16 +138,20 @@ def _llr(x1, t1, x2, t2):
     )
 
 
-def _pooled(phi: np.ndarray, per_week: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Per account, its overdispersion shrunk half-way towards the median of accounts whose
-    level is within a doubling of its own (all days pooled: a property of the data's kind)."""
+def _pooled(phi: np.ndarray, per_week: np.ndarray, ok: np.ndarray, min_accounts: int = 10):
+    """Each account's overdispersion shrunk half-way (geometric mean) towards that day's median
+    of accounts whose level is within a doubling of its own (all accounts when a band holds
+    fewer than `min_accounts`); only that day's baselines go in, so it stays causal."""
     band = np.floor(np.log2(np.maximum(np.nan_to_num(per_week, nan=1.0), 1.0))).astype(np.int64)
-    out = np.full(phi.shape, np.nan)
-    overall = np.nanmedian(np.where(ok, phi, np.nan)) if ok.any() else 1.0
-    for b in np.unique(band):
-        inside = ok & (band == b)
-        med = np.nanmedian(phi[inside]) if inside.sum() >= 50 else overall
-        out[band == b] = med
+    band = np.minimum(band, 12)
+    with warnings.catch_warnings(action="ignore", category=RuntimeWarning):
+        overall = np.nanmedian(np.where(ok, phi, np.nan), axis=0)
+        out = np.broadcast_to(np.nan_to_num(overall, nan=1.0), phi.shape).copy()
+        for b in np.unique(band[ok]):
+            inside = ok & (band == b)
+            med = np.nanmedian(np.where(inside, phi, np.nan), axis=0)
+            use = (band == b) & (inside.sum(axis=0) >= min_accounts)[None, :]
+            out[use] = np.broadcast_to(med, phi.shape)[use]
     return np.maximum(1.0, np.sqrt(np.maximum(phi, 1.0) * np.maximum(out, 1.0)))
 
 
@@ -165,7 +171,13 @@ def day_level(
     e = days.events
     seen = ~np.isnan(e)
     cx, cg, cn = _cum(e), _cum(np.where(seen, g, 0.0)), _cum(seen)
-    cq = _cum(np.where(seen, e * e / np.maximum(g, 0.05), 0.0))
+    # Counts are overdispersed at the week's scale (a busy week, a user's week off), not just
+    # the day's: the dispersion is read on 7-day sums, so a quiet week weighs what it should.
+    x7, t7 = (c[:, 7:] - c[:, :-7] for c in (cx, cg))
+    pad = np.zeros((e.shape[0], 6))
+    x7, t7 = np.concatenate([pad, x7], axis=1), np.concatenate([pad, t7], axis=1)
+    c7x, c7t = _cum(x7), _cum(t7)
+    c7q = _cum(np.where(t7 > 0.05, x7 * x7 / np.maximum(t7, 0.05), 0.0))
     s = np.broadcast_to(np.arange(e.shape[1]), e.shape)
     hi = s - pre_days
     pick = None
@@ -183,8 +195,12 @@ def day_level(
     with np.errstate(all="ignore"):
         rate = x / np.maximum(t, 1e-9)
         # Pearson's dispersion of the baseline days around the account's rate.
-        q = _between(cq, lo, hi)
-        phi = np.where(rate > 0, (q / np.maximum(rate, 1e-9) - x) / np.maximum(length - 1, 1), 1)
+        # Pearson's dispersion of the 7-day sums inside the baseline around the account's rate.
+        w_lo = lo + 6
+        q, sx, st = (_between(c, w_lo, hi) for c in (c7q, c7x, c7t))
+        m = np.maximum(hi - w_lo - 1, 1)
+        pearson = q / np.maximum(rate, 1e-9) - 2 * sx + rate * st
+        phi = np.where(rate > 0, pearson / m, 1.0)
         per_week = 7 * x / np.maximum(length, 1)
         x_pre, t_pre = _between(cx, hi, s), _between(cg, hi, s)
         pre = (x_pre / np.maximum(t_pre, 1e-9)) / np.maximum(rate, 1e-9)
@@ -216,17 +232,19 @@ def day_level(
 # it at `holiday_index` of an ordinary week or more). One drop per `refractory_days`.
 DAILY_DROP = {
     "rho": 0.4,
-    "h": 12.0,
+    "h": 16.0,
     "min_days": 10,
     "max_days": 84,
     "limit": 0.45,
-    "rest_exposure": 3.0,
+    "rest_exposure": 4.5,
+    "dead_days": 7,
+    "half_limit": 0.55,
     "tail_days": 4,
     "sustain_ratio": 0.7,
     "baseline_days": (56, 91, 140),
     "baseline_events": 80.0,
     "pre_days": 28,
-    "step_penalty": 4.0,
+    "step_penalty": 8.0,
     "ref_days": 182,
     "min_slide": 0.8,
     "pre_ratio": 0.7,
@@ -252,14 +270,15 @@ def _starts_ok(lv: Level, index: np.ndarray, p: dict) -> np.ndarray:
 
 
 def _beyond_dead_week(x0, g, hit, start, d, lam, p) -> np.ndarray:
-    """For the accounts in `hit`: does the fall hold without its quietest 7 days? A week off
-    is not a drop; a real fall is still low on the days outside any one week of it, and there
-    must be `rest_exposure` ordinary days of those to tell."""
+    """For the accounts in `hit`: does the fall hold without its quietest `dead_days`? A week
+    off is not a drop; a real fall is still low on the days outside it, and there must be
+    `rest_exposure` ordinary days of those to tell."""
     out = []
     for r in np.flatnonzero(hit):
         x, t = x0[r, start[r] : d + 1], g[r, start[r] : d + 1]
-        week_x = np.convolve(x, np.ones(7), mode="valid")
-        week_t = np.convolve(t, np.ones(7), mode="valid")
+        spell = np.ones(min(p["dead_days"], len(x)))
+        week_x = np.convolve(x, spell, mode="valid")
+        week_t = np.convolve(t, spell, mode="valid")
         k = int(np.argmin(week_x - lam[r] * p["limit"] * week_t)) if len(week_x) else 0
         rest_x, rest_t = x.sum() - week_x[k], t.sum() - week_t[k]
         ok = rest_t >= p["rest_exposure"] and rest_x <= p["limit"] * lam[r] * rest_t
@@ -315,6 +334,11 @@ def daily_drops(days: Days, index: np.ndarray, **params) -> pl.DataFrame:
             hit = (cusum >= p["h"]) & (length >= p["min_days"]) & (d > quiet_until)
             hit &= (ratio <= p["limit"]) & (tail <= p["sustain_ratio"]) & (step <= p["step_limit"])
             hit &= step_llr >= p["step_penalty"]
+            # A step is flat after it; a slide is still on its way down: the first half of the
+            # days since the start must already be down too.
+            mid = start + length // 2
+            x_h, t_h = cx[rows, mid] - cx[rows, start], cg[rows, mid] - cg[rows, start]
+            hit &= x_h <= p["half_limit"] * lam * t_h
             hit[hit] = _beyond_dead_week(x0, g, hit, start, d, lam, p)
             for r in np.flatnonzero(hit):
                 found.append((int(r), int(start[r]), d, float(ratio[r]), float(cusum[r])))

@@ -138,7 +138,7 @@ def detect_moments(
 
     drop_kw, jump_kw = kw("engagement_drop"), kw("usage_jump")
     users = build_grid(weekly.drop("events").rename({"active_users": "events"})).events
-    drops = _drops(inputs, as_of, grid, index, users, drop_kw, kw("daily_drop"))
+    drops, describe = _drops(inputs, as_of, grid, index, users, drop_kw, kw("daily_drop"))
     # An account that has churned by the time its fall is confirmed has left: no crisis to act on.
     churned = inputs.accounts.select("account_id", "churn_date")
     drops = (
@@ -147,8 +147,8 @@ def detect_moments(
         .drop("churn_date")
     )
     jumps = level_shifts(grid, index, "usage_spike", **jump_kw)
-    for frame, source in ((drops, "engagement_drop"), (jumps, "usage_jump")):
-        parts.append(ev.with_text(frame, ev.level_shift, source))
+    parts.append(ev.with_text(drops, describe, "engagement_drop"))
+    parts.append(ev.with_text(jumps, ev.level_shift, "usage_jump"))
 
     if not inputs.firsts.is_empty():
         adopted = detect_feature_adoption(inputs.firsts, as_of, **kw("feature_adoption"))
@@ -207,13 +207,14 @@ def detect_moments(
     return _finish(_merge(found))
 
 
-def _drops(inputs: Inputs, as_of, grid, index, users, weekly_kw, daily_kw) -> pl.DataFrame:
-    """Engagement drops: on daily counts when the rollup has them (called in days, not weeks),
-    else on the weekly frame."""
+def _drops(inputs: Inputs, as_of, grid, index, users, weekly_kw, daily_kw):
+    """Engagement drops and how to describe them: on daily counts when the rollup has them
+    (confirmed in days, not weeks), else on the weekly frame."""
     if inputs.daily.is_empty():
-        return level_shifts(grid, index, "engagement_drop", users, **weekly_kw)
+        found = level_shifts(grid, index, "engagement_drop", users, **weekly_kw)
+        return found, ev.level_shift
     days = build_days(inputs.daily, inputs.accounts, as_of)
-    return daily_drops(days, daily_index(days), **daily_kw)
+    return daily_drops(days, daily_index(days), **daily_kw), ev.daily_drop
 
 
 def _merge(found: pl.DataFrame) -> pl.DataFrame:
