@@ -19,6 +19,9 @@ a holiday everybody takes is divided out with the shared weekly index; one dead 
 slide fails the sustained and sudden tests; small accounts are judged on Poisson counts, not
 percentages; a missing optional table only means its kinds are not looked for.
 
+Engagement drops are tested on daily counts (int_account_days; health/moments/daily.py), so a
+real fall is confirmed in days rather than whole weeks; without daily counts the weekly test runs.
+
 Tuning: the keyword defaults were chosen by backtest on the demo profile (seeds 7, 11, 23 and
 31, 600 accounts each, and a 4,000-account demo for the look-alikes), maximising F1 per kind
 with the macro F1 over the three types as the check; issue 17's quick window for drops was
@@ -35,7 +38,8 @@ import polars as pl
 
 from health import db
 from health.moments import evidence as ev
-from health.moments.daily import build_days, daily_drops, daily_index
+from health.moments.daily import daily_drops
+from health.moments.days import build_days, daily_index
 from health.moments.delight import (
     detect_contract_expansions,
     detect_feature_adoption,
@@ -213,7 +217,7 @@ def _drops(inputs: Inputs, as_of, grid, index, users, weekly_kw, daily_kw):
     if inputs.daily.is_empty():
         found = level_shifts(grid, index, "engagement_drop", users, **weekly_kw)
         return found, ev.level_shift
-    days = build_days(inputs.daily, inputs.accounts, as_of)
+    days = build_days(inputs.daily, inputs.accounts, as_of, inputs.weekly)
     return daily_drops(days, daily_index(days), **daily_kw), ev.daily_drop
 
 
