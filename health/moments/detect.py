@@ -211,14 +211,28 @@ def detect_moments(
     return _finish(_merge(found))
 
 
+# Accounts under this many events a week give the daily test little to go on: their falls are
+# also looked for by the weekly test (months of sparse weekly counts); the first call stands.
+SMALL_WEEKLY = 10.0
+
+
 def _drops(inputs: Inputs, as_of, grid, index, users, weekly_kw, daily_kw):
     """Engagement drops and how to describe them: on daily counts when the rollup has them
-    (confirmed in days, not weeks), else on the weekly frame."""
+    (confirmed in days, not weeks), with the weekly test for small accounts; else weekly."""
+    weekly = level_shifts(grid, index, "engagement_drop", users, **weekly_kw)
     if inputs.daily.is_empty():
-        found = level_shifts(grid, index, "engagement_drop", users, **weekly_kw)
-        return found, ev.level_shift
+        return weekly, ev.level_shift
     days = build_days(inputs.daily, inputs.accounts, as_of, inputs.weekly)
-    return daily_drops(days, daily_index(days), **daily_kw), ev.daily_drop
+    found = daily_drops(days, daily_index(days), **daily_kw).with_columns(daily=True)
+    small = weekly.filter(pl.col("metric_before") < SMALL_WEEKLY).with_columns(daily=False)
+    rows, last = [], {}
+    for r in pl.concat([found, small]).sort("detected_on", "daily").iter_rows(named=True):
+        prev = last.get(r["account_id"])
+        if prev is None or abs((r["started_on"] - prev).days) >= 182:  # one per half-year
+            last[r["account_id"]] = r["started_on"]
+            rows.append(r)
+    out = pl.DataFrame(rows, schema=found.schema)
+    return out, lambda r: ev.daily_drop(r) if r["daily"] else ev.level_shift(r)
 
 
 def _merge(found: pl.DataFrame) -> pl.DataFrame:
