@@ -60,7 +60,7 @@ DAILY_DROP = {
     "sustain_ratio": 0.7,
     "half_limit": 0.55,
     "step_limit": 0.55,
-    "step_penalty": 8.0,
+    "step_penalty": 10.0,
     "dead_days": 7,
     "rest_exposure": 4.5,
     "min_age_days": 84,
