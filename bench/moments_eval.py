@@ -102,9 +102,33 @@ def _row(profile: str, seed: int, report) -> list[dict]:
             "recall": None,
             "f1": report.macro_f1,
             "delay_d": rate,
+            "years": report.lookalike_years,
         }
     )
     return rows
+
+
+def per_profile(table: pl.DataFrame) -> pl.DataFrame:
+    """Each profile over its seeds: per type the worst and mean precision, recall and F1, the
+    worst median delay, the worst macro F1, and false crises pooled over all look-alike years."""
+    types = table.filter(pl.col("kind").str.starts_with("[") & pl.col("precision").is_not_null())
+    out = types.group_by("profile", "kind", maintain_order=True).agg(
+        pl.col("precision").min().alias("min_precision"),
+        pl.col("precision").mean().alias("mean_precision"),
+        pl.col("recall").min().alias("min_recall"),
+        pl.col("recall").mean().alias("mean_recall"),
+        pl.col("f1").mean().alias("mean_f1"),
+        pl.col("delay_d").max().alias("max_delay_d"),
+    )
+    macro = table.filter(pl.col("kind").str.starts_with("[macro"))
+    pooled = macro.group_by("profile", maintain_order=True).agg(
+        pl.col("f1").min().alias("min_macro_f1"),
+        pl.col("truth").sum().alias("false_crises"),
+        (1000 * pl.col("truth").sum() / pl.col("years").sum()).alias("per_1000_years"),
+    )
+    return out.join(pooled, on="profile").with_columns(
+        tuned=pl.col("profile").is_in(list(TUNED_ON))
+    )
 
 
 def quality(work: Path, cli: bool, profiles: list[str], seeds: list[int]) -> pl.DataFrame:
@@ -128,8 +152,11 @@ def quality(work: Path, cli: bool, profiles: list[str], seeds: list[int]) -> pl.
             _say(report.summary())
             rows += _row(profile, seed, report)
     table = pl.DataFrame(rows)
-    with pl.Config(tbl_rows=-1, tbl_width_chars=160, float_precision=2, fmt_str_lengths=70):
-        _say(f"\n=== all profiles and seeds ({TARGETS})\n{table}")
+    with pl.Config(
+        tbl_rows=-1, tbl_cols=-1, tbl_width_chars=220, float_precision=2, fmt_str_lengths=70
+    ):
+        _say(f"\n=== all profiles and seeds ({TARGETS})\n{table.drop('years')}")
+        _say(f"\n=== per profile over its seeds (tuned = false: UNTOUCHED)\n{per_profile(table)}")
     return table
 
 

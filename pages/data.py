@@ -22,6 +22,10 @@ c4.metric(
     "tables in the last load; 'none' when the files were already in the contract's shape.",
 )
 
+# A running job's progress (or how the latest one ended) sits under the facts, where it is seen,
+# though it is drawn last: after a form below has started the job in this same run.
+job_slot = st.container()
+
 loaded = catalog.tables(con)
 left, right = st.columns([3, 2])
 with left:
@@ -91,4 +95,5 @@ with st.form("load"):
     submitted = st.form_submit_button("Validate and load", icon=":material/upload:")
 if submitted:
     loading.load_and_refresh(folder, uploads, replace)
-loading.job_status()  # a load still running (from any session), or how the latest one ended
+with job_slot:
+    loading.job_status()  # a load still running (from any session), or how the latest one ended

@@ -126,6 +126,10 @@ def test_data_page_recomputes_everything_as_of_an_earlier_date(warehouse, tmp_pa
     assert not at.exception
     (bar,) = at.get("progress")  # the job's progress, while it runs in the server
     assert bar.proto.text.startswith(f"Recomputing as of {earlier}")
+    # drawn under the page's facts, above the tables, and a toast says so by the button
+    blocks = [type(e).__name__ for e in at.main]
+    assert blocks.index("Progress") < blocks.index("Dataframe")
+    assert "progress is at the top" in at.toast[0].value
     jobs.holder().thread.join(timeout=120)  # a job in the server, as the first run's build
     at.run()
     assert [s.label.split(" (")[0] for s in at.status] == [f"Recomputed as of {earlier}"]

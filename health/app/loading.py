@@ -36,6 +36,11 @@ def _busy(job: Job) -> None:
     )
 
 
+def _started(job: Job) -> None:
+    # The form the user clicked is low on the page; the progress shows at its top.
+    st.toast(f"{job.title}: its progress is at the top of the page.", icon=":material/sync:")
+
+
 def load_and_refresh(folder: str, uploads: list, replace: bool) -> None:
     """Start loading a folder (or uploaded files) through the same validation as the CLI, then
     refreshing, as a job that finishes whether or not the user stays on the page."""
@@ -57,6 +62,8 @@ def load_and_refresh(folder: str, uploads: list, replace: bool) -> None:
     source = saved or Path(folder.strip())
     if (started := jobs.start(job, lambda j: _load(j, source, saved, replace))) is not job:
         _busy(started)
+    else:
+        _started(job)
 
 
 def _load(job: Job, source: Path, saved: Path | None, replace: bool) -> None:
@@ -86,6 +93,8 @@ def recompute(as_of) -> None:
     job = Job(f"Recomputing as of {as_of}", str(db.db_path()), steps=_refresh_steps())
     if (started := jobs.start(job, lambda j: _recompute(j, as_of))) is not job:
         _busy(started)
+    else:
+        _started(job)
 
 
 def _recompute(job: Job, as_of) -> None:

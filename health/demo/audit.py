@@ -47,7 +47,14 @@ def usage_patterns(
         weeks = weeks[normal[weeks]]
         if len(weeks) < BASELINE_WEEKS + SUSTAIN_WEEKS:
             continue
-        n = act.weekly[i, weeks] / g[weeks]
+        # The noise-free rate (users' rates, their arrivals and departures, the account's own
+        # story; no holidays, vacations or chance): a moment is a change in the rate, and a
+        # run of quiet weeks in Poisson counts is not one.
+        n = (
+            7 * act.expected[i, weeks]
+            if act.expected is not None
+            else act.weekly[i, weeks] / g[weeks]
+        )
         cs = np.concatenate([[0.0], np.cumsum(n)])
         p = np.arange(BASELINE_WEEKS, len(weeks) - SUSTAIN_WEEKS + 1)
         base = (cs[p] - cs[p - BASELINE_WEEKS]) / BASELINE_WEEKS

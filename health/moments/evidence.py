@@ -67,6 +67,33 @@ def level_shift(r: dict, baseline_weeks: int = 8) -> tuple[str, float]:
     return text, _clip(math.log(max(ratio, 1.0)) / math.log(4))
 
 
+def chance(llr: float) -> str:
+    """How rare a fall this strong is on a steady account, from the CUSUM's statistic.
+
+    A CUSUM of log-likelihood ratios crosses `llr` by chance no more often than once in
+    e^llr days on average (Lorden's bound), under the quasi-Poisson model it was scaled by.
+    """
+    years = math.exp(min(float(llr), 40.0)) / 365.25
+    said = "a million" if years >= 1e6 else f"{years:,.0f}" if years >= 10 else f"{years:.1f}"
+    return (
+        f"a fall this large happens by chance about once in {said} account-years at a steady "
+        f"level (daily CUSUM log-likelihood ratio {llr:.1f})"
+    )
+
+
+def daily_drop(r: dict) -> tuple[str, float]:
+    """An engagement drop confirmed on daily counts."""
+    ratio = r["ratio"]
+    days = (r["detected_on"] - r["started_on"]).days + 1
+    text = (
+        f"weekly events {num(r['metric_before'])} → {num(r['metric_after'])} since "
+        f"{day(r['started_on'])} ({ratio:.0%} of the {r['baseline_weeks']}-week level after the "
+        f"week's rhythm and shared holidays are divided out; {days} days running); "
+        f"{chance(r['score'])}"
+    )
+    return text, _clip(1 - ratio)
+
+
 def adoption(r: dict) -> tuple[str, float]:
     """A newly adopted feature."""
     area = f" ({r['feature']})" if r["feature"] and r["feature"] != r["event"] else ""

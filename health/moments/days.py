@@ -1,0 +1,252 @@
+"""Daily counts for the daily drop test: the accounts x days matrix, the shared daily index, and
+each account's level before every day (baseline windows that grow for small accounts, pooled
+overdispersion read on 7-day sums, and the slide already under way before a change).
+
+Everything at a day uses days before it only (causal).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+
+@dataclass(frozen=True)
+class Days:
+    """Daily events as a dense matrix: one row per account, one column per day (oldest first)."""
+
+    ids: list[str]
+    first_day: dt.date
+    events: np.ndarray  # float (accounts, days); NaN outside the account's observed life
+    age: np.ndarray  # int (accounts, days): days since signup
+    # Active users of the latest complete week by each day, that week's first day (column),
+    # and their usual number: the median of the 8 weeks before the week holding the day.
+    users: np.ndarray | None = None
+    users_from: np.ndarray | None = None
+    users_level: np.ndarray | None = None
+
+
+def build_days(
+    daily: pl.DataFrame, accounts: pl.DataFrame, as_of: dt.date, weekly: pl.DataFrame | None = None
+) -> Days:
+    """The matrix form of the daily counts (account_id, day, events) over each account's life:
+    from signup (or the export's first day) to the day before churn, up to `as_of`; with the
+    `weekly` frame (account_id, week_end, active_users), the active users beside them."""
+    daily = daily.filter(pl.col("day") <= as_of)
+    if daily.is_empty() or accounts.is_empty():
+        return Days([], as_of, np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int64))
+    first = daily["day"].min()
+    n_days = (as_of - first).days + 1
+    acc = accounts.select("account_id", "signup_date", "churn_date").sort("account_id")
+    ids = acc["account_id"].to_list()
+    row_of = {a: i for i, a in enumerate(ids)}
+    col = np.arange(n_days)
+    signup = np.array([(d - first).days for d in acc["signup_date"]])
+    churn = np.array([n_days if d is None else (d - first).days for d in acc["churn_date"]])
+    alive = (col[None, :] >= np.maximum(signup, 0)[:, None]) & (col[None, :] < churn[:, None])
+    events = np.where(alive, 0.0, np.nan)
+    keep = daily.filter(pl.col("account_id").is_in(ids))
+    r = np.array([row_of[a] for a in keep["account_id"]], dtype=np.int64)
+    c = (keep["day"] - first).dt.total_days().to_numpy()
+    events[r, c] = np.where(alive[r, c], keep["events"].cast(pl.Float64).to_numpy(), np.nan)
+    age = col[None, :] - signup[:, None]
+    if weekly is None or weekly.is_empty() or "active_users" not in weekly.columns:
+        return Days(ids, first, events, age)
+    return Days(ids, first, events, age, *_users(weekly, ids, first, n_days))
+
+
+def _users(weekly: pl.DataFrame, ids: list[str], first: dt.date, n_days: int):
+    """Weekly active users laid out by day: the latest complete week by each day, the first day
+    of that week, and the usual number before the week holding each day (8-week median)."""
+    w = (
+        weekly.filter(pl.col("account_id").is_in(ids))
+        .select("account_id", "week_end", pl.col("active_users").cast(pl.Float64))
+        .sort("account_id", "week_end")
+        .with_columns(
+            level=pl.col("active_users").shift(1).rolling_median(8).over("account_id"),
+            col=(pl.col("week_end") - first).dt.total_days(),
+        )
+    )
+    row_of = {a: i for i, a in enumerate(ids)}
+    shape = (len(ids), n_days)
+    now, since, level = np.full(shape, np.nan), np.full(shape, -1e9), np.full(shape, np.nan)
+    w = w.filter(pl.col("col").is_between(-6, n_days - 1))
+    r = np.array([row_of[a] for a in w["account_id"]], dtype=np.int64)
+    c = w["col"].to_numpy()
+    inside = c >= 0
+    now[r[inside], c[inside]] = w["active_users"].to_numpy()[inside]
+    since[r[inside], c[inside]] = c[inside] - 6
+    # Each day of a week gets the level from before that week.
+    lv = w["level"].to_numpy()
+    for k in range(7):
+        day = c - k
+        ok = (day >= 0) & (day < n_days)
+        level[r[ok], day[ok]] = lv[ok]
+    # Forward-fill the latest complete week to the days after it.
+    idx = np.where(~np.isnan(now), np.arange(n_days)[None, :], 0)
+    idx = np.maximum.accumulate(idx, axis=1)
+    rows = np.arange(len(ids))[:, None]
+    return now[rows, idx], since[rows, idx], level
+
+
+def cum(x: np.ndarray) -> np.ndarray:
+    """Running sums along days with a leading zero column (NaN counts as 0)."""
+    zero = np.zeros((x.shape[0], 1))
+    return np.concatenate([zero, np.cumsum(np.nan_to_num(x), axis=1)], axis=1)
+
+
+def _between(cum: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sums over columns [lo, hi) of each row from its running sums (lo, hi clipped to range)."""
+    n = cum.shape[1] - 1
+    rows = np.arange(cum.shape[0])[:, None] if lo.ndim == 2 else np.arange(cum.shape[0])
+    return cum[rows, np.clip(hi, 0, n)] - cum[rows, np.clip(lo, 0, n)]
+
+
+def daily_index(
+    days: Days, *, level_days: int = 56, min_age_days: int = 84, min_accounts: int = 20
+):
+    """Each day's usage across accounts relative to their usual daily level (1 = an average day).
+
+    It carries the week's rhythm and every shared holiday, so neither is anyone's drop. Each
+    account's level is its rate over the `level_days` before the day (causal), itself read
+    against the index of those days: the first pass's levels are low after a holiday, which
+    would make every ordinary day after it look busy, so a second pass divides that out.
+    """
+    e = days.events
+    n, t = e.shape
+    if n == 0:
+        return np.ones(t)
+    seen = ~np.isnan(e)
+    cx, cn = cum(e), cum(seen)
+    col = np.broadcast_to(np.arange(t), e.shape)
+    x, k = _between(cx, col - level_days, col), _between(cn, col - level_days, col)
+    index = np.ones(t)
+    for _ in range(2):
+        g = _between(cum(np.where(seen, index[None, :], 0.0)), col - level_days, col)
+        level = np.where(k == level_days, x / np.maximum(g, 1e-9), np.nan)
+        ok = (days.age >= min_age_days) & (level > 0) & seen
+        num = np.where(ok, e, 0).sum(axis=0)
+        den = np.where(ok, level, 0).sum(axis=0)
+        enough = (ok.sum(axis=0) >= min_accounts) & (den > 0)
+        index = np.clip(np.where(enough, num / np.maximum(den, 1e-9), 1.0), 0.02, 5.0)
+    return index
+
+
+@dataclass(frozen=True)
+class Level:
+    """Per account and candidate start day s: the level before s and the guards on it."""
+
+    rate: np.ndarray  # events per unit of exposure over the baseline days
+    per_week: np.ndarray  # mean raw weekly events over the baseline days
+    days: np.ndarray  # int: baseline length used
+    phi: np.ndarray  # overdispersion, shrunk towards accounts at a similar level
+    pre: np.ndarray  # rate of the `pre_days` just before s over the baseline rate
+    trend: np.ndarray  # baseline's later half over its earlier half
+    trend_llr: np.ndarray  # quasi-Poisson llr of that difference
+    slide: np.ndarray  # baseline rate over the rate of the `ref_days` before the baseline
+    slide_llr: np.ndarray  # quasi-Poisson llr of that difference
+    x_pre: np.ndarray  # events over the `pre_days` just before s
+    t_pre: np.ndarray  # their exposure
+    valid: np.ndarray  # bool: a full baseline and pre window, account old enough, level to leave
+
+
+def llr(x1, t1, x2, t2):
+    """Log-likelihood ratio of two Poisson rates against one (counts x over exposures t)."""
+
+    def xlogy(x, y):
+        return np.where(x > 0, x * np.log(np.maximum(y, 1e-12)), 0.0)
+
+    pooled = (x1 + x2) / np.maximum(t1 + t2, 1e-12)
+    return (
+        xlogy(x1, x1 / np.maximum(t1, 1e-12))
+        + xlogy(x2, x2 / np.maximum(t2, 1e-12))
+        - xlogy(x1 + x2, pooled)
+    )
+
+
+def _pooled(phi: np.ndarray, per_week: np.ndarray, ok: np.ndarray, min_accounts: int = 10):
+    """Each account's overdispersion shrunk half-way (geometric mean) towards that day's median
+    of accounts whose level is within a doubling of its own (all accounts when a band holds
+    fewer than `min_accounts`); only that day's baselines go in, so it stays causal."""
+    band = np.floor(np.log2(np.maximum(np.nan_to_num(per_week, nan=1.0), 1.0))).astype(np.int64)
+    band = np.minimum(band, 12)
+    with warnings.catch_warnings(action="ignore", category=RuntimeWarning):
+        overall = np.nanmedian(np.where(ok, phi, np.nan), axis=0)
+        out = np.broadcast_to(np.nan_to_num(overall, nan=1.0), phi.shape).copy()
+        for b in np.unique(band[ok]):
+            inside = ok & (band == b)
+            med = np.nanmedian(np.where(inside, phi, np.nan), axis=0)
+            use = (band == b) & (inside.sum(axis=0) >= min_accounts)[None, :]
+            out[use] = np.broadcast_to(med, phi.shape)[use]
+    return np.maximum(1.0, np.sqrt(np.maximum(phi, 1.0) * np.maximum(out, 1.0)))
+
+
+def day_level(
+    days: Days,
+    g: np.ndarray,
+    *,
+    baseline_days: tuple[int, ...],
+    baseline_events: float,
+    pre_days: int,
+    min_age_days: int,
+    min_per_week: float,
+    ref_days: int,
+) -> Level:
+    """The account's level before every day s: the shortest `baseline_days` window (ending
+    `pre_days` before s) that holds `baseline_events` events, else the longest its life allows."""
+    e = days.events
+    seen = ~np.isnan(e)
+    cx, cg, cn = cum(e), cum(np.where(seen, g, 0.0)), cum(seen)
+    # Counts are overdispersed at the week's scale (a busy week, a user's week off), not just
+    # the day's: the dispersion is read on 7-day sums, so a quiet week weighs what it should.
+    x7, t7 = (c[:, 7:] - c[:, :-7] for c in (cx, cg))
+    pad = np.zeros((e.shape[0], 6))
+    x7, t7 = np.concatenate([pad, x7], axis=1), np.concatenate([pad, t7], axis=1)
+    c7x, c7t = cum(x7), cum(t7)
+    c7q = cum(np.where(t7 > 0.05, x7 * x7 / np.maximum(t7, 0.05), 0.0))
+    s = np.broadcast_to(np.arange(e.shape[1]), e.shape)
+    hi = s - pre_days
+    pick = None
+    for length in sorted(baseline_days):
+        lo = hi - length
+        x, t = _between(cx, lo, hi), _between(cg, lo, hi)
+        full = (_between(cn, lo, hi) == length) & (lo >= 0)
+        cand = (x, t, lo, np.full(e.shape, length), full)
+        if pick is None:
+            pick = cand
+        else:
+            take = full & ~((pick[0] >= baseline_events) & pick[4])
+            pick = tuple(np.where(take, c, p) for c, p in zip(cand, pick, strict=True))
+    x, t, lo, length, full = pick
+    with np.errstate(all="ignore"):
+        rate = x / np.maximum(t, 1e-9)
+        # Pearson's dispersion of the baseline days around the account's rate.
+        # Pearson's dispersion of the 7-day sums inside the baseline around the account's rate.
+        w_lo = lo + 6
+        q, sx, st = (_between(c, w_lo, hi) for c in (c7q, c7x, c7t))
+        m = np.maximum(hi - w_lo - 1, 1)
+        pearson = q / np.maximum(rate, 1e-9) - 2 * sx + rate * st
+        phi = np.where(rate > 0, pearson / m, 1.0)
+        per_week = 7 * x / np.maximum(length, 1)
+        x_pre, t_pre = _between(cx, hi, s), _between(cg, hi, s)
+        pre = (x_pre / np.maximum(t_pre, 1e-9)) / np.maximum(rate, 1e-9)
+        mid = lo + length // 2
+        x1, t1 = _between(cx, lo, mid), _between(cg, lo, mid)
+        x2, t2 = _between(cx, mid, hi), _between(cg, mid, hi)
+        trend = (x2 / np.maximum(t2, 1e-9)) / np.maximum(x1 / np.maximum(t1, 1e-9), 1e-9)
+        valid = full & (_between(cn, hi, s) == pre_days) & (days.age - pre_days >= min_age_days)
+        valid &= per_week >= min_per_week
+        phi = _pooled(phi, per_week, valid)
+        trend_llr = llr(x1, t1, x2, t2) / phi
+        # The months before the baseline: was the account already sliding into it?
+        x_ref, t_ref = _between(cx, lo - ref_days, lo), _between(cg, lo - ref_days, lo)
+        has_ref = (_between(cn, lo - ref_days, lo) == ref_days) & (lo - ref_days >= 0)
+        slide = np.where(has_ref, rate / np.maximum(x_ref / np.maximum(t_ref, 1e-9), 1e-9), 1.0)
+        slide_llr = np.where(has_ref, llr(x_ref, t_ref, x, t) / phi, 0.0)
+    return Level(
+        rate, per_week, length, phi, pre, trend, trend_llr, slide, slide_llr, x_pre, t_pre, valid
+    )

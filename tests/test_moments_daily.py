@@ -1,0 +1,111 @@
+"""The daily drop test on synthetic daily counts with planted truth: a real fall is confirmed in
+days, a week off, a slow slide and a shared holiday are not falls, and nothing it says about a
+day depends on a later day."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from health.moments.daily import daily_drops
+from health.moments.days import build_days, daily_index
+from health.moments.evidence import chance, daily_drop
+
+START = dt.date(2024, 1, 1)  # a Monday
+DAYS = 520
+WEEKDAY = np.array([1.0, 1.05, 1.0, 1.0, 0.9, 0.15, 0.1])
+HOLIDAY = (357, 366)  # 23 Dec to 1 Jan: everybody is off
+
+
+def _rate(per_day: float, shape: np.ndarray | None = None) -> np.ndarray:
+    """Expected events per day: the week's rhythm, the shared holiday, an account's own shape."""
+    d = np.arange(DAYS)
+    lam = per_day * WEEKDAY[d % 7] * np.where((d >= HOLIDAY[0]) & (d < HOLIDAY[1]), 0.2, 1.0)
+    return lam if shape is None else lam * shape
+
+
+def _town(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Thirty steady accounts of different sizes: the peers that make the shared index."""
+    return {f"T{i:02d}": rng.poisson(_rate(2.0 + i)) for i in range(30)}
+
+
+def _frames(counts: dict[str, np.ndarray]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    days = [START + dt.timedelta(days=int(d)) for d in range(DAYS)]
+    daily = pl.concat(
+        pl.DataFrame({"account_id": a, "day": days[: len(c)], "events": c.astype(np.int64)}).filter(
+            pl.col("events") > 0
+        )
+        for a, c in counts.items()
+    )
+    accounts = pl.DataFrame(
+        {"account_id": list(counts), "signup_date": START, "churn_date": None},
+        schema_overrides={"churn_date": pl.Date},
+    )
+    return daily, accounts
+
+
+def _drops(counts: dict[str, np.ndarray], as_of: dt.date | None = None) -> pl.DataFrame:
+    daily, accounts = _frames(counts)
+    days = build_days(daily, accounts, as_of or START + dt.timedelta(days=DAYS - 1))
+    return daily_drops(days, daily_index(days))
+
+
+@pytest.fixture(scope="module")
+def stories() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(11)
+    d = np.arange(DAYS)
+    counts = _town(rng)
+    counts["DROP"] = rng.poisson(_rate(8.0, np.where(d >= 250, 0.3, 1.0)))  # a Wednesday
+    counts["GAP"] = rng.poisson(_rate(8.0, np.where((d >= 240) & (d < 247), 0.0, 1.0)))
+    counts["SLOW"] = rng.poisson(_rate(8.0, np.interp(d, [200, 382], [1.0, 0.35])))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def found(stories) -> pl.DataFrame:
+    return _drops(stories)
+
+
+def _of(found: pl.DataFrame, account: str) -> pl.DataFrame:
+    return found.filter(pl.col("account_id") == account)
+
+
+def test_a_fall_to_30_percent_is_confirmed_within_two_weeks_and_dated_where_it_began(found):
+    rows = _of(found, "DROP")
+    assert rows.height == 1, found
+    row = rows.row(0, named=True)
+    began = START + dt.timedelta(days=250)
+    assert abs((row["started_on"] - began).days) <= 3
+    assert 9 <= (row["detected_on"] - row["started_on"]).days <= 16  # days, not a month
+    assert 0.15 <= row["ratio"] <= 0.45
+
+
+def test_a_week_off_a_slow_slide_and_the_shared_holiday_are_not_drops(found):
+    assert _of(found, "GAP").is_empty()
+    assert _of(found, "SLOW").is_empty()
+    assert found.filter(pl.col("account_id").str.starts_with("T")).is_empty(), found
+
+
+def test_what_was_called_by_a_day_does_not_change_when_later_days_arrive(stories, found):
+    # As of the day the fall was confirmed, and of every day up to a week later, the calls
+    # made by then are the same: the test reads nothing after the day it calls.
+    called = _of(found, "DROP")["detected_on"][0]
+    for later in range(0, 8, 3):
+        as_of = called + dt.timedelta(days=later)
+        cut = (as_of - START).days + 1
+        then = _drops({a: c[:cut] for a, c in stories.items()}, as_of)
+        assert then.equals(found.filter(pl.col("detected_on") <= as_of)), (as_of, then)
+    before = _drops({a: c[: (called - START).days] for a, c in stories.items()}, called)
+    assert _of(before, "DROP").filter(pl.col("detected_on") < called).is_empty()
+
+
+def test_the_evidence_says_how_rare_such_a_fall_is_by_chance(found):
+    row = _of(found, "DROP").row(0, named=True)
+    text, severity = daily_drop(row)
+    assert "account-years" in text and "days running" in text and "→" in text
+    assert 0.5 <= severity <= 1.0
+    # A stronger statistic is a rarer chance: the sentence's figure grows with it.
+    assert "once in 24" in chance(16.0) and "once in a million" in chance(40.0)
