@@ -117,7 +117,7 @@ def _stage(con, path: Path, table: Table, report: TableReport) -> str:
             )
         source = f"raw_{name}"
         if name == "events":  # only the days that differ from what is stored are checked
-            source = days.to_check(con, _is_empty(con, name))
+            source = days.to_check(con, _is_empty(con, name), file_types)
             report.types, report.rows_skipped = file_types, days.skipped_rows(con)
         checked = checked_select(table, source, file_types, extra, where_word=where, offset=offset)
         # Rows going into an empty table are read twice (rejects, then insert) rather than
