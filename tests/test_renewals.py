@@ -132,3 +132,17 @@ def test_a_pessimistic_forecast_is_recalibrated_on_past_renewals_only():
     assert renewals.recalibrate(now, past[:1][:0])[1] == 0
     sure = [pl.DataFrame({"p_renew": [0.6] * 50, "renewed": [True] * 50})]
     assert renewals.recalibrate(now, sure) == (now, 0)
+
+
+@pytest.mark.parametrize("shape", ["overconfident", "underconfident", "nearly_separated"])
+def test_the_recalibration_fit_is_scikit_learns_logistic_regression(shape):
+    # The page fits it by hand (scikit-learn takes seconds to import); same penalty, same line.
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(len(shape))
+    x = rng.normal(0, 2, 400)
+    slope = {"overconfident": 0.5, "underconfident": 2.0, "nearly_separated": 40.0}[shape]
+    y = (rng.random(400) < 1 / (1 + np.exp(-(slope * x - 1)))).astype(int)
+    ours = renewals.platt(x, y)
+    theirs = LogisticRegression(C=1e4, tol=1e-10, max_iter=10_000).fit(x.reshape(-1, 1), y)
+    assert ours == pytest.approx((theirs.coef_[0][0], theirs.intercept_[0]), rel=1e-3, abs=1e-3)
