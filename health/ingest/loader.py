@@ -201,9 +201,14 @@ def _merge(con, table: Table, report: TableReport) -> None:
     if name == "events":  # the events store, each row marked with this load's number
         into = store.INSERT
     if _is_empty(con, name):
-        # In the file's order: exports come sorted by account or by time, and sorting 16M rows
-        # would take longer than the rest of the load.
-        con.execute(f"{into} ({valid})")
+        # In the file's order, near enough: exports come sorted by account or by time, and
+        # sorting 16M rows would take longer than the rest of the load. Each thread keeps its
+        # share of the file in order, and the threads write at once (a third faster).
+        con.execute("SET preserve_insertion_order = false")
+        try:
+            con.execute(f"{into} ({valid})")
+        finally:
+            con.execute("RESET preserve_insertion_order")
         return
     # Multiset difference: a second load of the same rows adds nothing, but genuine repeats
     # within one file (two identical clicks) are kept. Only rows of the same accounts, in the
