@@ -8,9 +8,11 @@ import itertools
 import numpy as np
 import polars as pl
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from health import db
 from health.analytics import renewal_record, renewals
+from tests.conftest import APP_DIR
 
 
 def enumerate_all(weights, probs) -> dict[float, float]:
@@ -115,6 +117,19 @@ def test_the_demo_forecast_adds_up_and_its_record_uses_only_earlier_scores(wareh
         assert row["forecast_made_on"] < as_of
         assert row["actual_accounts"] <= row["accounts"]
         assert row["actual_arr"] <= row["arr"] + 1e-6
+
+
+def test_the_page_counts_the_forecasts_renewals_and_again_with_monthly_rollovers(app_db):
+    # The page keeps its forecast between reruns: the toggle must not be served the other's.
+    con = db.connect(app_db)
+    as_of = con.execute("select as_of from params").fetchall()[0][0]
+    at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60).run()
+    at.switch_page("pages/renewals.py").run()
+    for kinds, label in (((renewals.TERM,), "Term renewals"), (renewals.KINDS, "All renewals")):
+        expected = renewals.forecast(con, as_of, kinds=kinds).accounts.height
+        assert not at.exception
+        assert next(m.value for m in at.metric if m.label == label) == f"{expected:,}"
+        at.toggle(key="renewals_monthly").set_value(True).run()
 
 
 def test_a_pessimistic_forecast_is_recalibrated_on_past_renewals_only():
