@@ -74,8 +74,9 @@ def test_a_reader_runs_the_playbooks_outcome_query_with_asof_joins_not_nested_lo
     # With a few rows expected on the left, DuckDB would compare every action with every week.
     con = db.connect(warehouse)
     none_done = pl.DataFrame({"action_id": []}, schema={"action_id": pl.String})
-    with db.registered(con, "done_actions", none_done):
-        plan = con.execute("EXPLAIN (FORMAT json) " + db.sql("q_action_outcomes")).fetchall()
-    operators = set(re.findall(r'"name": "([A-Z_]+)"', plan[0][1]))
-    assert "ASOF_JOIN" in operators
+    for session in (con, db.cursor(con)):  # the app's pages query through cursors
+        with db.registered(session, "done_actions", none_done):
+            text = "EXPLAIN (FORMAT json) " + db.sql("q_action_outcomes")
+            plan = session.execute(text).fetchall()
+        assert "ASOF_JOIN" in set(re.findall(r'"name": "([A-Z_]+)"', plan[0][1]))
     con.close()
