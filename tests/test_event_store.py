@@ -150,6 +150,29 @@ def test_rows_of_one_day_key_all_print_the_same_day(kind):
     assert len(spans) >= len(values) - 2  # midnight and its own day, two rows per key at most
 
 
+def table_report(report: ingest.LoadReport, name: str) -> ingest.TableReport:
+    return next(t for t in report.tables if t.table == name)
+
+
+def test_a_re_export_skips_a_file_its_last_load_merged_and_checks_a_changed_one(tmp_path, loaded):
+    again = make_folder(tmp_path, "again", events=[*EVENTS, NEW_DAY])  # the same accounts.csv
+    accounts = table_report(ingest.load(again, loaded), "accounts")
+    assert (accounts.rows_read, accounts.rows_loaded, accounts.rows_skipped) == (3, 3, 3)
+    renamed = [{**ACCOUNTS[0], "name": "Acme Inc"}, *ACCOUNTS[1:]]
+    folder = make_folder(tmp_path, "renamed", accounts=renamed, events=[*EVENTS, NEW_DAY])
+    assert table_report(ingest.load(folder, loaded), "accounts").rows_skipped == 0
+    assert rows(loaded, "SELECT name FROM accounts WHERE account_id = 'A1'") == [("Acme Inc",)]
+
+
+def test_a_file_with_a_rejected_row_is_checked_again_every_time(tmp_path):
+    db = tmp_path / "health.duckdb"
+    users = [{"user_id": "u1", "account_id": "A1"}, {"user_id": "u9", "account_id": "A9"}]
+    for name in ("first", "same"):
+        report = table_report(ingest.load(make_folder(tmp_path, name, users=users), db), "users")
+        assert (report.rows_rejected, report.rows_skipped) == (1, 0)
+    assert rejects(db, "users") == [(3, "account_id 'A9' is not in accounts")]
+
+
 def test_days_missing_from_a_sliding_window_export_are_kept(tmp_path, loaded):
     window = [e for e in EVENTS if not e["event_time"].startswith("2024-03-01")] + [NEW_DAY]
     report = events_report(ingest.load(make_folder(tmp_path, "window", events=window), loaded))

@@ -10,7 +10,7 @@ import duckdb
 
 from health import db
 from health.db import store
-from health.ingest import days
+from health.ingest import days, seen
 from health.ingest.contract import TABLES, Table
 from health.ingest.files import (  # noqa: F401 - LoadError and save_uploads are part of this API
     LoadError,
@@ -50,7 +50,7 @@ class TableReport:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
-    rows_skipped: int = 0  # rows of days stored by an earlier load as they are: not checked again
+    rows_skipped: int = 0  # rows of days (events) or a file stored as they are: not checked again
     examples: list[Reject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     types: dict[str, str] = field(default_factory=dict)  # the file's column types
@@ -283,6 +283,7 @@ def _ensure_schema(con) -> None:
     con.execute("ALTER TABLE loads ADD COLUMN IF NOT EXISTS recipe VARCHAR")
     con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     days.ensure(con)
+    seen.ensure(con)
 
 
 def _warn_unknown_users(con, report: TableReport, *, only_these: bool) -> None:
@@ -342,6 +343,18 @@ def _find(folder: Path, source: Path, mapped: MapResult | None):
         raise LoadError(str(exc).replace(str(source), where)) from None
 
 
+def _load_table(con, table: Table, path: Path, tr: TableReport) -> None:
+    """Stage, check and merge one table's file."""
+    as_written = _stage(con, path, table, tr)
+    if table.name == "accounts":
+        con.execute(
+            "INSERT INTO known_accounts SELECT account_id FROM typed_accounts "
+            "WHERE _problems IS NULL"
+        )
+    _collect_rejects(con, table, path, tr, as_written)
+    _merge(con, table, tr)
+
+
 def _load_into(con, files: dict, report: LoadReport, replace: bool, progress) -> None:
     """Stage, check and merge every table found, recording the load."""
     _ensure_schema(con)
@@ -351,6 +364,7 @@ def _load_into(con, files: dict, report: LoadReport, replace: bool, progress) ->
                 con.execute(f"DELETE FROM {table.name}")
         store.clear(con)
         days.forget(con)
+        seen.forget(con)
         con.execute("DELETE FROM rejects")
     events_were_empty = _is_empty(con, "events")
     con.execute("CREATE OR REPLACE TEMP TABLE known_accounts AS SELECT account_id FROM accounts")
@@ -361,28 +375,22 @@ def _load_into(con, files: dict, report: LoadReport, replace: bool, progress) ->
         if progress:
             progress(f"{table.name} ({path_t.name})")
         tr = TableReport(table.name, path_t.name)
-        as_written = _stage(con, path_t, table, tr)
-        if table.name == "accounts":
-            con.execute(
-                "INSERT INTO known_accounts SELECT account_id FROM typed_accounts "
-                "WHERE _problems IS NULL"
-            )
-        _collect_rejects(con, table, path_t, tr, as_written)
-        _merge(con, table, tr)
         if table.name == "events":
+            _load_table(con, table, path_t, tr)
             days.record(con, tr.rows_rejected, all_new=events_were_empty)
+        else:
+            file_digest = seen.digest(path_t, table)
+            tr.rows_skipped = seen.rows_if_unchanged(con, table.name, file_digest) or 0
+            if tr.rows_skipped:  # the file its last load merged: nothing would change
+                tr.rows_read = tr.rows_loaded = tr.rows_skipped
+            else:
+                _load_table(con, table, path_t, tr)
+                seen.remember(con, table.name, file_digest, tr.rows_read, tr.rows_rejected)
         con.execute(
             "INSERT INTO loads (loaded_at, folder, table_name, file, rows_read, rows_loaded, "
             "rows_rejected, recipe) VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                report.folder,
-                table.name,
-                path_t.name,
-                tr.rows_read,
-                tr.rows_loaded,
-                tr.rows_rejected,
-                report.recipe or None,
-            ],
+            [report.folder, table.name, path_t.name, tr.rows_read, tr.rows_loaded]
+            + [tr.rows_rejected, report.recipe or None],
         )
         report.tables.append(tr)
     events = next((t for t in report.tables if t.table == "events"), None)
