@@ -126,6 +126,18 @@ def valid_user_ids(types: dict[str, str]) -> str:
     )
 
 
+def unknown_users(con, types: dict[str, str], *, only_these: bool) -> int:
+    """Valid rows of the file whose user_id is not in users (0 while users is empty)."""
+    if not con.execute("SELECT count(*) FROM users").fetchone()[0]:
+        return 0
+    # When the events hold only this load's rows, read them there rather than the file again.
+    loaded = "SELECT user_id FROM events" if only_these else valid_user_ids(types)
+    return con.execute(
+        f"SELECT count(*) FROM ({loaded}) AS e ANTI JOIN users AS u ON u.user_id = e.user_id "
+        "WHERE e.user_id IS NOT NULL"
+    ).fetchone()[0]
+
+
 def record(con, rejected: int, *, all_new: bool) -> None:
     """After the merge: the file's fingerprints, and the manifest of the days it touched
     (every day when `all_new`: the stored events are this load's alone)."""

@@ -286,21 +286,6 @@ def _ensure_schema(con) -> None:
     seen.ensure(con)
 
 
-def _warn_unknown_users(con, report: TableReport, *, only_these: bool) -> None:
-    # When the events table holds only this load's rows, read them there rather than check
-    # the file over again.
-    loaded = "SELECT user_id FROM events" if only_these else days.valid_user_ids(report.types)
-    n = con.execute(
-        f"""
-        SELECT count(*) FROM ({loaded}) AS e
-        ANTI JOIN users AS u ON u.user_id = e.user_id
-        WHERE e.user_id IS NOT NULL
-        """
-    ).fetchone()[0]
-    if n and con.execute("SELECT count(*) FROM users").fetchone()[0]:
-        report.warnings.append(f"{report.file}: {n} rows name a user_id that is not in users")
-
-
 def load(
     folder: str | Path,
     path: str | Path | None = None,
@@ -395,7 +380,9 @@ def _load_into(con, files: dict, report: LoadReport, replace: bool, progress) ->
         report.tables.append(tr)
     events = next((t for t in report.tables if t.table == "events"), None)
     if events and "users" in files:
-        _warn_unknown_users(con, events, only_these=events_were_empty)
+        n = days.unknown_users(con, events.types, only_these=events_were_empty)
+        if n:
+            events.warnings.append(f"{events.file}: {n} rows name a user_id that is not in users")
     if events and not (replace or events_were_empty):
         days.note_added(con)
     elif events and (replace or not _is_empty(con, "events")):
