@@ -27,15 +27,26 @@ monthly = st.toggle(
 )
 kinds = renewals.KINDS if monthly else (renewals.TERM,)
 
+
+@st.cache_data(show_spinner="Forecasting the renewals…", max_entries=16)
+def _forecast(version, scope: tuple | None, kinds: tuple) -> tuple:
+    # Keyed on small values (the database version, ids, kinds): the exact intervals and the
+    # track record take seconds at 10,000 accounts, and a rerun (a tab, a toggle) needs none.
+    con, ids = connection.cursor(), None if scope is None else list(scope)
+    as_of = con.execute("select as_of from params").fetchall()[0][0]
+    past = renewals.history(con, as_of, kinds)
+    fc = renewals.forecast(con, as_of, ids, past, kinds)
+    keys = (None, "month", "kind", "segment", "csm_owner")
+    groups = {by: renewals.summarise(fc.accounts, by) for by in keys}
+    left_out = renewals.left_out(con, as_of, ids) if kinds == (renewals.TERM,) else None
+    track = renewal_record.track_record(con, as_of, ids, past, kinds)
+    return as_of, fc, groups, left_out, track, renewals.record_source(con)
+
+
 # Data first.
-as_of = con.execute("select as_of from params").fetchall()[0][0]
-past = renewals.history(con, as_of, kinds)
-fc = renewals.forecast(con, as_of, scope, past, kinds)
-total = renewals.summarise(fc.accounts).row(0, named=True)
-keys = ("month", "kind", "segment", "csm_owner")
-groups = {by: renewals.summarise(fc.accounts, by) for by in keys}
-left_out = renewals.left_out(con, as_of, scope) if not monthly else None
-track = renewal_record.track_record(con, as_of, scope, past, kinds)
+ids = None if scope is None else tuple(scope)
+as_of, fc, groups, left_out, track, source = _forecast(connection.version(), ids, kinds)
+total = groups[None].row(0, named=True)
 record = renewal_record.track_sentence(track)
 what = "All renewals" if monthly else "Term renewals"
 noun = "term commitments and monthly rollovers" if monthly else "term commitments"
@@ -88,7 +99,7 @@ tables.dataframe(shown, {**renewal_columns.ACCOUNTS, **money_cols})
 widgets.download(shown, "renewal-forecast")
 
 st.subheader("Track record, out-of-sample")
-st.markdown(renewal_record.source_sentence(renewals.record_source(con), track))
+st.markdown(renewal_record.source_sentence(source, track))
 if track.is_empty():
     st.info(
         "No track record yet: it needs complete quarters with scores from before they began, "

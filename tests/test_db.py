@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import polars as pl
+
 from health import db
 
 
@@ -64,3 +68,15 @@ def test_cursors_opened_from_many_threads_at_once_all_read_the_database(tmp_path
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def test_a_reader_runs_the_playbooks_outcome_query_with_asof_joins_not_nested_loops(warehouse):
+    # With a few rows expected on the left, DuckDB would compare every action with every week.
+    con = db.connect(warehouse)
+    none_done = pl.DataFrame({"action_id": []}, schema={"action_id": pl.String})
+    for session in (con, db.cursor(con)):  # the app's pages query through cursors
+        with db.registered(session, "done_actions", none_done):
+            text = "EXPLAIN (FORMAT json) " + db.sql("q_action_outcomes")
+            plan = session.execute(text).fetchall()
+        assert "ASOF_JOIN" in set(re.findall(r'"name": "([A-Z_]+)"', plan[0][1]))
+    con.close()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from health import db as health_db
@@ -94,6 +95,82 @@ def test_a_late_event_for_an_old_day_is_added_and_that_day_rolled_up_again(tmp_p
     assert ("A3", "login") in rows(
         loaded, "SELECT account_id, event FROM events WHERE event_time::DATE = '2024-03-01'"
     )
+
+
+def timed_frame(events: list[dict], zone: str | None) -> pl.DataFrame:
+    """The events as a Parquet export writes them: event_time a timestamp, in UTC or naive."""
+    frame = pl.DataFrame(events, schema={c: pl.String for c in EVENTS[0] | {"value": 0}})
+    return frame.with_columns(pl.col("event_time").str.to_datetime(time_zone=zone))
+
+
+@pytest.mark.parametrize("zone", ["UTC", None])
+def test_a_parquet_re_export_with_typed_times_skips_the_same_days(tmp_path, zone):
+    db = tmp_path / "health.duckdb"
+    parquet = {"events": "parquet"}
+    ingest.load(
+        make_folder(tmp_path, "first", events=timed_frame(EVENTS, zone), formats=parquet), db
+    )
+    again = timed_frame([*EVENTS, NEW_DAY, LATE], zone)
+    report = events_report(
+        ingest.load(make_folder(tmp_path, "again", events=again, formats=parquet), db)
+    )
+    assert (report.rows_read, report.rows_loaded, report.rows_skipped) == (6, 6, 2)
+    manifest = dict(rows(db, "SELECT day::VARCHAR, events FROM event_days"))
+    assert manifest == {"2024-03-01": 3, "2024-03-02": 1, "2024-03-03": 1, "2024-03-04": 1}
+
+
+@pytest.mark.parametrize("kind", sorted(days.KEYS))
+def test_rows_of_one_day_key_all_print_the_same_day(kind):
+    # The edges of a day and of the calendar: rows sharing a key must share the bucket a load
+    # stored before keys existed, or a changed day could be taken for a stored one.
+    times = [
+        "2024-03-01 00:00:00",
+        "2024-03-01 23:59:59.999999",
+        "2024-03-02 00:00:00",
+        "1969-12-31 23:59:59.999999",
+        "1970-01-01 00:00:00",
+        "0099-06-01 12:00:00",
+        "9999-12-31 23:59:59",
+        "infinity",
+        "-infinity",
+        None,
+    ]
+    texts = ["2024-03-01T09:00:00", " 2024-03-01", "2024-03-01 23:00:00+05:00", "soon", ""]
+    values = texts if kind == "VARCHAR" else times
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # as every writer's connection is
+    con.execute(
+        f"CREATE TABLE raw AS SELECT v::{kind} AS event_time FROM unnest(?) AS t(v)", [values]
+    )
+    spans = con.execute(
+        f"SELECT {days.KEYS[kind]} AS key, count(DISTINCT {days.BUCKET}), "
+        f"count(*) FILTER (WHERE {days.BUCKET} IS NULL) FROM raw GROUP BY ALL"
+    ).fetchall()
+    assert all(n <= 1 and (key is None) == (nulls > 0) for key, n, nulls in spans)
+    assert len(spans) >= len(values) - 2  # midnight and its own day, two rows per key at most
+
+
+def table_report(report: ingest.LoadReport, name: str) -> ingest.TableReport:
+    return next(t for t in report.tables if t.table == name)
+
+
+def test_a_re_export_skips_a_file_its_last_load_merged_and_checks_a_changed_one(tmp_path, loaded):
+    again = make_folder(tmp_path, "again", events=[*EVENTS, NEW_DAY])  # the same accounts.csv
+    accounts = table_report(ingest.load(again, loaded), "accounts")
+    assert (accounts.rows_read, accounts.rows_loaded, accounts.rows_skipped) == (3, 3, 3)
+    renamed = [{**ACCOUNTS[0], "name": "Acme Inc"}, *ACCOUNTS[1:]]
+    folder = make_folder(tmp_path, "renamed", accounts=renamed, events=[*EVENTS, NEW_DAY])
+    assert table_report(ingest.load(folder, loaded), "accounts").rows_skipped == 0
+    assert rows(loaded, "SELECT name FROM accounts WHERE account_id = 'A1'") == [("Acme Inc",)]
+
+
+def test_a_file_with_a_rejected_row_is_checked_again_every_time(tmp_path):
+    db = tmp_path / "health.duckdb"
+    users = [{"user_id": "u1", "account_id": "A1"}, {"user_id": "u9", "account_id": "A9"}]
+    for name in ("first", "same"):
+        report = table_report(ingest.load(make_folder(tmp_path, name, users=users), db), "users")
+        assert (report.rows_rejected, report.rows_skipped) == (1, 0)
+    assert rejects(db, "users") == [(3, "account_id 'A9' is not in accounts")]
 
 
 def test_days_missing_from_a_sliding_window_export_are_kept(tmp_path, loaded):

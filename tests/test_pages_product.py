@@ -99,6 +99,8 @@ def test_segments_page_heat_map_and_health_chart_match_the_database(app_db):
             assert heat["z"][row][col] == pytest.approx(share[0] if len(share) else 0)
     tiers = chart(at, "Health tiers")["data"]
     assert [t["name"] for t in tiers] == ["Healthy", "Watch", "At risk"]
+    # The app's template, set once as plotly's default rather than checked again per figure.
+    assert chart(at, "Health tiers")["layout"]["template"]["layout"]["plot_bgcolor"] == "white"
     scored = dict(
         con.execute(
             "select a.segment, count(*) from mart_account_health h join stg_accounts a "

@@ -8,9 +8,11 @@ import itertools
 import numpy as np
 import polars as pl
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from health import db
 from health.analytics import renewal_record, renewals
+from tests.conftest import APP_DIR
 
 
 def enumerate_all(weights, probs) -> dict[float, float]:
@@ -117,6 +119,19 @@ def test_the_demo_forecast_adds_up_and_its_record_uses_only_earlier_scores(wareh
         assert row["actual_arr"] <= row["arr"] + 1e-6
 
 
+def test_the_page_counts_the_forecasts_renewals_and_again_with_monthly_rollovers(app_db):
+    # The page keeps its forecast between reruns: the toggle must not be served the other's.
+    con = db.connect(app_db)
+    as_of = con.execute("select as_of from params").fetchall()[0][0]
+    at = AppTest.from_file(str(APP_DIR / "app.py"), default_timeout=60).run()
+    at.switch_page("pages/renewals.py").run()
+    for kinds, label in (((renewals.TERM,), "Term renewals"), (renewals.KINDS, "All renewals")):
+        expected = renewals.forecast(con, as_of, kinds=kinds).accounts.height
+        assert not at.exception
+        assert next(m.value for m in at.metric if m.label == label) == f"{expected:,}"
+        at.toggle(key="renewals_monthly").set_value(True).run()
+
+
 def test_a_pessimistic_forecast_is_recalibrated_on_past_renewals_only():
     # Past quarters: the raw forecast said 60 % for every renewal, but 90 % renewed.
     rng = np.random.default_rng(3)
@@ -132,3 +147,17 @@ def test_a_pessimistic_forecast_is_recalibrated_on_past_renewals_only():
     assert renewals.recalibrate(now, past[:1][:0])[1] == 0
     sure = [pl.DataFrame({"p_renew": [0.6] * 50, "renewed": [True] * 50})]
     assert renewals.recalibrate(now, sure) == (now, 0)
+
+
+@pytest.mark.parametrize("shape", ["overconfident", "underconfident", "nearly_separated"])
+def test_the_recalibration_fit_is_scikit_learns_logistic_regression(shape):
+    # The page fits it by hand (scikit-learn takes seconds to import); same penalty, same line.
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(len(shape))
+    x = rng.normal(0, 2, 400)
+    slope = {"overconfident": 0.5, "underconfident": 2.0, "nearly_separated": 40.0}[shape]
+    y = (rng.random(400) < 1 / (1 + np.exp(-(slope * x - 1)))).astype(int)
+    ours = renewals.platt(x, y)
+    theirs = LogisticRegression(C=1e4, tol=1e-10, max_iter=10_000).fit(x.reshape(-1, 1), y)
+    assert ours == pytest.approx((theirs.coef_[0][0], theirs.intercept_[0]), rel=1e-3, abs=1e-3)

@@ -64,7 +64,7 @@ KPIS: dict[str, KPI] = {
         {"days": 30},
     ),
     "feature_adoption": KPI(
-        "q_kpi_feature_adoption", _EVENTS,
+        "q_kpi_feature_adoption", (*_EVENTS, "int_feature_weeks"),
         ("group", "feature", "accounts_using", "active_accounts", "account_share",
          "users_using", "active_users", "user_share"),
         "Feature adoption", "account_share", ".0%",

@@ -86,8 +86,9 @@ def load(
             highlight=False,
         )
         if t.rows_skipped:
+            where = "in days" if t.table == "events" else "in the file the last load merged,"
             out.print(
-                f"  {t.rows_skipped:,} of them in days already loaded as they are: not checked "
+                f"  {t.rows_skipped:,} of them {where} already loaded as they are: not checked "
                 "again",
                 highlight=False,
             )

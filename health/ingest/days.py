@@ -24,6 +24,17 @@ from health.ingest.validate import _Cell
 
 EVENTS = next(t for t in TABLES if t.name == "events")
 BUCKET = "left(raw.event_time::VARCHAR, 10)"
+# Printing every timestamp of a file as text (BUCKET) takes longer than the rest of the
+# fingerprint: rows are grouped by a key that is cheap for the file's type, and each key names
+# its bucket once. A bucket may gather several keys (a year past 9999 prints wider); a key never
+# spans two buckets, as every row of one day prints the same ten characters.
+KEYS = {
+    "VARCHAR": "left(raw.event_time, 10)",
+    "TIMESTAMP": "raw.event_time::DATE",
+    # The UTC day by arithmetic, as validate.py does: a cast goes through the time zone library.
+    "TIMESTAMP WITH TIME ZONE": "(CASE WHEN isfinite(raw.event_time) THEN "
+    "make_timestamp(epoch_us(raw.event_time)) ELSE raw.event_time::TIMESTAMP END)::DATE",
+}
 FINGERPRINTS = "event_fingerprints"
 DAYS = "event_days"
 
@@ -53,30 +64,45 @@ def forget(con) -> None:
     con.execute(f"DELETE FROM {FINGERPRINTS}")
 
 
-def to_check(con, stored_empty: bool) -> str:
+def day_key(types: dict[str, str]) -> str:
+    """The expression of a row's day key, for the file's type of event_time."""
+    return KEYS.get(types.get("event_time", "VARCHAR"), BUCKET)
+
+
+def to_check(con, stored_empty: bool, types: dict[str, str]) -> str:
     """Fingerprint raw_events by day; the relation of its rows to check (the rest are skipped).
 
-    Makes temp tables incoming_buckets (bucket, rows, hash) and skipped_buckets (bucket).
+    Makes temp tables incoming_keys (key, bucket, rows, hash), incoming_buckets (bucket, rows,
+    hash) and skipped_keys (key, of buckets skipped).
     """
     cols = ", ".join(f"raw.{c}" for c in EVENTS.names)
+    key = day_key(types)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE incoming_keys AS "
+        f"SELECT {key} AS key, left(any_value(raw.event_time)::VARCHAR, 10) AS bucket, "
+        f"count(*) AS rows, sum(hash({cols})::HUGEINT) AS hash "
+        "FROM raw_events AS raw GROUP BY ALL"
+    )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE incoming_buckets AS "
-        f"SELECT {BUCKET} AS bucket, count(*) AS rows, sum(hash({cols})::HUGEINT) AS hash "
-        "FROM raw_events AS raw GROUP BY ALL"
+        "SELECT bucket, sum(rows)::BIGINT AS rows, sum(hash)::HUGEINT AS hash "
+        "FROM incoming_keys GROUP BY ALL"
     )
     skip = "false" if stored_empty else "true"
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE skipped_buckets AS "
+        "CREATE OR REPLACE TEMP TABLE skipped_keys AS "
+        "SELECT k.key FROM incoming_keys AS k WHERE k.bucket IN ("
         f"SELECT i.bucket FROM incoming_buckets AS i JOIN {FINGERPRINTS} AS f "
         "ON f.bucket = i.bucket AND f.rows = i.rows AND f.hash = i.hash AND f.rejected = 0 "
-        f"WHERE {skip}"
+        f"WHERE {skip})"
     )
-    if not con.execute("SELECT count(*) FROM skipped_buckets").fetchone()[0]:
+    if not con.execute("SELECT count(*) FROM skipped_keys").fetchone()[0]:
         return "raw_events"
-    # A NULL bucket (no readable day) never matches a skipped one: those rows are checked.
+    # A NULL key (no readable day) never matches a skipped one: those rows are checked. (An
+    # anti join on the key: NOT EXISTS would group the file by event_time first.)
     con.execute(
-        "CREATE OR REPLACE TEMP VIEW raw_events_to_check AS SELECT * FROM raw_events AS raw "
-        f"WHERE NOT EXISTS (SELECT 1 FROM skipped_buckets AS s WHERE s.bucket = {BUCKET})"
+        "CREATE OR REPLACE TEMP VIEW raw_events_to_check AS SELECT raw.* FROM raw_events AS raw "
+        f"ANTI JOIN skipped_keys AS s ON s.key = {key}"
     )
     return "raw_events_to_check"
 
@@ -84,8 +110,8 @@ def to_check(con, stored_empty: bool) -> str:
 def skipped_rows(con) -> int:
     """Rows of the file in days skipped as already stored (after `to_check`)."""
     return con.execute(
-        "SELECT coalesce(sum(rows), 0)::BIGINT FROM incoming_buckets "
-        "WHERE bucket IN (SELECT bucket FROM skipped_buckets)"
+        "SELECT coalesce(sum(rows), 0)::BIGINT FROM incoming_keys "
+        "WHERE key IN (SELECT key FROM skipped_keys)"
     ).fetchone()[0]
 
 
@@ -96,8 +122,20 @@ def valid_user_ids(types: dict[str, str]) -> str:
     return (
         "SELECT user_id FROM typed_events WHERE _problems IS NULL UNION ALL "
         f"SELECT {cell.typed()} AS user_id FROM raw_events AS raw "
-        f"WHERE {BUCKET} IN (SELECT bucket FROM skipped_buckets)"
+        f"WHERE {day_key(types)} IN (SELECT key FROM skipped_keys)"
     )
+
+
+def unknown_users(con, types: dict[str, str], *, only_these: bool) -> int:
+    """Valid rows of the file whose user_id is not in users (0 while users is empty)."""
+    if not con.execute("SELECT count(*) FROM users").fetchone()[0]:
+        return 0
+    # When the events hold only this load's rows, read them there rather than the file again.
+    loaded = "SELECT user_id FROM events" if only_these else valid_user_ids(types)
+    return con.execute(
+        f"SELECT count(*) FROM ({loaded}) AS e ANTI JOIN users AS u ON u.user_id = e.user_id "
+        "WHERE e.user_id IS NOT NULL"
+    ).fetchone()[0]
 
 
 def record(con, rejected: int, *, all_new: bool) -> None:

@@ -10,7 +10,7 @@ import duckdb
 
 from health import db
 from health.db import store
-from health.ingest import days
+from health.ingest import days, seen
 from health.ingest.contract import TABLES, Table
 from health.ingest.files import (  # noqa: F401 - LoadError and save_uploads are part of this API
     LoadError,
@@ -50,7 +50,7 @@ class TableReport:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
-    rows_skipped: int = 0  # rows of days stored by an earlier load as they are: not checked again
+    rows_skipped: int = 0  # rows of days (events) or a file stored as they are: not checked again
     examples: list[Reject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     types: dict[str, str] = field(default_factory=dict)  # the file's column types
@@ -117,7 +117,7 @@ def _stage(con, path: Path, table: Table, report: TableReport) -> str:
             )
         source = f"raw_{name}"
         if name == "events":  # only the days that differ from what is stored are checked
-            source = days.to_check(con, _is_empty(con, name))
+            source = days.to_check(con, _is_empty(con, name), file_types)
             report.types, report.rows_skipped = file_types, days.skipped_rows(con)
         checked = checked_select(table, source, file_types, extra, where_word=where, offset=offset)
         # Rows going into an empty table are read twice (rejects, then insert) rather than
@@ -201,9 +201,14 @@ def _merge(con, table: Table, report: TableReport) -> None:
     if name == "events":  # the events store, each row marked with this load's number
         into = store.INSERT
     if _is_empty(con, name):
-        # In the file's order: exports come sorted by account or by time, and sorting 16M rows
-        # would take longer than the rest of the load.
-        con.execute(f"{into} ({valid})")
+        # In the file's order, near enough: exports come sorted by account or by time, and
+        # sorting 16M rows would take longer than the rest of the load. Each thread keeps its
+        # share of the file in order, and the threads write at once (a third faster).
+        con.execute("SET preserve_insertion_order = false")
+        try:
+            con.execute(f"{into} ({valid})")
+        finally:
+            con.execute("RESET preserve_insertion_order")
         return
     # Multiset difference: a second load of the same rows adds nothing, but genuine repeats
     # within one file (two identical clicks) are kept. Only rows of the same accounts, in the
@@ -278,21 +283,7 @@ def _ensure_schema(con) -> None:
     con.execute("ALTER TABLE loads ADD COLUMN IF NOT EXISTS recipe VARCHAR")
     con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     days.ensure(con)
-
-
-def _warn_unknown_users(con, report: TableReport, *, only_these: bool) -> None:
-    # When the events table holds only this load's rows, read them there rather than check
-    # the file over again.
-    loaded = "SELECT user_id FROM events" if only_these else days.valid_user_ids(report.types)
-    n = con.execute(
-        f"""
-        SELECT count(*) FROM ({loaded}) AS e
-        ANTI JOIN users AS u ON u.user_id = e.user_id
-        WHERE e.user_id IS NOT NULL
-        """
-    ).fetchone()[0]
-    if n and con.execute("SELECT count(*) FROM users").fetchone()[0]:
-        report.warnings.append(f"{report.file}: {n} rows name a user_id that is not in users")
+    seen.ensure(con)
 
 
 def load(
@@ -337,6 +328,18 @@ def _find(folder: Path, source: Path, mapped: MapResult | None):
         raise LoadError(str(exc).replace(str(source), where)) from None
 
 
+def _load_table(con, table: Table, path: Path, tr: TableReport) -> None:
+    """Stage, check and merge one table's file."""
+    as_written = _stage(con, path, table, tr)
+    if table.name == "accounts":
+        con.execute(
+            "INSERT INTO known_accounts SELECT account_id FROM typed_accounts "
+            "WHERE _problems IS NULL"
+        )
+    _collect_rejects(con, table, path, tr, as_written)
+    _merge(con, table, tr)
+
+
 def _load_into(con, files: dict, report: LoadReport, replace: bool, progress) -> None:
     """Stage, check and merge every table found, recording the load."""
     _ensure_schema(con)
@@ -346,6 +349,7 @@ def _load_into(con, files: dict, report: LoadReport, replace: bool, progress) ->
                 con.execute(f"DELETE FROM {table.name}")
         store.clear(con)
         days.forget(con)
+        seen.forget(con)
         con.execute("DELETE FROM rejects")
     events_were_empty = _is_empty(con, "events")
     con.execute("CREATE OR REPLACE TEMP TABLE known_accounts AS SELECT account_id FROM accounts")
@@ -356,33 +360,29 @@ def _load_into(con, files: dict, report: LoadReport, replace: bool, progress) ->
         if progress:
             progress(f"{table.name} ({path_t.name})")
         tr = TableReport(table.name, path_t.name)
-        as_written = _stage(con, path_t, table, tr)
-        if table.name == "accounts":
-            con.execute(
-                "INSERT INTO known_accounts SELECT account_id FROM typed_accounts "
-                "WHERE _problems IS NULL"
-            )
-        _collect_rejects(con, table, path_t, tr, as_written)
-        _merge(con, table, tr)
         if table.name == "events":
+            _load_table(con, table, path_t, tr)
             days.record(con, tr.rows_rejected, all_new=events_were_empty)
+        else:
+            file_digest = seen.digest(path_t, table)
+            tr.rows_skipped = seen.rows_if_unchanged(con, table.name, file_digest) or 0
+            if tr.rows_skipped:  # the file its last load merged: nothing would change
+                tr.rows_read = tr.rows_loaded = tr.rows_skipped
+            else:
+                _load_table(con, table, path_t, tr)
+                seen.remember(con, table.name, file_digest, tr.rows_read, tr.rows_rejected)
         con.execute(
             "INSERT INTO loads (loaded_at, folder, table_name, file, rows_read, rows_loaded, "
             "rows_rejected, recipe) VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                report.folder,
-                table.name,
-                path_t.name,
-                tr.rows_read,
-                tr.rows_loaded,
-                tr.rows_rejected,
-                report.recipe or None,
-            ],
+            [report.folder, table.name, path_t.name, tr.rows_read, tr.rows_loaded]
+            + [tr.rows_rejected, report.recipe or None],
         )
         report.tables.append(tr)
     events = next((t for t in report.tables if t.table == "events"), None)
     if events and "users" in files:
-        _warn_unknown_users(con, events, only_these=events_were_empty)
+        n = days.unknown_users(con, events.types, only_these=events_were_empty)
+        if n:
+            events.warnings.append(f"{events.file}: {n} rows name a user_id that is not in users")
     if events and not (replace or events_were_empty):
         days.note_added(con)
     elif events and (replace or not _is_empty(con, "events")):

@@ -6,7 +6,6 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 # The app's palette (health/app/charts/base.py), repeated so this module stands alone.
-TEMPLATE = "plotly_white"
 ACCENT = "#2563eb"
 MUTED = "#94a3b8"
 RISK_UP = "#dc2626"
@@ -16,7 +15,6 @@ RISK_DOWN = "#16a34a"
 def _layout(fig: go.Figure, title: str, height: int = 340) -> go.Figure:
     fig.update_layout(
         title={"text": title, "x": 0, "xanchor": "left"},
-        template=TEMPLATE,
         height=height,
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
         showlegend=False,

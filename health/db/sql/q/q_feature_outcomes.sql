@@ -14,11 +14,15 @@ with
            or list_contains($account_ids::varchar[], a.account_id)
     ),
     -- Adoption: the features an account used in its first $early_days days.
+    -- The first day each account used each feature: a narrow table, so the join is small.
+    firsts as (
+        select account_id, feature, min(day) as first_day from events group by all
+    ),
     early as (
-        select distinct e.account_id, e.feature
-        from events as e
+        select f.account_id, f.feature
+        from firsts as f
         join scope as s using (account_id)
-        where e.day < s.signup_date + $early_days::integer
+        where f.first_day < s.signup_date + $early_days::integer
     ),
     features as (select distinct feature from early),
     -- Each account once per outcome it is old enough to be judged on. Expansion is only

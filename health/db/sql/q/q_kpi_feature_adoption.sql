@@ -16,7 +16,10 @@ with
         from recent group by all
     ),
     -- Every feature the accounts ever used, so one unused lately shows as 0 rather than missing.
-    features as (select distinct "group", feature from scoped),
+    features as (
+        select distinct s."group", w.feature
+        from int_feature_weeks as w join scope as s using (account_id)
+    ),
     used as (
         select "group", feature, count(distinct account_id) as accounts,
             count(distinct user_id) as users
