@@ -109,3 +109,10 @@ def test_the_evidence_says_how_rare_such_a_fall_is_by_chance(found):
     assert 0.5 <= severity <= 1.0
     # A stronger statistic is a rarer chance: the sentence's figure grows with it.
     assert "once in 24" in chance(16.0) and "once in a million" in chance(40.0)
+
+
+@pytest.mark.parametrize("n_days", [1, 3, 6, 7])
+def test_a_history_of_a_few_days_finds_no_drop_and_does_not_fail(n_days):
+    # A company that started using the product last week: nothing to fall from yet.
+    counts = {f"A{i}": np.full(n_days, 5 + i) for i in range(3)}
+    assert _drops(counts, START + dt.timedelta(days=n_days - 1)).is_empty()

@@ -85,7 +85,10 @@ def _starts_ok(lv: Level, index: np.ndarray, p: dict) -> np.ndarray:
     with np.errstate(all="ignore"):
         sliding = (lv.trend < p["min_trend"]) & (lv.trend_llr >= p["trend_penalty"])
         sliding |= (lv.slide < p["min_slide"]) & (lv.slide_llr >= p["trend_penalty"])
-    week = np.convolve(index, np.ones(7) / 7, mode="same")
+    # The centred 7-day mean ("same" mode, but as long as the index even under 7 days).
+    week = (
+        np.convolve(index, np.ones(7) / 7, mode="full")[3 : 3 + len(index)] if len(index) else index
+    )
     usual = np.median(week) if len(week) else 1.0
     return ok & ~sliding & (week >= p["holiday_index"] * usual)[None, :]
 
