@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from health.moments.days import Days, Level, cum, day_level, llr
+from health.moments.baseline import poisson_llr
+from health.moments.days import Days, Level, cum, day_level
 from health.moments.levels import SHIFT_SCHEMA
 
 # The daily drop test's settings (see the module docstring), chosen on the demo and holdout
@@ -152,7 +153,7 @@ def _confirmed(run: _Run, cusum, start, d: int, p: dict) -> tuple[np.ndarray, np
     # A step, not a slide: the days since the start are well under the weeks just before it
     # (significantly so), and already down in their first half (a slide is still going).
     step = ratio / np.maximum(lv.pre[rows, s], 1e-9)
-    step_llr = llr(lv.x_pre[rows, s], lv.t_pre[rows, s], x_w, t_w) / phi
+    step_llr = poisson_llr(lv.x_pre[rows, s], lv.t_pre[rows, s], x_w, t_w) / phi
     mid = s + (d - s + 1) // 2
     x_h, t_h = cx[rows, mid] - cx[rows, s], cg[rows, mid] - cg[rows, s]
     ok = far & (tail <= p["sustain_ratio"]) & (step <= p["step_limit"])

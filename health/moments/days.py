@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from health.moments.baseline import poisson_llr
+
 
 @dataclass(frozen=True)
 class Days:
@@ -154,20 +156,6 @@ class Level:
     valid: np.ndarray  # bool: a full baseline and pre window, account old enough, level to leave
 
 
-def llr(x1, t1, x2, t2):
-    """Log-likelihood ratio of two Poisson rates against one (counts x over exposures t)."""
-
-    def xlogy(x, y):
-        return np.where(x > 0, x * np.log(np.maximum(y, 1e-12)), 0.0)
-
-    pooled = (x1 + x2) / np.maximum(t1 + t2, 1e-12)
-    return (
-        xlogy(x1, x1 / np.maximum(t1, 1e-12))
-        + xlogy(x2, x2 / np.maximum(t2, 1e-12))
-        - xlogy(x1 + x2, pooled)
-    )
-
-
 def _pooled(phi: np.ndarray, per_week: np.ndarray, ok: np.ndarray, min_accounts: int = 10):
     """Each account's overdispersion shrunk half-way (geometric mean) towards that day's median
     of accounts whose level is within a doubling of its own (all accounts when a band holds
@@ -241,12 +229,12 @@ def day_level(
         valid = full & (_between(cn, hi, s) == pre_days) & (days.age - pre_days >= min_age_days)
         valid &= per_week >= min_per_week
         phi = _pooled(phi, per_week, valid)
-        trend_llr = llr(x1, t1, x2, t2) / phi
+        trend_llr = poisson_llr(x1, t1, x2, t2) / phi
         # The months before the baseline: was the account already sliding into it?
         x_ref, t_ref = _between(cx, lo - ref_days, lo), _between(cg, lo - ref_days, lo)
         has_ref = (_between(cn, lo - ref_days, lo) == ref_days) & (lo - ref_days >= 0)
         slide = np.where(has_ref, rate / np.maximum(x_ref / np.maximum(t_ref, 1e-9), 1e-9), 1.0)
-        slide_llr = np.where(has_ref, llr(x_ref, t_ref, x, t) / phi, 0.0)
+        slide_llr = np.where(has_ref, poisson_llr(x_ref, t_ref, x, t) / phi, 0.0)
     return Level(
         rate, per_week, length, phi, pre, trend, trend_llr, slide, slide_llr, x_pre, t_pre, valid
     )
