@@ -40,5 +40,7 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-# Two workers (pytest-xdist): the suite is CPU-bound and CI has two cores.
-.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" "$@"
+# Two workers (pytest-xdist): the suite is CPU-bound and CI has two cores; loadscope keeps a
+# module on one worker, so its module-scoped fixtures are built once (the default mode split the
+# zoo across both workers and each built its 48-s fixture).
+.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadscope "$@"
