@@ -61,6 +61,11 @@ def stories() -> dict[str, np.ndarray]:
     counts["DROP"] = rng.poisson(_rate(8.0, np.where(d >= 250, 0.3, 1.0)))  # a Wednesday
     counts["GAP"] = rng.poisson(_rate(8.0, np.where((d >= 240) & (d < 247), 0.0, 1.0)))
     counts["SLOW"] = rng.poisson(_rate(8.0, np.interp(d, [200, 382], [1.0, 0.35])))
+    # A smaller account (about 20 a week) away for a week and slow for its first days back,
+    # and one of the same size that really falls to 30 %.
+    back = np.where((d >= 247) & (d < 251), 0.4, 1.0)
+    counts["SMALL_GAP"] = rng.poisson(_rate(4.0, np.where((d >= 240) & (d < 247), 0.0, back)))
+    counts["SMALL_DROP"] = rng.poisson(_rate(4.0, np.where(d >= 250, 0.3, 1.0)))
     return counts
 
 
@@ -87,6 +92,18 @@ def test_a_week_off_a_slow_slide_and_the_shared_holiday_are_not_drops(found):
     assert _of(found, "GAP").is_empty()
     assert _of(found, "SLOW").is_empty()
     assert found.filter(pl.col("account_id").str.starts_with("T")).is_empty(), found
+
+
+def test_a_small_account_back_slowly_after_a_week_off_is_not_a_drop_but_a_real_fall_is(found):
+    # Four quiet days after a week off are within chance at twenty events a week: the days
+    # outside the quietest week must show the fall on their own, so a small account waits
+    # longer than a large one, and a week off is over before the wait is.
+    assert _of(found, "SMALL_GAP").is_empty(), _of(found, "SMALL_GAP")
+    rows = _of(found, "SMALL_DROP")
+    assert rows.height == 1, found
+    row = rows.row(0, named=True)
+    assert abs((row["started_on"] - (START + dt.timedelta(days=250))).days) <= 3
+    assert (row["detected_on"] - row["started_on"]).days <= 28
 
 
 def test_what_was_called_by_a_day_does_not_change_when_later_days_arrive(stories, found):
