@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from health import db
 from health.scoring import features, fit, step
-from health.scoring.train import candidates
+from health.scoring.train import TimeSplitCalibrated, candidates
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,27 @@ def test_a_family_that_fails_steps_aside_for_the_next(frame, monkeypatch):
     assert card["failed_candidates"]["gradient_boosting"].startswith("ValueError: window shape")
     assert "gradient_boosting" not in card["candidates"]
     assert card["status"] in {"model", "fallback"} and scored["churn_risk"].is_between(0, 1).all()
+
+
+def test_only_the_chosen_family_is_trained_on_everything_and_a_failed_refit_steps_aside(
+    frame, monkeypatch
+):
+    real, refitted = TimeSplitCalibrated.refit, []
+
+    def first_refit_fails(self, X, y, dates):
+        refitted.append(type(self.estimator.steps[-1][1]).__name__)
+        if len(refitted) == 1:
+            raise ValueError("no room")
+        return real(self, X, y, dates)
+
+    monkeypatch.setattr(TimeSplitCalibrated, "refit", first_refit_fails)
+    scored, card, _ = step.score(*frame)
+    # The backtest chose a family, its refit failed: the other one is chosen and refitted.
+    assert len(refitted) == 2 and refitted[0] != refitted[1]
+    (failed,) = card["failed_candidates"]
+    assert card["failed_candidates"][failed] == "ValueError: no room"
+    assert failed not in card["candidates"] and card.get("model", "") != failed
+    assert scored["churn_risk"].is_between(0, 1).all()
 
 
 def test_when_no_family_can_learn_the_scorecard_carries_the_score(frame, monkeypatch):

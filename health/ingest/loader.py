@@ -120,9 +120,9 @@ def _stage(con, path: Path, table: Table, report: TableReport) -> str:
             source = days.to_check(con, _is_empty(con, name), file_types)
             report.types, report.rows_skipped = file_types, days.skipped_rows(con)
         checked = checked_select(table, source, file_types, extra, where_word=where, offset=offset)
-        # Rows going into an empty table are read twice (rejects, then insert) rather than
-        # copied: for 16M events the copy costs more than the second read. Keyed tables and
-        # merges into rows already loaded use the checked rows several times: keep them.
+        # Rows going into an empty table are read where they are (_insert_first), not copied:
+        # for 16M events the copy costs more than a second read. Keyed tables and merges into
+        # rows already loaded use the checked rows several times: keep them.
         kind = "TABLE" if table.key or not _is_empty(con, name) else "VIEW"
         con.execute(f"CREATE OR REPLACE TEMP {kind} typed_{name} AS {checked}")
         report.rows_read = con.execute(f"SELECT count(*) FROM raw_{name}").fetchone()[0]
@@ -170,7 +170,8 @@ def _collect_rejects(con, table: Table, path: Path, report: TableReport, as_writ
 
 
 def _merge(con, table: Table, report: TableReport) -> None:
-    """Insert the valid rows: keyed tables replace rows with the same key, others add new rows.
+    """Insert the valid rows: keyed tables replace rows with the same key, others add new rows
+    (into an empty unkeyed table: `_insert_first`).
 
     Rows an unkeyed table gets when it already has some are left in temp table new_<t>.
     """
@@ -200,16 +201,6 @@ def _merge(con, table: Table, report: TableReport) -> None:
     into = f"INSERT INTO {name} ({cols}) SELECT * FROM"
     if name == "events":  # the events store, each row marked with this load's number
         into = store.INSERT
-    if _is_empty(con, name):
-        # In the file's order, near enough: exports come sorted by account or by time, and
-        # sorting 16M rows would take longer than the rest of the load. Each thread keeps its
-        # share of the file in order, and the threads write at once (a third faster).
-        con.execute("SET preserve_insertion_order = false")
-        try:
-            con.execute(f"{into} ({valid})")
-        finally:
-            con.execute("RESET preserve_insertion_order")
-        return
     # Multiset difference: a second load of the same rows adds nothing, but genuine repeats
     # within one file (two identical clicks) are kept. Only rows of the same accounts, in the
     # file's time span, can be equal to the file's: the rest are not compared.
@@ -336,8 +327,39 @@ def _load_table(con, table: Table, path: Path, tr: TableReport) -> None:
             "INSERT INTO known_accounts SELECT account_id FROM typed_accounts "
             "WHERE _problems IS NULL"
         )
+    if not table.key and _is_empty(con, table.name):
+        _insert_first(con, table, path, tr, as_written)
+        return
     _collect_rejects(con, table, path, tr, as_written)
     _merge(con, table, tr)
+
+
+def _insert_first(con, table: Table, path: Path, tr: TableReport, as_written: str) -> None:
+    """Into an empty unkeyed table: insert the valid rows, then look for rejects only if fewer
+    went in than were checked, so a clean file is checked once, not twice (the events step of
+    a first load of 16M events: 9.8 -> 9.0 CPU seconds). Too many rejects still fail the load:
+    rows it inserted are never published (db/store.py), and the next load deletes them."""
+    name = table.name
+    cols = ", ".join(table.names + (["extra"] if table.keeps_extra else []))
+    valid = f"SELECT {cols} FROM typed_{name} WHERE _problems IS NULL"
+    into = store.INSERT if name == "events" else f"INSERT INTO {name} ({cols}) SELECT * FROM"
+    # In the file's order, near enough: sorting 16M rows would take longer than the rest of
+    # the load. Each thread keeps its share of the file in order, and they write at once.
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        inserted = con.execute(f"{into} ({valid})").fetchall()[0][0]
+    except duckdb.Error as exc:  # the view reads the file here for the first time
+        raise LoadError(read_error(path, exc)) from None
+    finally:
+        con.execute("RESET preserve_insertion_order")
+    if inserted < tr.rows_read - tr.rows_skipped:
+        _collect_rejects(con, table, path, tr, as_written)
+    else:  # none rejected: what _collect_rejects leaves behind for a clean file
+        empty = "(_row BIGINT, _problems VARCHAR)"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE rejected_{name} {empty}")
+        con.execute("DELETE FROM rejects WHERE table_name = ?", [name])
+        tr.rows_rejected, tr.examples = 0, []
+    tr.rows_loaded = tr.rows_read - tr.rows_rejected
 
 
 def _load_into(con, files: dict, report: LoadReport, replace: bool, progress) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import platform
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from health.scoring import decision as model_health
 from health.scoring import features, scorecard
@@ -97,16 +100,9 @@ def train(frame: pl.DataFrame, as_of: dt.date) -> Fitted:
     every = max(2, -(-labelled.height // MAX_TRAIN_ROWS))
     leaf = max(100, labelled.height // every // 40)
     fitted, results, failed = _fit_candidates(X, y, dates, numeric, every, leaf)
-    default, *challengers = fitted
-    best = default
     accounts = labelled["account_id"].to_numpy()
-    for name in challengers:
-        idx = fitted[name].oot_index_  # the same backtest rows for every candidate
-        share = win_share(y[idx], fitted[default].oot_raw_, fitted[name].oot_raw_, accounts[idx])
-        results[name]["wins_bootstrap_share"] = share
-        if share >= CHALLENGER_WINS and results[name]["auc"] > results[best]["auc"]:
-            best = name
-    est = fitted[best]
+    best, est = _choose(fitted, results, failed, (X, y, dates), accounts)
+    default = next(iter(fitted))
     oot = labelled[est.oot_index_].with_columns(
         risk=pl.Series(est.oot_proba_),
         decision_risk=pl.Series(
@@ -232,16 +228,26 @@ def training_rows(frame: pl.DataFrame) -> pl.DataFrame:
 def _fit_candidates(X, y, dates, numeric: list[str], every: int, leaf: int):
     """Backtest every model family, simplest first; a family that cannot learn this data (a
     fold with an empty or constant feature, one class) steps aside with the reason kept.
-    Returns the fitted ones (simplest first), their scores, and the failures."""
+    Returns the backtested ones (simplest first; `_choose` refits one), their scores, and the
+    failures."""
     fitted, results, failed = {}, {}, {}
-    for name, pipe in candidates(numeric, list(features.CATEGORICAL), leaf).items():
+    pipes = candidates(numeric, list(features.CATEGORICAL), leaf)
+    # The families are independent and each trains on one thread (their native code frees the
+    # GIL): side by side they take the time of the slowest instead of the sum, on 2 cores.
+    with ThreadPoolExecutor(max_workers=max(1, min(len(pipes), os.cpu_count() or 1))) as pool:
+        runs = {
+            name: pool.submit(
+                _backtest_family, TimeSplitCalibrated(pipe, train_every=every), X, y, dates
+            )
+            for name, pipe in pipes.items()
+        }
+    for name, run in runs.items():  # in the families' order, as one after the other
         try:
-            est = TimeSplitCalibrated(pipe, train_every=every).fit(X, y, dates)
+            est = run.result()
         except NotEnoughHistory:
             raise  # the data, not the family: no other family will do better
         except Exception as exc:  # noqa: BLE001 - any family's failure falls back to the next
-            failed[name] = f"{type(exc).__name__}: {exc}"
-            log.warning("model family %s could not be trained: %s", name, failed[name])
+            _step_aside(failed, name, exc)
             continue
         yy = y[est.oot_index_]
         fitted[name] = est
@@ -250,9 +256,56 @@ def _fit_candidates(X, y, dates, numeric: list[str], every: int, leaf: int):
             "top_decile_lift": top_decile_lift(yy, est.oot_raw_),
         }
     if not fitted:
-        why = "; ".join(f"{n.replace('_', ' ')}: {w}" for n, w in failed.items())
-        raise NotEnoughHistory(f"no model family could be trained on this data ({why})")
+        _none_left(failed)
     return fitted, results, failed
+
+
+def _backtest_family(est: TimeSplitCalibrated, X, y, dates) -> TimeSplitCalibrated:
+    # OpenMP's thread count is a setting of the calling thread: one here too (see step.fit).
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return est.backtest(X, y, dates)
+
+
+def _step_aside(failed: dict, name: str, exc: Exception) -> None:
+    failed[name] = f"{type(exc).__name__}: {exc}"
+    log.warning("model family %s could not be trained: %s", name, failed[name])
+
+
+def _none_left(failed: dict):
+    why = "; ".join(f"{n.replace('_', ' ')}: {w}" for n, w in failed.items())
+    raise NotEnoughHistory(f"no model family could be trained on this data ({why})")
+
+
+def _choose(fitted: dict, results: dict, failed: dict, data: tuple, accounts: np.ndarray):
+    """The family that carries the score, and its model trained on every snapshot: the default
+    unless a challenger wins (`_select`). Only that one is refitted on it all (the others'
+    full fits were never used); one whose refit fails steps aside as in the backtest, and the
+    choice is made again among the rest."""
+    X, y, dates = data
+    while True:
+        best = _select(fitted, results, y, accounts)
+        try:
+            return best, fitted[best].refit(X, y, dates)
+        except Exception as exc:  # noqa: BLE001 - as in _fit_candidates
+            _step_aside(failed, best, exc)
+            del fitted[best], results[best]
+            if not fitted:
+                _none_left(failed)
+
+
+def _select(fitted: dict, results: dict, y: np.ndarray, accounts: np.ndarray) -> str:
+    """The default (first) family, unless a challenger beats its backtest AUC in at least
+    CHALLENGER_WINS of account-level bootstrap resamples."""
+    default, *challengers = fitted
+    results[default].pop("wins_bootstrap_share", None)  # a challenger until a refit failed
+    best = default
+    for name in challengers:
+        idx = fitted[name].oot_index_  # the same backtest rows for every candidate
+        share = win_share(y[idx], fitted[default].oot_raw_, fitted[name].oot_raw_, accounts[idx])
+        results[name]["wins_bootstrap_share"] = share
+        if share >= CHALLENGER_WINS and results[name]["auc"] > results[best]["auc"]:
+            best = name
+    return best
 
 
 def earns_place(card: dict) -> dict:

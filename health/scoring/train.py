@@ -156,10 +156,24 @@ class TimeSplitCalibrated(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y, dates):
         """Backtest on time-ordered folds, calibrate on their predictions, refit on everything."""
+        return self.backtest(X, y, dates).refit(X, y, dates)
+
+    def _thin(self, dates: np.ndarray) -> np.ndarray:
+        weeks = (dates.max() - dates).astype(int) // 7
+        return weeks % max(self.train_every, 1) == 0  # neighbouring weeks repeat each other
+
+    def refit(self, X, y, dates):
+        """The model that scores: the estimator trained on every (thinned) snapshot. Apart from
+        `backtest`, so that a candidate the backtest does not choose is never trained on it all."""
+        thin = self._thin(np.asarray(dates, dtype="datetime64[D]"))
+        self.estimator_ = clone(self.estimator).fit(X[thin], np.asarray(y, dtype=int)[thin])
+        return self
+
+    def backtest(self, X, y, dates):
+        """Backtest on time-ordered folds and calibrate on their predictions (no `refit`)."""
         y = np.asarray(y, dtype=int)
         dates = np.asarray(dates, dtype="datetime64[D]")
-        weeks = (dates.max() - dates).astype(int) // 7
-        thin = weeks % max(self.train_every, 1) == 0  # neighbouring weeks repeat each other
+        thin = self._thin(dates)
         self.classes_ = np.array([0, 1])
         raw, index, fold_of = [], [], []
         self.folds_, self.fold_estimators_ = [], []
@@ -207,7 +221,6 @@ class TimeSplitCalibrated(ClassifierMixin, BaseEstimator):
             self.oot_proba_[mine] = cal.predict_proba(_logit(self.oot_raw_[mine]))[:, 1]
             self.fold_calibrators_.append(cal)
         self.fold_indices_ = index
-        self.estimator_ = clone(self.estimator).fit(X[thin], y[thin])
         return self
 
     @staticmethod
