@@ -164,7 +164,7 @@ def _chosen(frame: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
     """The rows of the members' groups (an empty KPI frame may have a null-typed group)."""
     if frame.is_empty():
         return frame
-    return frame.filter(pl.col("group").cast(pl.String).is_in(members["group"].unique()))
+    return frame.filter(pl.col("group").cast(pl.String).is_in(members["group"].unique().to_list()))
 
 
 def pooled_retention(cohorts: pl.DataFrame, min_accounts: int = 5) -> pl.DataFrame:
