@@ -3,7 +3,7 @@
 import streamlit as st
 
 from health.accounts import overview as accounts
-from health.app import connection, filters, signin, tables, widgets
+from health.app import connection, filters, loaders, memo, signin, tables, widgets
 from health.app.charts import base as charts
 from health.db import catalog
 
@@ -15,7 +15,7 @@ if not catalog.is_refreshed(con):
     widgets.empty_state("No accounts yet.")
     st.stop()
 
-opts = accounts.options(con)
+opts = loaders.account_options()
 book = signin.default_owner()  # a CSM's own book: the only accounts they may see
 c1, c2, c3, c4 = st.columns([2, 2, 2, 3])
 owners = c2.multiselect(
@@ -28,10 +28,8 @@ chosen = accounts.Filters(
     search=c4.text_input("Search name or ID", key="acc_search"),
     active_only=st.toggle("Active customers only", value=True, key="acc_active"),
 )
-frame = accounts.overview(con, chosen)
-scope = filters.scope()  # the global sidebar filters narrow this page too
-if scope is not None:
-    frame = frame.filter(frame["account_id"].is_in(scope))
+scope = memo.scope_key(filters.scope())  # the global sidebar filters narrow this page too
+frame, weekly = loaders.accounts(chosen, scope)
 if frame.is_empty():
     st.warning("No account matches these filters.", icon=":material/filter_alt_off:")
     st.stop()
@@ -43,8 +41,8 @@ m3.metric("Events, last 28 days", f"{frame['events_28d'].sum():,}")
 growing = frame.filter(frame["events_trend"] > 0).height
 m4.metric("Growing usage", f"{growing:,}", help="Accounts with more events than the 28 days before")
 
-weekly = accounts.weekly_activity(con, frame["account_id"].to_list())
-st.plotly_chart(charts.weekly_activity(weekly), width="stretch")
+fig = memo.figure((chosen, scope), charts.weekly_activity, weekly)
+st.plotly_chart(fig, width="stretch")
 
 shown = frame.select(
     "account_id",

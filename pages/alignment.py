@@ -5,7 +5,7 @@ import streamlit as st
 
 from health.analytics import alignment
 from health.analytics.portfolio import money, percent
-from health.app import connection, filters, signin, tables, text, widgets
+from health.app import connection, filters, loaders, memo, signin, tables, text, widgets
 from health.app.charts import leader as charts
 from health.db import catalog
 
@@ -26,9 +26,8 @@ if scope == []:
     st.stop()
 
 # Data first.
-grid = alignment.matrix(con, scope)
-disagree = alignment.disagreements(con, scope)
-traits = alignment.icp_traits(con, scope)
+key = memo.scope_key(scope)
+grid, disagree, traits = loaders.alignment(key)
 ov = alignment.overlap(traits)
 size = alignment.summarise(disagree)
 judged = alignment.has_sentiment(grid)
@@ -49,7 +48,8 @@ else:
     c2.metric("ARR involved", money(size.arr))
     c3.metric("Green, at risk in data", money(size.optimistic_arr), help="CSM optimistic")
     c4.metric("Red, healthy in data", money(size.pessimistic_arr), help="CSM pessimistic")
-    st.plotly_chart(charts.alignment_matrix(grid), width="stretch")
+    fig = memo.figure((key,), charts.alignment_matrix, grid)
+    st.plotly_chart(fig, width="stretch")
     widgets.download(grid, "sentiment-by-tier", label="Download the matrix (CSV)")
     if disagree.is_empty():
         st.success("CSMs and the data agree on every account.", icon=":material/handshake:")
@@ -92,7 +92,7 @@ if not judged:
 if traits.is_empty():
     st.info("No accounts in scope to describe.", icon=":material/info:")
 else:
-    st.plotly_chart(charts.icp_traits(traits), width="stretch")
+    st.plotly_chart(memo.figure((key,), charts.icp_traits, traits), width="stretch")
     with st.expander("Trait shares as a table"):
         tables.dataframe(traits)
     widgets.download(traits, "ideal-customer-traits")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from health.app import connection, loading, signin, tables, widgets
+from health.app import connection, loaders, loading, memo, signin, tables, widgets
 from health.app.charts import base as charts
 from health.db import catalog
 
@@ -26,7 +26,7 @@ c4.metric(
 # though it is drawn last: after a form below has started the job in this same run.
 job_slot = st.container()
 
-loaded = catalog.tables(con)
+loaded, rejects, loads = loaders.loaded()
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Tables")
@@ -47,10 +47,9 @@ with left:
             "with fewer signals."
         )
 with right:
-    st.plotly_chart(charts.table_rows(loaded), width="stretch")
+    st.plotly_chart(memo.figure((), charts.table_rows, loaded), width="stretch")
 
 st.subheader("Rejected rows")
-rejects = catalog.rejects(con)
 if rejects.is_empty():
     st.success("No rows were rejected in the latest load.", icon=":material/check_circle:")
 else:
@@ -59,7 +58,6 @@ else:
     widgets.download(rejects, "rejected-rows")
 
 st.subheader("Load history")
-loads = catalog.loads(con)
 if loads.is_empty():
     st.caption("Nothing loaded yet.")
 else:

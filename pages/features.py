@@ -4,7 +4,7 @@ import polars as pl
 import streamlit as st
 
 from health.analytics import feature_outcomes as feature_impact
-from health.app import connection, filters, signin, tables, widgets
+from health.app import connection, filters, memo, signin, tables, widgets
 from health.app.charts import product as charts_product
 from health.db import catalog
 
@@ -57,7 +57,8 @@ if shown.is_empty():
         icon=":material/info:",
     )
 else:
-    st.plotly_chart(charts_product.feature_forest(shown), width="stretch")
+    drawn = (memo.scope_key(scope), show_small)
+    st.plotly_chart(memo.figure(drawn, charts_product.feature_forest, shown), width="stretch")
     st.caption(
         "Each point: the adopters' rate minus the other accounts' rate, in percentage points, "
         "with a 95 % interval (Newcombe's, from Wilson intervals of each rate). An interval "

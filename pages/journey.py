@@ -4,7 +4,7 @@ import polars as pl
 import streamlit as st
 
 from health.analytics import journey, segments
-from health.app import connection, filters, signin, tables, widgets
+from health.app import connection, filters, loaders, memo, signin, tables, widgets
 from health.app.charts import product as charts_product
 from health.db import catalog
 
@@ -17,6 +17,7 @@ if not catalog.is_refreshed(con):
     st.stop()
 
 scope = filters.scope()
+key = memo.scope_key(scope)
 c1, c2, c3 = st.columns([1, 3, 1])
 group_by = c1.selectbox(
     "Group by", journey.GROUPS, format_func=segments.BREAKDOWNS.get, key="jr_by"
@@ -24,11 +25,10 @@ group_by = c1.selectbox(
 stall_days = c3.number_input(
     "Stalled after (days)", min_value=7, max_value=365, value=60, step=15, key="jr_stall"
 )
-frame = segments.journey_map(con, group_by, account_ids=scope, stall_days=stall_days)
+frame, options, missing = loaders.journey(group_by, key, stall_days)
 if frame.is_empty():
     widgets.empty_state("No journey milestones yet." if scope is None else "No account matches.")
     st.stop()
-options = segments.groups(con, group_by, scope)
 chosen = c2.multiselect(
     "Groups",
     options["group"].to_list(),
@@ -39,7 +39,6 @@ shown = frame.filter(pl.col("group").is_in(chosen))
 if shown.is_empty():
     st.info("Pick one or more groups to see their journeys.", icon=":material/route:")
     st.stop()
-missing = segments.missing_inputs(con, "journey")
 if missing:
     st.info("Fewer milestones: " + "; ".join(missing) + ".", icon=":material/info:")
 
@@ -52,7 +51,9 @@ m2.metric("Reached first value", f"{reached.get('First value', 0) / signups:.0%}
 m3.metric("Adopted", f"{reached.get('Adopted', 0) / signups:.0%}")
 m4.metric("Stalled now", f"{step_total['stalled'].sum():,}", help="See 'Where accounts stall'")
 
-st.plotly_chart(charts_product.journey_funnel(shown, chosen), width="stretch")
+drawn = (key, group_by, stall_days, tuple(chosen))
+funnel = memo.figure(drawn, charts_product.journey_funnel, shown, chosen)
+st.plotly_chart(funnel, width="stretch")
 st.caption(
     "A strict funnel: an account counts at a step only if it also reached every step before "
     "it. Onboarding → first value (first use of a value feature) → activated (core features "
@@ -60,8 +61,10 @@ st.caption(
 )
 
 left, right = st.columns(2)
-left.plotly_chart(charts_product.milestone_days(shown, chosen), width="stretch")
-right.plotly_chart(charts_product.stalls(shown, chosen), width="stretch")
+days = memo.figure(drawn, charts_product.milestone_days, shown, chosen)
+left.plotly_chart(days, width="stretch")
+stalls = memo.figure(drawn, charts_product.stalls, shown, chosen)
+right.plotly_chart(stalls, width="stretch")
 right.caption(
     f"Stalled: still a customer, and the furthest step reached (in order) is before Adopted "
     f"and was reached more than {stall_days} days ago. Adopted accounts that never expand are "
@@ -86,16 +89,16 @@ tables.dataframe(
 widgets.download(shown, f"journey-{group_by}")
 
 st.subheader("Time to value")
-by_segment, by_cohort = segments.time_to_value(con, account_ids=scope)
+by_segment, by_cohort = loaders.time_to_value(key)
 if by_cohort.is_empty():
     widgets.empty_state("No time to value yet: no account has a first-value milestone.")
     st.stop()
 left, right = st.columns([2, 3])
-left.plotly_chart(
-    charts_product.ttv_by_group(by_segment, chosen if group_by == "segment" else None),
-    width="stretch",
-)
-right.plotly_chart(charts_product.ttv_by_cohort(by_cohort), width="stretch")
+marked = chosen if group_by == "segment" else None
+ttv = memo.figure((key, marked and tuple(marked)), charts_product.ttv_by_group, by_segment, marked)
+left.plotly_chart(ttv, width="stretch")
+cohorts = memo.figure((key,), charts_product.ttv_by_cohort, by_cohort)
+right.plotly_chart(cohorts, width="stretch")
 st.caption(
     "Days from signup to the first use of a value feature. Recent cohorts have had less time, "
     "so their figures cover only the accounts that got there quickly."

@@ -5,8 +5,7 @@ import streamlit as st
 from health import db
 from health.accounts import book
 from health.actions import log as action_log
-from health.actions import suggest as actions
-from health.app import connection, filters, signin, tables, widgets
+from health.app import connection, filters, loaders, signin, tables, widgets
 from health.present import labels
 
 signin.require_page("my-accounts")
@@ -23,7 +22,7 @@ if forced:
     owner = forced
     c1.text_input("CSM", forced, disabled=True)
 else:
-    choice = c1.selectbox("CSM", ["All CSMs", *actions.owners(con)], key="my_owner")
+    choice = c1.selectbox("CSM", ["All CSMs", *loaders.owners()], key="my_owner")
     owner = None if choice == "All CSMs" else choice
 tiers = c2.multiselect(
     "Tier", ["at_risk", "watch", "healthy"], format_func=labels.value_label, key="my_tier"
@@ -36,8 +35,7 @@ moments = c3.multiselect(
 )
 renewal = c4.selectbox("Renewal within", ["any time", 30, 60, 90, 180], key="my_renewal")
 scope = filters.scope()
-frame = book.book(
-    con,
+frame = loaders.book(
     action_log.log_path(),
     book.BookFilters(
         owner=owner,

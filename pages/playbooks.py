@@ -4,7 +4,7 @@ import streamlit as st
 
 from health.actions import log as action_log
 from health.actions import outcomes
-from health.app import connection, signin, tables, widgets
+from health.app import connection, memo, signin, tables, widgets
 from health.app.charts import leader as charts
 from health.db import catalog
 
@@ -25,7 +25,8 @@ def _table(version, log_version):
 
 
 log = action_log.log_path()
-table = _table(connection.version(), log.stat().st_mtime_ns if log.exists() else 0)
+log_version = log.stat().st_mtime_ns if log.exists() else 0
+table = _table(connection.version(), log_version)
 st.caption(
     "For each playbook: health 4 and 12 weeks after an action, churn and expansion within 180 "
     "days, against the same playbook's triggers with no action done, compared within the same "
@@ -47,7 +48,9 @@ labels = dict(zip(table["outcome"], table["outcome_label"], strict=False))
 outcome = st.segmented_control(
     "Outcome", list(labels), format_func=labels.get, default=next(iter(labels)), key="pb_outcome"
 )
-st.plotly_chart(charts.playbook_forest(table, outcome, labels[outcome]), width="stretch")
+drawn = (log_version, outcome)
+forest = memo.figure(drawn, charts.playbook_forest, table, outcome, labels[outcome])
+st.plotly_chart(forest, width="stretch")
 tables.table(
     table.drop("outcome"),
     "playbook_outcomes",

@@ -4,7 +4,7 @@ import streamlit as st
 
 from health.analytics import portfolio
 from health.analytics.portfolio import money, percent
-from health.app import connection, filters, signin, tables, widgets
+from health.app import connection, filters, loaders, memo, signin, tables, widgets
 from health.app.charts import leader as charts
 from health.db import catalog
 
@@ -21,16 +21,14 @@ if scope == []:
     st.stop()
 
 # Data first.
-head = portfolio.headline(con, account_ids=scope)
-weeks = portfolio.health_weeks(con, account_ids=scope)
-moments = portfolio.moments_months(con, account_ids=scope)
+key = memo.scope_key(scope)
+head, weeks, moments, as_of = loaders.portfolio(key)
 rates = portfolio.scenario_rates(head.net_churn)
 scenarios = portfolio.churn_scenarios(head.mrr, rates)
 paths = portfolio.paths(head.mrr, rates)
 churn_month = f"{head.churn_month:%b %Y}" if head.churn_month else "last month"
 
 # Then render.
-as_of = catalog.meta(con).get("as_of", "the last refresh")
 st.caption(f"As of {as_of}: {head.accounts:,} active accounts in scope.")
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Active ARR", money(head.arr), help="ARR of the accounts still customers")
@@ -63,9 +61,9 @@ if weeks.is_empty():
     )
 else:
     by_arr = st.toggle("Show ARR instead of accounts", key="pf_by_arr")
-    st.plotly_chart(
-        charts.health_over_time(weeks, "arr" if by_arr else "accounts"), width="stretch"
-    )
+    measure = "arr" if by_arr else "accounts"
+    fig = memo.figure((key, measure), charts.health_over_time, weeks, measure)
+    st.plotly_chart(fig, width="stretch")
     if by_arr:
         st.caption("Each week counts an account's current ARR, not its contract value that week.")
     widgets.download(weeks, "health-by-week")
@@ -78,7 +76,8 @@ if moments.is_empty():
         icon=":material/info:",
     )
 else:
-    st.plotly_chart(charts.moments_by_month(moments), width="stretch")
+    fig = memo.figure((key,), charts.moments_by_month, moments)
+    st.plotly_chart(fig, width="stretch")
     widgets.download(moments, "moments-by-month")
 
 st.subheader("What churn costs: scenarios for next year's revenue")
@@ -88,7 +87,8 @@ if head.mrr <= 0:
 st.markdown(portfolio.compare(head.mrr))
 observed = portfolio.observed_sentence(head)
 st.markdown(observed or "The observed net churn needs a trailing year of revenue history.")
-st.plotly_chart(charts.churn_paths(paths, scenarios), width="stretch")
+fig = memo.figure((key,), charts.churn_paths, paths, scenarios)
+st.plotly_chart(fig, width="stretch")
 tables.dataframe(
     scenarios,
     {

@@ -4,7 +4,7 @@ import streamlit as st
 
 from health.analytics import renewal_record, renewals
 from health.analytics.portfolio import money
-from health.app import connection, filters, renewal_columns, signin, tables, widgets
+from health.app import connection, filters, memo, renewal_columns, signin, tables, widgets
 from health.app.charts import renewals as charts
 from health.db import catalog
 
@@ -76,7 +76,8 @@ c4.metric(
 st.markdown("**How each probability is made**")
 for sentence in fc.methods():
     st.markdown(f"- {sentence}")
-st.plotly_chart(charts.expected_by_month(groups["month"]), width="stretch")
+drawn = (ids, kinds)
+st.plotly_chart(memo.figure(drawn, charts.expected_by_month, groups["month"]), width="stretch")
 
 money_cols = {
     "arr": tables.money("ARR up for renewal"),
@@ -116,6 +117,6 @@ st.caption(
 )
 if record:
     st.markdown(record)
-st.plotly_chart(charts.track_record(track), width="stretch")
+st.plotly_chart(memo.figure(drawn, charts.track_record, track), width="stretch")
 tables.dataframe(renewal_record.for_display(track), {**renewal_columns.TRACK, **money_cols})
 widgets.download(track, "renewal-track-record")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from health.analytics import segments
-from health.app import compare, connection, filters, signin, tables, text, widgets
+from health.app import compare, connection, filters, loaders, memo, signin, tables, text, widgets
 from health.app.charts import product as charts_product
 from health.db import catalog
 
@@ -22,12 +22,12 @@ def _compare(version, by: str, chosen: tuple, scope: tuple | None) -> segments.C
     return segments.compare(connection.cursor(), by, list(chosen), account_ids=scope)
 
 
-scope = filters.scope()
+scope = memo.scope_key(filters.scope())
 c1, c2 = st.columns([1, 3])
 by = c1.selectbox(
     "Compare by", list(segments.BREAKDOWNS), format_func=segments.BREAKDOWNS.get, key="seg_by"
 )
-options = segments.groups(con, by, scope)
+options = loaders.groups(by, scope)
 if options.is_empty():
     st.warning("No account matches the global filters.", icon=":material/filter_alt_off:")
     st.stop()
@@ -51,14 +51,16 @@ if len(chosen) < 2:
     st.info("Pick at least two groups to compare them side by side.", icon=":material/rule:")
     st.stop()
 
-cmp = _compare(connection.version(), by, tuple(chosen), None if scope is None else tuple(scope))
+cmp = _compare(connection.version(), by, tuple(chosen), scope)
+drawn = (by, tuple(chosen), scope)
 if cmp.notes:
     st.info(" ".join(cmp.notes), icon=":material/info:")
-missing = segments.missing_inputs(con, "segments")
+missing = loaders.missing_inputs("segments")
 if missing:
     st.info("Fewer signals: " + "; ".join(missing) + ".", icon=":material/info:")
 
-st.plotly_chart(charts_product.segment_kpis(cmp.summary, chosen), width="stretch")
+kpis = memo.figure(drawn, charts_product.segment_kpis, cmp.summary, chosen)
+st.plotly_chart(kpis, width="stretch")
 tables.dataframe(cmp.summary, compare.summary_columns(by))
 widgets.download(cmp.summary, f"segments-{by}-summary")
 
@@ -67,7 +69,8 @@ with left:
     if cmp.retention.is_empty():
         st.caption("No retention curve: no account in these groups is old enough yet.")
     else:
-        st.plotly_chart(charts_product.retention_curves(cmp.retention, chosen), width="stretch")
+        curves = memo.figure(drawn, charts_product.retention_curves, cmp.retention, chosen)
+        st.plotly_chart(curves, width="stretch")
         st.caption(
             "Signup cohorts pooled like a survival curve: each month's loss is measured on the "
             "accounts old enough to have reached it."
@@ -76,19 +79,22 @@ with right:
     if cmp.health.is_empty():
         st.caption("No health scores for these groups yet.")
     else:
-        st.plotly_chart(charts_product.health_distribution(cmp.health, chosen), width="stretch")
+        tiers = memo.figure(drawn, charts_product.health_distribution, cmp.health, chosen)
+        st.plotly_chart(tiers, width="stretch")
 
 left, right = st.columns(2)
 with left:
     if cmp.adoption.is_empty():
         st.caption("No product events in the last 28 days for these groups.")
     else:
-        st.plotly_chart(charts_product.adoption_heatmap(cmp.adoption, chosen), width="stretch")
+        heat = memo.figure(drawn, charts_product.adoption_heatmap, cmp.adoption, chosen)
+        st.plotly_chart(heat, width="stretch")
 with right:
     if cmp.moments.is_empty():
         st.caption("No moments of truth detected for these groups in the last 365 days.")
     else:
-        st.plotly_chart(charts_product.moments_per_100(cmp.moments, chosen), width="stretch")
+        per_100 = memo.figure(drawn, charts_product.moments_per_100, cmp.moments, chosen)
+        st.plotly_chart(per_100, width="stretch")
         st.caption("Per 100 accounts that were customers at some point in the last 365 days.")
 
 st.subheader("The numbers behind the charts")

@@ -315,6 +315,26 @@ def test_pooled_retention_chains_each_months_loss_over_the_accounts_at_risk():
     assert segments.pooled_retention(cohorts, min_accounts=20)["months_since"].to_list() == [0, 1]
 
 
+def test_the_chosen_groups_kpis_are_the_same_narrowed_to_their_members_or_not(warehouse):
+    # Segments narrows its KPIs to the chosen groups' accounts only when they are a minority
+    # (a list of 10,000 ids costs more than it saves): each KPI is computed group by group, so
+    # the chosen groups' rows must not depend on it.
+    from polars.testing import assert_frame_equal
+
+    con = db.cursor(db.connect(warehouse))
+    for by in ("segment", "cohort_quarter"):  # every account, and the latest few cohorts
+        chosen = segments.default_groups(segments.groups(con, by), by)
+        members = db.query(con, "q_segment_members", by=by, groups=chosen, account_ids=None)
+        ids = members["account_id"].to_list()
+        for name in segments._KPIS.values():
+            narrowed = metrics.run(con, name, account_ids=ids, by=by)
+            whole = metrics.run(con, name, by=by).filter(pl.col("group").is_in(chosen))
+            assert not narrowed.is_empty(), (by, name)
+            assert_frame_equal(narrowed, whole)
+        cmp = segments.compare(con, by, chosen)
+        assert cmp.summary["group"].to_list() == chosen
+
+
 # Thin data: only accounts and events --------------------------------------------------------
 
 

@@ -30,7 +30,7 @@ COLUMNS = (
 _NEEDS = (
     "params",
     "stg_accounts",
-    "int_user_feature_days",
+    "int_event_days",
     "stg_subscriptions",
     "int_journey_milestones",
 )

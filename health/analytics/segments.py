@@ -100,7 +100,7 @@ def compare(
     """The chosen groups of breakdown `by` side by side, within `account_ids` (None: all)."""
     params = {"by": _check(by), "groups": list(chosen), "account_ids": _ids(account_ids)}
     members = db.query(con, "q_segment_members", **params)
-    kpis = _kpis(con, by, members, activation_days)
+    kpis = _kpis(con, by, members, _ids(account_ids), activation_days)
     retention = pooled_retention(kpis["retention"], min_accounts)
     notes = []
     if db.table_exists(con, "mart_account_health"):
@@ -132,16 +132,39 @@ _KPIS = {
 }
 
 
-def _kpis(con, by: str, members: pl.DataFrame, activation_days: int) -> dict[str, pl.DataFrame]:
-    """Each KPI of health.metrics for the members, broken down by `by`."""
+def _kpis(
+    con, by: str, members: pl.DataFrame, account_ids: list[str] | None, activation_days: int
+) -> dict[str, pl.DataFrame]:
+    """Each KPI of health.metrics for the members, broken down by `by`.
+
+    Each KPI is computed group by group, so the chosen groups' rows are the same whether the
+    accounts are narrowed to the members or only to the scope. Binding and matching a list of
+    every member's id costs more than it saves when the members are most of the scope (the
+    default comparison of all segments: 10,000 ids, about 0.1-0.3 s per query), so the members'
+    ids are passed only when they are a minority of it."""
     ids = members["account_id"].to_list()
-    return {
+    in_scope = len(account_ids) if account_ids is not None else _accounts(con)
+    if 2 * len(ids) >= in_scope:
+        ids = account_ids
+    frames = {
         part: metrics.run(
             con, name, account_ids=ids, by=by,
             **({"days": activation_days} if name == "activation" else {}),
         )
         for part, name in _KPIS.items()
     }  # fmt: skip
+    return {part: _chosen(frame, members) for part, frame in frames.items()}
+
+
+def _accounts(con) -> int:
+    return con.execute("select count(*) from stg_accounts").fetchall()[0][0]
+
+
+def _chosen(frame: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
+    """The rows of the members' groups (an empty KPI frame may have a null-typed group)."""
+    if frame.is_empty():
+        return frame
+    return frame.filter(pl.col("group").cast(pl.String).is_in(members["group"].unique().to_list()))
 
 
 def pooled_retention(cohorts: pl.DataFrame, min_accounts: int = 5) -> pl.DataFrame:

@@ -16,7 +16,9 @@ def download(frame: pl.DataFrame, name: str, label: str = "Download CSV") -> Non
     """A CSV download button for a table (cells that look like formulas are neutralised)."""
     st.download_button(
         label,
-        data=to_csv(frame),
+        # Written when clicked, not on every run: a rerun of a page with a 10,000-row table
+        # would otherwise write and ship its CSV each time.
+        data=lambda: to_csv(frame),
         file_name=f"{name}.csv",
         mime="text/csv",
         icon=":material/download:",
