@@ -67,14 +67,13 @@ def build_days(
     n_days = (as_of - first).days + 1
     acc = accounts.select("account_id", "signup_date", "churn_date").sort("account_id")
     ids = acc["account_id"].to_list()
-    row_of = {a: i for i, a in enumerate(ids)}
     col = np.arange(n_days)
     signup = np.array([(d - first).days for d in acc["signup_date"]])
     churn = np.array([n_days if d is None else (d - first).days for d in acc["churn_date"]])
     alive = (col[None, :] >= np.maximum(signup, 0)[:, None]) & (col[None, :] < churn[:, None])
     events = np.where(alive, 0.0, np.nan)
-    keep = daily.filter(pl.col("account_id").is_in(ids))
-    r = np.array([row_of[a] for a in keep["account_id"]], dtype=np.int64)
+    keep = daily.join(_rows(ids), on="account_id")
+    r = keep["row"].to_numpy()
     c = (keep["day"] - first).dt.total_days().to_numpy()
     events[r, c] = np.where(alive[r, c], keep["events"].cast(pl.Float64).to_numpy(), np.nan)
     age = col[None, :] - signup[:, None]
@@ -95,11 +94,10 @@ def _users(weekly: pl.DataFrame, ids: list[str], first: dt.date, n_days: int):
             col=(pl.col("week_end") - first).dt.total_days(),
         )
     )
-    row_of = {a: i for i, a in enumerate(ids)}
     shape = (len(ids), n_days)
     now, since, level = np.full(shape, np.nan), np.full(shape, -1e9), np.full(shape, np.nan)
-    w = w.filter(pl.col("col").is_between(-6, n_days - 1))
-    r = np.array([row_of[a] for a in w["account_id"]], dtype=np.int64)
+    w = w.filter(pl.col("col").is_between(-6, n_days - 1)).join(_rows(ids), on="account_id")
+    r = w["row"].to_numpy()
     c = w["col"].to_numpy()
     inside = c >= 0
     now[r[inside], c[inside]] = w["active_users"].to_numpy()[inside]
@@ -117,6 +115,11 @@ def _users(weekly: pl.DataFrame, ids: list[str], first: dt.date, n_days: int):
     return now[rows, idx], since[rows, idx], level
 
 
+def _rows(ids: list[str]) -> pl.DataFrame:
+    """The matrix row of each account (account_id, row)."""
+    return pl.DataFrame({"account_id": ids, "row": np.arange(len(ids), dtype=np.int64)})
+
+
 def cum(x: np.ndarray) -> np.ndarray:
     """Running sums along days with a leading zero column (NaN counts as 0)."""
     zero = np.zeros((x.shape[0], 1))
@@ -124,10 +127,23 @@ def cum(x: np.ndarray) -> np.ndarray:
 
 
 def _between(cum: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Sums over columns [lo, hi) of each row from its running sums (lo, hi clipped to range)."""
+    """Sums over columns [lo, hi) of each row from its running sums (lo, hi clipped to range);
+    bounds of shape (1, columns) are the same for every row (whole columns are gathered)."""
     n = cum.shape[1] - 1
+    if lo.ndim == 2 and lo.shape[0] == 1 and hi.shape[0] == 1:
+        return cum[:, np.clip(hi[0], 0, n)] - cum[:, np.clip(lo[0], 0, n)]
     rows = np.arange(cum.shape[0])[:, None] if lo.ndim == 2 else np.arange(cum.shape[0])
     return cum[rows, np.clip(hi, 0, n)] - cum[rows, np.clip(lo, 0, n)]
+
+
+def _picked(cum: np.ndarray, length: np.ndarray, lengths, lo, hi) -> np.ndarray:
+    """_between(cum, lo(L), hi(L)) at each cell for the baseline length L picked there (the same
+    sums as cell by cell, gathered by whole columns per length)."""
+    out = None
+    for size in sorted(lengths):
+        part = _between(cum, lo(size), hi(size))
+        out = part if out is None else np.where(length == size, part, out)
+    return out
 
 
 def on_grid(x: np.ndarray) -> np.ndarray:
@@ -155,7 +171,7 @@ def daily_index(
         return np.ones(t)
     seen = ~np.isnan(e)
     cx, cn = cum(e), cum(seen)
-    col = np.broadcast_to(np.arange(t), e.shape)
+    col = np.arange(t)[None, :]  # the same for every row: whole columns are gathered
     x, k = _between(cx, col - level_days, col), _between(cn, col - level_days, col)
     index = np.ones(t)
     for _ in range(INDEX_PASSES):
@@ -257,14 +273,15 @@ def day_level(
     x7, t7 = np.concatenate([pad, x7], axis=1), np.concatenate([pad, t7], axis=1)
     c7x, c7t = cum(x7), cum(t7)
     q7 = np.where(t7 > 0.05, x7 * x7 / np.maximum(t7, 0.05), 0.0)
-    s = np.broadcast_to(np.arange(since, e.shape[1]), (e.shape[0], e.shape[1] - since))
+    s = np.arange(since, e.shape[1])[None, :]  # the same for every row
     hi = s - pre_days
+    e_shape = (e.shape[0], s.shape[1])
     pick = None
     for length in sorted(baseline_days):
         lo = hi - length
         x, t = _between(cx, lo, hi), _between(cg, lo, hi)
         full = (_between(cn, lo, hi) == length) & (lo >= 0)
-        cand = (x, t, lo, np.full(s.shape, length), full)
+        cand = (x, t, np.broadcast_to(lo, e_shape), np.full(e_shape, length), full)
         if pick is None:
             pick = cand
         else:
@@ -276,7 +293,10 @@ def day_level(
         # Pearson's dispersion of the baseline days around the account's rate.
         # Pearson's dispersion of the 7-day sums inside the baseline around the account's rate.
         w_lo = lo + 6
-        sx, st = (_between(c, w_lo, hi) for c in (c7x, c7t))
+        sx, st = (
+            _picked(c, length, baseline_days, lambda n: hi - n + 6, lambda n: hi)
+            for c in (c7x, c7t)
+        )
         q = _window_sums(q7, hi, length - 6, list(baseline_days))
         m = np.maximum(hi - w_lo - 1, 1)
         pearson = q / np.maximum(rate, 1e-9) - 2 * sx + rate * st
@@ -284,9 +304,9 @@ def day_level(
         per_week = 7 * x / np.maximum(length, 1)
         x_pre, t_pre = _between(cx, hi, s), _between(cg, hi, s)
         pre = (x_pre / np.maximum(t_pre, 1e-9)) / np.maximum(rate, 1e-9)
-        mid = lo + length // 2
-        x1, t1 = _between(cx, lo, mid), _between(cg, lo, mid)
-        x2, t2 = _between(cx, mid, hi), _between(cg, mid, hi)
+        first_half = (lambda n: hi - n, lambda n: hi - n + n // 2)
+        x1, t1 = (_picked(c, length, baseline_days, *first_half) for c in (cx, cg))
+        x2, t2 = (_picked(c, length, baseline_days, first_half[1], lambda n: hi) for c in (cx, cg))
         trend = (x2 / np.maximum(t2, 1e-9)) / np.maximum(x1 / np.maximum(t1, 1e-9), 1e-9)
         age = days.age[:, since:]
         valid = full & (_between(cn, hi, s) == pre_days) & (age - pre_days >= min_age_days)
@@ -294,8 +314,9 @@ def day_level(
         phi = _pooled(phi, per_week, valid)
         trend_llr = poisson_llr(x1, t1, x2, t2) / phi
         # The months before the baseline: was the account already sliding into it?
-        x_ref, t_ref = _between(cx, lo - ref_days, lo), _between(cg, lo - ref_days, lo)
-        has_ref = (_between(cn, lo - ref_days, lo) == ref_days) & (lo - ref_days >= 0)
+        ref = (lambda n: hi - n - ref_days, lambda n: hi - n)
+        x_ref, t_ref, n_ref = (_picked(c, length, baseline_days, *ref) for c in (cx, cg, cn))
+        has_ref = (n_ref == ref_days) & (lo - ref_days >= 0)
         slide = np.where(has_ref, rate / np.maximum(x_ref / np.maximum(t_ref, 1e-9), 1e-9), 1.0)
         slide_llr = np.where(has_ref, poisson_llr(x_ref, t_ref, x, t) / phi, 0.0)
     return Level(
