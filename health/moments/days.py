@@ -136,16 +136,6 @@ def _between(cum: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return cum[rows, np.clip(hi, 0, n)] - cum[rows, np.clip(lo, 0, n)]
 
 
-def _picked(cum: np.ndarray, length: np.ndarray, lengths, lo, hi) -> np.ndarray:
-    """_between(cum, lo(L), hi(L)) at each cell for the baseline length L picked there (the same
-    sums as cell by cell, gathered by whole columns per length)."""
-    out = None
-    for size in sorted(lengths):
-        part = _between(cum, lo(size), hi(size))
-        out = part if out is None else np.where(length == size, part, out)
-    return out
-
-
 def on_grid(x: np.ndarray) -> np.ndarray:
     """`x` rounded to a multiple of 2^-GRID (exactly: scaling by a power of two is exact)."""
     return np.rint(x * 2.0**GRID) / 2.0**GRID
@@ -293,10 +283,7 @@ def day_level(
         # Pearson's dispersion of the baseline days around the account's rate.
         # Pearson's dispersion of the 7-day sums inside the baseline around the account's rate.
         w_lo = lo + 6
-        sx, st = (
-            _picked(c, length, baseline_days, lambda n: hi - n + 6, lambda n: hi)
-            for c in (c7x, c7t)
-        )
+        sx, st = (_between(c, w_lo, hi) for c in (c7x, c7t))
         q = _window_sums(q7, hi, length - 6, list(baseline_days))
         m = np.maximum(hi - w_lo - 1, 1)
         pearson = q / np.maximum(rate, 1e-9) - 2 * sx + rate * st
@@ -304,9 +291,9 @@ def day_level(
         per_week = 7 * x / np.maximum(length, 1)
         x_pre, t_pre = _between(cx, hi, s), _between(cg, hi, s)
         pre = (x_pre / np.maximum(t_pre, 1e-9)) / np.maximum(rate, 1e-9)
-        first_half = (lambda n: hi - n, lambda n: hi - n + n // 2)
-        x1, t1 = (_picked(c, length, baseline_days, *first_half) for c in (cx, cg))
-        x2, t2 = (_picked(c, length, baseline_days, first_half[1], lambda n: hi) for c in (cx, cg))
+        mid = lo + length // 2
+        x1, t1 = _between(cx, lo, mid), _between(cg, lo, mid)
+        x2, t2 = _between(cx, mid, hi), _between(cg, mid, hi)
         trend = (x2 / np.maximum(t2, 1e-9)) / np.maximum(x1 / np.maximum(t1, 1e-9), 1e-9)
         age = days.age[:, since:]
         valid = full & (_between(cn, hi, s) == pre_days) & (age - pre_days >= min_age_days)
@@ -314,9 +301,8 @@ def day_level(
         phi = _pooled(phi, per_week, valid)
         trend_llr = poisson_llr(x1, t1, x2, t2) / phi
         # The months before the baseline: was the account already sliding into it?
-        ref = (lambda n: hi - n - ref_days, lambda n: hi - n)
-        x_ref, t_ref, n_ref = (_picked(c, length, baseline_days, *ref) for c in (cx, cg, cn))
-        has_ref = (n_ref == ref_days) & (lo - ref_days >= 0)
+        x_ref, t_ref = _between(cx, lo - ref_days, lo), _between(cg, lo - ref_days, lo)
+        has_ref = (_between(cn, lo - ref_days, lo) == ref_days) & (lo - ref_days >= 0)
         slide = np.where(has_ref, rate / np.maximum(x_ref / np.maximum(t_ref, 1e-9), 1e-9), 1.0)
         slide_llr = np.where(has_ref, poisson_llr(x_ref, t_ref, x, t) / phi, 0.0)
     return Level(
