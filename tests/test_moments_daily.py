@@ -5,14 +5,19 @@ day depends on a later day."""
 from __future__ import annotations
 
 import datetime as dt
+import io
+from types import SimpleNamespace
 
 import numpy as np
 import polars as pl
 import pytest
 
+from health.moments import carry
+from health.moments import daily as daily_module
 from health.moments.daily import daily_drops
 from health.moments.days import build_days, daily_index
 from health.moments.evidence import chance, daily_drop
+from health.moments.memo import Memo
 
 START = dt.date(2024, 1, 1)  # a Monday
 DAYS = 520
@@ -32,8 +37,8 @@ def _town(rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {f"T{i:02d}": rng.poisson(_rate(2.0 + i)) for i in range(30)}
 
 
-def _frames(counts: dict[str, np.ndarray]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    days = [START + dt.timedelta(days=int(d)) for d in range(DAYS)]
+def _frames(counts: dict[str, np.ndarray], n_days: int = DAYS) -> tuple[pl.DataFrame, pl.DataFrame]:
+    days = [START + dt.timedelta(days=int(d)) for d in range(n_days)]
     daily = pl.concat(
         pl.DataFrame({"account_id": a, "day": days[: len(c)], "events": c.astype(np.int64)}).filter(
             pl.col("events") > 0
@@ -133,3 +138,58 @@ def test_a_history_of_a_few_days_finds_no_drop_and_does_not_fail(n_days):
     # A company that started using the product last week: nothing to fall from yet.
     counts = {f"A{i}": np.full(n_days, 5 + i) for i in range(3)}
     assert _drops(counts, START + dt.timedelta(days=n_days - 1)).is_empty()
+
+
+def _long_history(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Two years (longer than the test's trailing window): the town, four falls in the last
+    four months, and an account that signs up in them (it has no state to resume from)."""
+    n = 730
+    d = np.arange(n)
+    usual = WEEKDAY[d % 7] * np.where((d >= HOLIDAY[0]) & (d < HOLIDAY[1]), 0.2, 1.0)
+    counts = {f"T{i:02d}": rng.poisson((2.0 + i) * usual) for i in range(30)}
+    for i, (day, size) in enumerate([(610, 8.0), (622, 20.0), (640, 5.0), (660, 12.0)]):
+        counts[f"D{i}"] = rng.poisson(size * usual * np.where(d >= day, 0.25, 1.0))
+    counts["NEW"] = rng.poisson(6.0 * usual * (d >= 680))
+    return counts
+
+
+def test_resuming_from_the_kept_state_day_by_day_finds_what_a_run_over_every_day_finds():
+    # Refreshes after one, two, a week's, a month's new days, and one whose last day changed:
+    # each resumes from the state kept by the one before (on the trailing days only) and ends
+    # with the drops and the state, bit for bit, of one run over the whole history.
+    counts = _long_history(np.random.default_rng(5))
+    daily, accounts = _frames(counts, n_days=730)
+    week = pl.col("day") + pl.duration(days=7 - pl.col("day").dt.weekday())
+    weekly = (
+        daily.with_columns(week_end=week)
+        .group_by("account_id", "week_end")
+        .agg(active_users=pl.col("events").sum().sqrt().cast(pl.Int64))
+    )
+    inputs = SimpleNamespace(daily=daily, accounts=accounts, weekly=weekly)
+    end = START + dt.timedelta(days=729)
+    whole = Memo()
+    expected = carry.daily_found(inputs, end, whole, {})
+    assert expected.filter(pl.col("detected_on") > START + dt.timedelta(days=600)).height >= 3
+
+    as_of, memo = START + dt.timedelta(days=600), Memo()
+    carry.daily_found(inputs, as_of, memo, {})
+    for step, last_day_changed in [(1, False), (2, False), (7, True), (1, False), (30, False)]:
+        later = min(as_of + dt.timedelta(days=step), end)
+        changed = as_of if last_day_changed else as_of + dt.timedelta(days=1)
+        memo = Memo(memo.kept, last_as_of=as_of, changed_from=changed)
+        assert carry._resumable(memo, memo.stored[carry.STATE][0], later) is not None
+        found, as_of = carry.daily_found(inputs, later, memo, {}), later
+    memo = Memo(memo.kept, last_as_of=as_of, changed_from=as_of + dt.timedelta(days=1))
+    found = carry.daily_found(inputs, end, memo, {})
+    assert found.equals(expected)
+    assert _kept(memo, carry.STATE).equals(_kept(whole, carry.STATE))
+
+
+def test_the_trailing_window_grows_with_the_settings_that_read_further_back():
+    base = daily_module.reach(daily_module.DAILY_DROP)
+    wider = {**daily_module.DAILY_DROP, "ref_days": 365, "max_days": 100}
+    assert daily_module.reach(wider) == base + (365 - 182) + (100 - 84)
+
+
+def _kept(memo: Memo, name: str) -> pl.DataFrame:
+    return pl.read_ipc(io.BytesIO(memo.kept[name][1])).sort("day", "account_id", "fall")

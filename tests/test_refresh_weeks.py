@@ -14,7 +14,7 @@ import pytest
 from health import db
 from health.app.charts import base
 from health.ingest.loader import load
-from health.moments import memo
+from health.moments import carry, memo
 from health.pipeline import incremental
 from health.pipeline.refresh import refresh
 from health.scoring import store
@@ -154,11 +154,20 @@ def test_a_changed_past_ticket_computes_again_from_its_week(day_by_day, tmp_path
     assert since == opened - dt.timedelta(days=opened.weekday())
 
 
-def test_moments_published_before_a_new_day_stay_as_they_were(day_by_day, tmp_path):
+def test_moments_published_before_a_new_day_stay_as_they_were(day_by_day, tmp_path, monkeypatch):
     # One more day (a Wednesday): every moment detected by Tuesday is there again with the same
-    # dates and level before, and the weekly detectors (complete weeks only: their inputs are
-    # the same) were read back from the last refresh, not run again.
+    # dates and level before, the weekly detectors (complete weeks only: their inputs are the
+    # same) were read back from the last refresh, not run again, and the daily drop test went on
+    # from Tuesday's state.
     daily, _, saturday = day_by_day
+    resumed, resumable = [], carry._resumable
+
+    def spy(*args):
+        held = resumable(*args)  # (day resumed after, states, drops) or None: every day again
+        resumed.append(None if held is None else held[0])
+        return held
+
+    monkeypatch.setattr(carry, "_resumable", spy)
     tuesday = saturday + dt.timedelta(days=3)
     copy = _copy(daily, tmp_path / "health.duckdb")
     keys = ["account_id", "kind", "started_on", "detected_on", "metric_before"]
@@ -179,6 +188,7 @@ def test_moments_published_before_a_new_day_stay_as_they_were(day_by_day, tmp_pa
     assert after.filter(pl.col("detected_on") <= tuesday).select(keys).sort(keys).equals(published)
     assert {"engagement_drop", "usage_jump"} <= set(kept)
     assert all(again[name] == kept[name] for name in ("engagement_drop", "usage_jump"))
+    assert resumed == [tuesday]
 
 
 def test_the_week_to_date_is_drawn_lighter_and_labelled():

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
 
 from health.moments.baseline import poisson_llr
-from health.moments.days import Days, Level, cum, day_level
+from health.moments.days import INDEX_LEVEL_DAYS, INDEX_PASSES, Days, Level, cum, day_level
 from health.moments.levels import SHIFT_SCHEMA
 
 # The daily drop test's settings (see the module docstring), chosen on the demo and holdout
@@ -50,8 +50,8 @@ from health.moments.levels import SHIFT_SCHEMA
 #   from the shortest of `baseline_days` holding `baseline_events`, the `pre_days` before it at
 #   `pre_ratio` of the level or more, the baseline not sliding (its later half under
 #   `min_trend` of its earlier half, or it under `min_slide` of the `ref_days` before it, either
-#   with llr `trend_penalty`), and, with `holiday_index` > 0, no start in a week whose shared
-#   index is under that share of a usual week (0: the daily index divides holidays out).
+#   with llr `trend_penalty`). (Shared holidays need no guard of their own: the daily index
+#   divides them out.)
 # - One drop per account within `refractory_days`.
 DAILY_DROP = {
     "rho": (0.4, 0.15),
@@ -78,24 +78,30 @@ DAILY_DROP = {
     "min_slide": 0.7,
     "ref_days": 182,
     "trend_penalty": 4.0,
-    "holiday_index": 0.0,
     "refractory_days": 182,
     "rest_llr": 8.0,
 }
 
 
-def _starts_ok(lv: Level, index: np.ndarray, p: dict) -> np.ndarray:
-    """Days a drop may start on: a healthy level to fall from, not a slide, not a holiday."""
+def _starts_ok(lv: Level, p: dict) -> np.ndarray:
+    """Days a drop may start on: a healthy level to fall from, not a slide."""
     ok = lv.valid & (lv.pre >= p["pre_ratio"])
     with np.errstate(all="ignore"):
         sliding = (lv.trend < p["min_trend"]) & (lv.trend_llr >= p["trend_penalty"])
         sliding |= (lv.slide < p["min_slide"]) & (lv.slide_llr >= p["trend_penalty"])
-    # The centred 7-day mean ("same" mode, but as long as the index even under 7 days).
-    week = (
-        np.convolve(index, np.ones(7) / 7, mode="full")[3 : 3 + len(index)] if len(index) else index
-    )
-    usual = np.median(week) if len(week) else 1.0
-    return ok & ~sliding & (week >= p["holiday_index"] * usual)[None, :]
+    return ok & ~sliding
+
+
+def reach(p: dict) -> int:
+    """How many days before the first day it tests a resumed test reads: its trailing window.
+
+    A CUSUM still running then started up to `max_days` - 1 days before; the level at a start
+    reads its `pre_days`, the longest baseline and the `ref_days` before that; the exposure on
+    those days is the daily index, which reads INDEX_PASSES * INDEX_LEVEL_DAYS days before each.
+    A new setting that reaches further back belongs here."""
+    run = p["max_days"] - 1
+    level = p["pre_days"] + max(p["baseline_days"]) + p["ref_days"]
+    return run + level + INDEX_PASSES * INDEX_LEVEL_DAYS
 
 
 def _beyond_dead_week(x0, g, hit, start, d, lam, cap, phi, p) -> np.ndarray:
@@ -174,18 +180,25 @@ def _confirmed(run: _Run, cusum, start, d: int, p: dict) -> tuple[np.ndarray, np
     return hit, ratio_all
 
 
-def _cusum(run: _Run, p: dict) -> list[tuple[int, int, int, float, float]]:
+def _cusum(run: _Run, p: dict, state=None, keep_from: int | None = None):
     """The sequential test over every day, one CUSUM per fall size in `rho` (a deep fall is
-    confirmed sooner by its own): (row, start, detected, ratio, llr) per confirmed drop."""
+    confirmed sooner by its own): (row, start, detected, ratio, llr) per confirmed drop, and
+    the state at the end of each day from `keep_from` on. `state`: (day, cusum, start,
+    quiet_until) at the end of the day before the first to test (none: from the first day)."""
     n, t = run.x0.shape
     rows = np.arange(n)
     seen = run.g > 0
-    rhos = (p["rho"],) if isinstance(p["rho"], float) else tuple(p["rho"])
-    cusum = np.zeros((len(rhos), n))
-    start = np.zeros((len(rhos), n), dtype=np.int64)
-    quiet_until = np.full(n, -1, dtype=np.int64)
-    found = []
-    for d in range(t):
+    rhos = _rhos(p)
+    if state is None:
+        first = 0
+        cusum = np.zeros((len(rhos), n))
+        start = np.zeros((len(rhos), n), dtype=np.int64)
+        quiet_until = np.full(n, -1, dtype=np.int64)
+    else:
+        last, cusum, start, quiet_until = state
+        first = last + 1
+    found, kept = [], []
+    for d in range(first, t):
         for k, rho in enumerate(rhos):
             start[k] = np.where(cusum[k] <= 0, d, start[k])
             lam, phi = run.lv.rate[rows, start[k]], run.lv.phi[rows, start[k]]
@@ -198,27 +211,64 @@ def _cusum(run: _Run, p: dict) -> list[tuple[int, int, int, float, float]]:
                 quiet_until[r] = start[k, r] + p["refractory_days"]
             cusum[:, hit] = 0.0
             cusum[k, d - start[k] + 1 >= p["max_days"]] = 0.0  # this long is no longer sudden
-    return found
+        if keep_from is not None and d >= keep_from:
+            kept.append((d, cusum.copy(), start.copy(), quiet_until.copy()))
+    return found, kept
+
+
+def _rhos(p: dict) -> tuple[float, ...]:
+    return (p["rho"],) if isinstance(p["rho"], float) else tuple(p["rho"])
+
+
+# The test's state at the end of a day, per account and fall size (`fall`: its place in `rho`):
+# the CUSUM, the day its run started and the day the account is quiet until (refractory).
+STATE_SCHEMA = {
+    "day": pl.Date,
+    "account_id": pl.String,
+    "fall": pl.Int64,
+    "cusum": pl.Float64,
+    "start": pl.Date,
+    "quiet_until": pl.Date,
+}
 
 
 def daily_drops(days: Days, index: np.ndarray, **params) -> pl.DataFrame:
     """Engagement drops on daily counts, one row per drop in the level-shift frame's shape."""
+    return track(days, index, **params)[0]
+
+
+def track(
+    days: Days, index: np.ndarray, state: pl.DataFrame | None = None, keep_days: int = 0, **params
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The daily test on the days after `state`'s day (on every day without a state): the drops
+    confirmed on them, and the state at the end of each of the last `keep_days` days.
+
+    With a state, `days` need only hold the reach(p) days before the first day to test (see
+    resume_window): everything the test reads then is what it reads on the whole history."""
     p = {**DAILY_DROP, **params}
     e = days.events
     if e.size == 0:
-        return pl.DataFrame(schema=SHIFT_SCHEMA)
+        return pl.DataFrame(schema=SHIFT_SCHEMA), pl.DataFrame(schema=STATE_SCHEMA)
+    first = 0 if state is None else (state["day"].max() - days.first_day).days + 1
+    # the levels are needed from the oldest start a running CUSUM can have
+    since = max(first + 1 - p["max_days"], 0)
     g = np.where(~np.isnan(e), np.broadcast_to(index, e.shape), 0.0)
     keys = ("baseline_days", "baseline_events", "pre_days", "min_age_days", "min_per_week")
-    lv = day_level(days, g, ref_days=p["ref_days"], **{k: p[k] for k in keys})
-    run = _Run(days, lv, _starts_ok(lv, index, p), g, np.nan_to_num(e), cum(e), cum(g))
+    lv = day_level(days, g, ref_days=p["ref_days"], since=since, **{k: p[k] for k in keys})
+    view = _from(days, since)
+    x0, cx, cg = np.nan_to_num(view.events), cum(e)[:, since:], cum(g)[:, since:]
+    run = _Run(view, lv, _starts_ok(lv, p), g[:, since:], x0, cx, cg)
+    start = _state_in(state, view, len(_rhos(p)))
+    keep_from = max(e.shape[1] - keep_days, first) - since if keep_days else None
     with np.errstate(all="ignore"), warnings.catch_warnings(action="ignore"):
-        found = _cusum(run, p)
+        found, kept = _cusum(run, p, start, keep_from)
+    e = view.events
     out = [
         {
-            "account_id": days.ids[r],
+            "account_id": view.ids[r],
             "kind": "engagement_drop",
-            "started_on": days.first_day + dt.timedelta(days=s),
-            "detected_on": days.first_day + dt.timedelta(days=d),
+            "started_on": view.first_day + dt.timedelta(days=s),
+            "detected_on": view.first_day + dt.timedelta(days=d),
             "metric_before": float(lv.per_week[r, s]),
             "metric_after": float(7 * np.nanmean(e[r, s : d + 1])),
             "ratio": ratio,
@@ -228,4 +278,76 @@ def daily_drops(days: Days, index: np.ndarray, **params) -> pl.DataFrame:
         }
         for r, s, d, ratio, score in found
     ]
-    return pl.DataFrame(out, schema=SHIFT_SCHEMA)
+    return pl.DataFrame(out, schema=SHIFT_SCHEMA), _state_out(kept, view)
+
+
+def resume_window(state: pl.DataFrame, **params) -> dt.date:
+    """The first day a test resumed from `state` reads (reach(p) days before the day it tests)."""
+    p = {**DAILY_DROP, **params}
+    return state["day"].max() + dt.timedelta(days=1 - reach(p))
+
+
+def _from(days: Days, since: int) -> Days:
+    """The days from column `since` on (the users' week starts are columns: moved with them)."""
+    if since == 0:
+        return days
+    cut = lambda a: None if a is None else a[:, since:]  # noqa: E731 - one slice per array
+    return replace(
+        days,
+        first_day=days.first_day + dt.timedelta(days=since),
+        events=cut(days.events),
+        age=cut(days.age),
+        users=cut(days.users),
+        users_from=None if days.users_from is None else days.users_from[:, since:] - since,
+        users_level=cut(days.users_level),
+    )
+
+
+def _state_in(state: pl.DataFrame | None, view: Days, falls: int):
+    """The stored state as arrays in the view's columns: (day, cusum, start, quiet_until); an
+    account without one (new since) starts afresh, as it would have on its first day."""
+    if state is None:
+        return None
+    day = state["day"].max()
+    n = len(view.ids)
+    cusum = np.zeros((falls, n))
+    start = np.zeros((falls, n), dtype=np.int64)
+    quiet = np.full(n, -1, dtype=np.int64)
+    row_of = {a: i for i, a in enumerate(view.ids)}
+    held = state.filter(pl.col("day") == day, pl.col("account_id").is_in(view.ids))
+    r = np.array([row_of[a] for a in held["account_id"]], dtype=np.int64)
+    k = held["fall"].to_numpy()
+    col = lambda name: (held[name] - view.first_day).dt.total_days().to_numpy()  # noqa: E731
+    cusum[k, r] = held["cusum"].to_numpy()
+    start[k, r] = col("start")
+    quiet[r] = col("quiet_until")
+    return (day - view.first_day).days, cusum, start, quiet
+
+
+def _state_out(kept: list, view: Days) -> pl.DataFrame:
+    """The states kept at the end of days, as rows of STATE_SCHEMA."""
+    frames = []
+    n = len(view.ids)
+    for d, cusum, start, quiet in kept:
+        for k in range(cusum.shape[0]):
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "day": np.full(n, d),
+                        "account_id": view.ids,
+                        "fall": np.full(n, k),
+                        "cusum": cusum[k],
+                        "start": start[k],
+                        "quiet_until": quiet,
+                    }
+                )
+            )
+    if not frames:
+        return pl.DataFrame(schema=STATE_SCHEMA)
+    base = pl.lit(view.first_day)
+    days = lambda c: base + pl.duration(days=pl.col(c))  # noqa: E731 - columns to dates
+    return (
+        pl.concat(frames)
+        .with_columns(day=days("day"), start=days("start"), quiet_until=days("quiet_until"))
+        .select([pl.col(c).cast(t) for c, t in STATE_SCHEMA.items()])
+    )

@@ -2,7 +2,12 @@
 each account's level before every day (baseline windows that grow for small accounts, pooled
 overdispersion read on 7-day sums, and the slide already under way before a change).
 
-Everything at a day uses days before it only (causal).
+Everything at a day uses days before it only (causal), and only a bounded number of them: the
+index `INDEX_PASSES * level_days` days, a level `pre_days + max(baseline_days) + ref_days`. The
+sums over those windows come out bit for bit the same whatever day the matrix starts on (the index
+is kept on a binary grid, so running sums of it are exact, and the one sum of fractions is added
+up inside its window), so a matrix of the trailing days gives the same levels and index as the
+whole history (health/moments/daily.py resumes the test on one).
 """
 
 from __future__ import annotations
@@ -15,6 +20,15 @@ import numpy as np
 import polars as pl
 
 from health.moments.baseline import poisson_llr
+
+# The daily index: each account's level over the `level_days` before a day, read twice (see
+# daily_index); a day's index depends on the INDEX_PASSES * level_days days before it.
+INDEX_LEVEL_DAYS = 56
+INDEX_PASSES = 2
+# The index is rounded to multiples of 2^-GRID (a change under 1e-9): sums of such numbers are
+# exact in float64 (up to 2^(53 - GRID) = 2 million), so a window's sum of exposure is the same
+# computed from running sums that start on any day.
+GRID = 32
 
 
 @dataclass(frozen=True)
@@ -33,26 +47,33 @@ class Days:
 
 
 def build_days(
-    daily: pl.DataFrame, accounts: pl.DataFrame, as_of: dt.date, weekly: pl.DataFrame | None = None
+    daily: pl.DataFrame,
+    accounts: pl.DataFrame,
+    as_of: dt.date,
+    weekly: pl.DataFrame | None = None,
+    since: dt.date | None = None,
 ) -> Days:
     """The matrix form of the daily counts (account_id, day, events) over each account's life:
     from signup (or the export's first day) to the day before churn, up to `as_of`; with the
-    `weekly` frame (account_id, week_end, active_users), the active users beside them."""
+    `weekly` frame (account_id, week_end, active_users), the active users beside them. `since`:
+    only the days from then on (the trailing window a resumed test reads)."""
     daily = daily.filter(pl.col("day") <= as_of)
     if daily.is_empty() or accounts.is_empty():
         return Days([], as_of, np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int64))
     first = daily["day"].min()
+    if since is not None and since > first:
+        first = since
+        daily = daily.filter(pl.col("day") >= since)
     n_days = (as_of - first).days + 1
     acc = accounts.select("account_id", "signup_date", "churn_date").sort("account_id")
     ids = acc["account_id"].to_list()
-    row_of = {a: i for i, a in enumerate(ids)}
     col = np.arange(n_days)
     signup = np.array([(d - first).days for d in acc["signup_date"]])
     churn = np.array([n_days if d is None else (d - first).days for d in acc["churn_date"]])
     alive = (col[None, :] >= np.maximum(signup, 0)[:, None]) & (col[None, :] < churn[:, None])
     events = np.where(alive, 0.0, np.nan)
-    keep = daily.filter(pl.col("account_id").is_in(ids))
-    r = np.array([row_of[a] for a in keep["account_id"]], dtype=np.int64)
+    keep = daily.join(_rows(ids), on="account_id")
+    r = keep["row"].to_numpy()
     c = (keep["day"] - first).dt.total_days().to_numpy()
     events[r, c] = np.where(alive[r, c], keep["events"].cast(pl.Float64).to_numpy(), np.nan)
     age = col[None, :] - signup[:, None]
@@ -73,11 +94,10 @@ def _users(weekly: pl.DataFrame, ids: list[str], first: dt.date, n_days: int):
             col=(pl.col("week_end") - first).dt.total_days(),
         )
     )
-    row_of = {a: i for i, a in enumerate(ids)}
     shape = (len(ids), n_days)
     now, since, level = np.full(shape, np.nan), np.full(shape, -1e9), np.full(shape, np.nan)
-    w = w.filter(pl.col("col").is_between(-6, n_days - 1))
-    r = np.array([row_of[a] for a in w["account_id"]], dtype=np.int64)
+    w = w.filter(pl.col("col").is_between(-6, n_days - 1)).join(_rows(ids), on="account_id")
+    r = w["row"].to_numpy()
     c = w["col"].to_numpy()
     inside = c >= 0
     now[r[inside], c[inside]] = w["active_users"].to_numpy()[inside]
@@ -95,6 +115,11 @@ def _users(weekly: pl.DataFrame, ids: list[str], first: dt.date, n_days: int):
     return now[rows, idx], since[rows, idx], level
 
 
+def _rows(ids: list[str]) -> pl.DataFrame:
+    """The matrix row of each account (account_id, row)."""
+    return pl.DataFrame({"account_id": ids, "row": np.arange(len(ids), dtype=np.int64)})
+
+
 def cum(x: np.ndarray) -> np.ndarray:
     """Running sums along days with a leading zero column (NaN counts as 0)."""
     zero = np.zeros((x.shape[0], 1))
@@ -102,14 +127,26 @@ def cum(x: np.ndarray) -> np.ndarray:
 
 
 def _between(cum: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Sums over columns [lo, hi) of each row from its running sums (lo, hi clipped to range)."""
+    """Sums over columns [lo, hi) of each row from its running sums (lo, hi clipped to range);
+    bounds of shape (1, columns) are the same for every row (whole columns are gathered)."""
     n = cum.shape[1] - 1
+    if lo.ndim == 2 and lo.shape[0] == 1 and hi.shape[0] == 1:
+        return cum[:, np.clip(hi[0], 0, n)] - cum[:, np.clip(lo[0], 0, n)]
     rows = np.arange(cum.shape[0])[:, None] if lo.ndim == 2 else np.arange(cum.shape[0])
     return cum[rows, np.clip(hi, 0, n)] - cum[rows, np.clip(lo, 0, n)]
 
 
+def on_grid(x: np.ndarray) -> np.ndarray:
+    """`x` rounded to a multiple of 2^-GRID (exactly: scaling by a power of two is exact)."""
+    return np.rint(x * 2.0**GRID) / 2.0**GRID
+
+
 def daily_index(
-    days: Days, *, level_days: int = 56, min_age_days: int = 84, min_accounts: int = 20
+    days: Days,
+    *,
+    level_days: int = INDEX_LEVEL_DAYS,
+    min_age_days: int = 84,
+    min_accounts: int = 20,
 ):
     """Each day's usage across accounts relative to their usual daily level (1 = an average day).
 
@@ -124,17 +161,17 @@ def daily_index(
         return np.ones(t)
     seen = ~np.isnan(e)
     cx, cn = cum(e), cum(seen)
-    col = np.broadcast_to(np.arange(t), e.shape)
+    col = np.arange(t)[None, :]  # the same for every row: whole columns are gathered
     x, k = _between(cx, col - level_days, col), _between(cn, col - level_days, col)
     index = np.ones(t)
-    for _ in range(2):
+    for _ in range(INDEX_PASSES):
         g = _between(cum(np.where(seen, index[None, :], 0.0)), col - level_days, col)
         level = np.where(k == level_days, x / np.maximum(g, 1e-9), np.nan)
         ok = (days.age >= min_age_days) & (level > 0) & seen
         num = np.where(ok, e, 0).sum(axis=0)
         den = np.where(ok, level, 0).sum(axis=0)
         enough = (ok.sum(axis=0) >= min_accounts) & (den > 0)
-        index = np.clip(np.where(enough, num / np.maximum(den, 1e-9), 1.0), 0.02, 5.0)
+        index = on_grid(np.clip(np.where(enough, num / np.maximum(den, 1e-9), 1.0), 0.02, 5.0))
     return index
 
 
@@ -154,6 +191,34 @@ class Level:
     x_pre: np.ndarray  # events over the `pre_days` just before s
     t_pre: np.ndarray  # their exposure
     valid: np.ndarray  # bool: a full baseline and pre window, account old enough, level to leave
+
+
+def _window_sums(x: np.ndarray, hi: np.ndarray, width: np.ndarray, lengths: list[int]):
+    """Per cell, the sum of `x` over the `width` columns before column `hi` (clipped to the
+    matrix), for widths among the baseline `lengths` less 6. The fractions are added in blocks
+    of 1, 2, 4, 8... columns from the window's first column on, so a sum depends only on what is
+    inside its window, not on the day the matrix starts (a running sum's difference would)."""
+    n, t = x.shape
+    widths = sorted({length - 6 for length in lengths})
+    top = widths[-1]
+    # sums[w][:, j]: x's `w` columns before column j (zeros before the first)
+    block = np.concatenate([np.zeros((n, top)), x], axis=1)
+    starts = t + 1
+    sums = {w: np.zeros((n, starts)) for w in widths}
+    offset = {w: top - w for w in widths}
+    size = 1
+    while size <= top:
+        for w in widths:
+            if w & size:
+                sums[w] += block[:, offset[w] : offset[w] + starts]
+                offset[w] += size
+        block = block[:, :-size] + block[:, size:]
+        size *= 2
+    cols = np.clip(hi[0] if hi.ndim == 2 else hi, 0, t)
+    out = np.zeros(hi.shape)
+    for w in widths:
+        out = np.where(width == w, sums[w][:, cols], out)
+    return out
 
 
 def _pooled(phi: np.ndarray, per_week: np.ndarray, ok: np.ndarray, min_accounts: int = 10):
@@ -183,9 +248,11 @@ def day_level(
     min_age_days: int,
     min_per_week: float,
     ref_days: int,
+    since: int = 0,
 ) -> Level:
-    """The account's level before every day s: the shortest `baseline_days` window (ending
-    `pre_days` before s) that holds `baseline_events` events, else the longest its life allows."""
+    """The account's level before every day s from column `since` on (the arrays start there):
+    the shortest `baseline_days` window (ending `pre_days` before s) that holds
+    `baseline_events` events, else the longest its life allows."""
     e = days.events
     seen = ~np.isnan(e)
     cx, cg, cn = cum(e), cum(np.where(seen, g, 0.0)), cum(seen)
@@ -195,15 +262,16 @@ def day_level(
     pad = np.zeros((e.shape[0], 6))
     x7, t7 = np.concatenate([pad, x7], axis=1), np.concatenate([pad, t7], axis=1)
     c7x, c7t = cum(x7), cum(t7)
-    c7q = cum(np.where(t7 > 0.05, x7 * x7 / np.maximum(t7, 0.05), 0.0))
-    s = np.broadcast_to(np.arange(e.shape[1]), e.shape)
+    q7 = np.where(t7 > 0.05, x7 * x7 / np.maximum(t7, 0.05), 0.0)
+    s = np.arange(since, e.shape[1])[None, :]  # the same for every row
     hi = s - pre_days
+    e_shape = (e.shape[0], s.shape[1])
     pick = None
     for length in sorted(baseline_days):
         lo = hi - length
         x, t = _between(cx, lo, hi), _between(cg, lo, hi)
         full = (_between(cn, lo, hi) == length) & (lo >= 0)
-        cand = (x, t, lo, np.full(e.shape, length), full)
+        cand = (x, t, np.broadcast_to(lo, e_shape), np.full(e_shape, length), full)
         if pick is None:
             pick = cand
         else:
@@ -215,7 +283,8 @@ def day_level(
         # Pearson's dispersion of the baseline days around the account's rate.
         # Pearson's dispersion of the 7-day sums inside the baseline around the account's rate.
         w_lo = lo + 6
-        q, sx, st = (_between(c, w_lo, hi) for c in (c7q, c7x, c7t))
+        sx, st = (_between(c, w_lo, hi) for c in (c7x, c7t))
+        q = _window_sums(q7, hi, length - 6, list(baseline_days))
         m = np.maximum(hi - w_lo - 1, 1)
         pearson = q / np.maximum(rate, 1e-9) - 2 * sx + rate * st
         phi = np.where(rate > 0, pearson / m, 1.0)
@@ -226,7 +295,8 @@ def day_level(
         x1, t1 = _between(cx, lo, mid), _between(cg, lo, mid)
         x2, t2 = _between(cx, mid, hi), _between(cg, mid, hi)
         trend = (x2 / np.maximum(t2, 1e-9)) / np.maximum(x1 / np.maximum(t1, 1e-9), 1e-9)
-        valid = full & (_between(cn, hi, s) == pre_days) & (days.age - pre_days >= min_age_days)
+        age = days.age[:, since:]
+        valid = full & (_between(cn, hi, s) == pre_days) & (age - pre_days >= min_age_days)
         valid &= per_week >= min_per_week
         phi = _pooled(phi, per_week, valid)
         trend_llr = poisson_llr(x1, t1, x2, t2) / phi

@@ -43,10 +43,20 @@ class Unkeyable(Exception):
 
 
 class Memo:
-    """The last refresh's results by call name; `call` reuses one when its key matches."""
+    """The last refresh's results by call name; `call` reuses one when its key matches.
 
-    def __init__(self, stored: dict[str, tuple[str, bytes]] | None = None):
+    `last_as_of`: the as-of date of the refresh the changes are measured against, and
+    `changed_from`: the first day whose data changed since it (both None when unknown: a full
+    refresh); a sequential detector resumes from its state at a day before it (see carry.py)."""
+
+    def __init__(
+        self,
+        stored: dict[str, tuple[str, bytes]] | None = None,
+        last_as_of: dt.date | None = None,
+        changed_from: dt.date | None = None,
+    ):
         self.stored = stored or {}
+        self.last_as_of, self.changed_from = last_as_of, changed_from
         self.kept: dict[str, tuple[str, bytes]] = {}
         self.reused: list[str] = []
         # digests by id(); the object is held too, so its id can't be reused by a new one
@@ -59,7 +69,8 @@ class Memo:
         if full or not db.table_exists(con, TABLE):
             return cls()
         rows = con.execute(f"select name, key, result from {TABLE}").fetchall()
-        return cls({name: (key, bytes(result)) for name, key, result in rows})
+        stored = {name: (key, bytes(result)) for name, key, result in rows}
+        return cls(stored, *_changes(con))
 
     def call(self, name: str, fn: Callable[..., pl.DataFrame], *args, **kwargs) -> pl.DataFrame:
         """fn(*args, **kwargs), read back when the last refresh made the same call."""
@@ -78,6 +89,17 @@ class Memo:
             result.write_ipc(buffer)
             self.kept[name] = (key, buffer.getvalue())
         return result
+
+    def held(self, name: str, key: str) -> pl.DataFrame | None:
+        """The frame the last refresh kept under `name` with this key (None: none such)."""
+        hit = self.stored.get(name)
+        return pl.read_ipc(io.BytesIO(hit[1])) if hit is not None and hit[0] == key else None
+
+    def keep(self, name: str, key: str, frame: pl.DataFrame) -> None:
+        """Keep a frame for the next refresh under `name` and a key."""
+        buffer = io.BytesIO()
+        frame.write_ipc(buffer)
+        self.kept[name] = (key, buffer.getvalue())
 
     def write(self, con) -> None:
         """Keep this refresh's results for the next one (replacing the last refresh's)."""
@@ -110,6 +132,21 @@ class Memo:
         if value is None or isinstance(value, str | int | float | bool | dt.date):
             return _sha(type(value).__name__.encode(), repr(value).encode())
         raise Unkeyable(type(value).__name__)
+
+
+def _changes(con) -> tuple[dt.date | None, dt.date | None]:
+    """(the last refresh's as-of date, the first day changed since), from the pipeline's
+    bookkeeping (health/pipeline/incremental.py); None, None when it has none."""
+    if not db.table_exists(con, "meta"):
+        return None, None
+    names = {c for (c,) in con.execute("select column_name from (describe params)").fetchall()}
+    last = con.execute("select value from meta where key = 'weeks_as_of'").fetchall()
+    if "changed_from" not in names or not last:
+        return None, None
+    changed = con.execute("select changed_from from params").fetchall()[0][0]
+    if changed is None or changed == dt.date.min:
+        return None, None
+    return dt.date.fromisoformat(last[0][0]), changed
 
 
 def _sha(*parts: bytes) -> bytes:

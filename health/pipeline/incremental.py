@@ -134,6 +134,13 @@ def _first_changed(con, source: str, spec: dict) -> dt.date | None:
 
 def rebuild_from(con, as_of: dt.date, events_since: dt.date | None) -> dt.date:
     """The Monday of the first week to compute again, or FULL to rebuild every week."""
+    return changes(con, as_of, events_since)[0]
+
+
+def changes(con, as_of: dt.date, events_since: dt.date | None) -> tuple[dt.date, dt.date]:
+    """(rebuild_from, changed_from): the Monday of the first week to compute again, and the first
+    day whose data differ from what the last refresh read (the day after its as-of date when
+    none do); FULL, FULL to rebuild everything."""
     meta = dict(con.execute("select key, value from meta").fetchall())
     last = meta.get("weeks_as_of")
     if (
@@ -143,17 +150,18 @@ def rebuild_from(con, as_of: dt.date, events_since: dt.date | None) -> dt.date:
         or not all(db.table_exists(con, t) for t in WEEKLY)
         or not all(db.table_exists(con, SEEN + s) for s in SOURCES)
     ):
-        return FULL
+        return FULL, FULL
     last = dt.date.fromisoformat(last)
     if as_of < last:
-        return FULL
-    firsts = [last, events_since]
+        return FULL, FULL
+    firsts = [last + dt.timedelta(days=1), events_since]
     for source, spec in SOURCES.items():
         day = _first_changed(con, source, spec)
         if day is not None:
             firsts.append(day)
-    first = min(firsts)
-    return first - dt.timedelta(days=first.weekday())
+    changed = min(firsts)
+    first = min(last, changed)
+    return first - dt.timedelta(days=first.weekday()), changed
 
 
 def build_weekly(con, name: str, since: dt.date) -> None:

@@ -108,8 +108,9 @@ def run_steps(
     The weekly tables are computed again only from the first calendar week the new data can
     change (params.rebuild_from; see health/pipeline/incremental.py), unless `full`."""
     con.execute(
-        "CREATE OR REPLACE TABLE params AS SELECT ?::DATE AS as_of, ?::DATE AS rebuild_from",
-        [as_of, incremental.FULL],
+        "CREATE OR REPLACE TABLE params AS "
+        "SELECT ?::DATE AS as_of, ?::DATE AS rebuild_from, ?::DATE AS changed_from",
+        [as_of, incremental.FULL, incremental.FULL],
     )
     since = incremental.FULL
     for step in steps:
@@ -121,8 +122,8 @@ def run_steps(
         elif step == "events":
             changed = events.refresh_events(con, as_of, engine, manifest)
             if not full:
-                since = incremental.rebuild_from(con, as_of, changed)
-                con.execute("UPDATE params SET rebuild_from = ?", [since])
+                since, first = incremental.changes(con, as_of, changed)
+                con.execute("UPDATE params SET rebuild_from = ?, changed_from = ?", [since, first])
         elif step in incremental.WEEKLY:
             incremental.build_weekly(con, step, since)
         else:
