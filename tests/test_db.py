@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import json
 
 import polars as pl
 
@@ -70,13 +70,29 @@ def test_cursors_opened_from_many_threads_at_once_all_read_the_database(tmp_path
     assert failures == []
 
 
-def test_a_reader_runs_the_playbooks_outcome_query_with_asof_joins_not_nested_loops(warehouse):
-    # With a few rows expected on the left, DuckDB would compare every action with every week.
+def _joins(node: dict):
+    """(operator, its join conditions) for every join in a DuckDB JSON plan."""
+    if "JOIN" in node.get("name", "") or node.get("name") == "CROSS_PRODUCT":
+        yield node["name"], str(node.get("extra_info", {}).get("Conditions", ""))
+    for child in node.get("children", []):
+        yield from _joins(child)
+
+
+def test_a_reader_runs_the_playbooks_outcome_query_on_joins_by_account_not_nested_loops(
+    warehouse,
+):
+    # With a few rows expected on the left, DuckDB would compare every action with every week
+    # in a nested loop; each episode must meet its account's weeks through the account's key.
     con = db.connect(warehouse)
     none_done = pl.DataFrame({"action_id": []}, schema={"action_id": pl.String})
     for session in (con, db.cursor(con)):  # the app's pages query through cursors
         with db.registered(session, "done_actions", none_done):
             text = "EXPLAIN (FORMAT json) " + db.sql("q_action_outcomes")
-            plan = session.execute(text).fetchall()
-        assert "ASOF_JOIN" in set(re.findall(r'"name": "([A-Z_]+)"', plan[0][1]))
+            plan = json.loads(session.execute(text).fetchall()[0][1])
+        joins = [j for tree in plan for j in _joins(tree)]
+        loops = [cond for name, cond in joins if name == "NESTED_LOOP_JOIN"]
+        # the only loops allowed are against the one-row as-of date (a scalar subquery)
+        assert all("SUBQUERY" in cond and "account_id" not in cond for cond in loops), loops
+        by_account = [c for n, c in joins if n == "HASH_JOIN" and "week_end" in c]
+        assert by_account and all("account_id = account_id" in c for c in by_account)
     con.close()
