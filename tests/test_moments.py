@@ -373,3 +373,50 @@ def test_baseline_sums_from_running_sums_equal_the_windowed_ones():
             for h in (slice(0, 6), slice(6, 12))
         ]
     np.testing.assert_allclose(bl.trend[v], (rate[1] / rate[0])[v], rtol=1e-9)
+
+
+def test_a_silence_must_be_rare_for_the_champions_own_rhythm():
+    # Two champions fall silent on the same day, both for 35 days while their colleagues go on:
+    # one was on nearly every working day, the other on one in four. Five weeks off is
+    # unheard of for the first (called at four weeks, and the evidence says how rare); the
+    # second's active days a year each open a silence that may run that long, so five weeks
+    # are not yet enough to say they left.
+    from health.moments import evidence as ev
+    from health.moments.people import detect_champion_left
+
+    last = dt.date(2025, 3, 7)
+    as_of = last + dt.timedelta(days=35)
+    silences = pl.DataFrame(
+        {
+            "account_id": ["DAILY", "WEEKLY"],
+            "user_id": ["U1", "U2"],
+            "name": ["Ada", "Bo"],
+            "deactivated_on": [None, None],
+            "last_day": [last, last],
+            "next_day": [None, None],
+            "active_days_8w": [38, 10],
+        },
+        schema_overrides={"deactivated_on": pl.Date},
+    )
+    weeks = [last - dt.timedelta(days=7 * k) for k in range(-6, 10)]
+    weekly = pl.DataFrame(
+        {
+            "account_id": [a for a in ("DAILY", "WEEKLY") for _ in weeks],
+            "week_end": weeks * 2,
+            "events": [50] * (2 * len(weeks)),
+        }
+    )
+    accounts = pl.DataFrame(
+        {"account_id": ["DAILY", "WEEKLY"], "churn_date": [None, None]},
+        schema_overrides={"churn_date": pl.Date},
+    )
+    found = detect_champion_left(silences, weekly, accounts, as_of)
+    assert found["account_id"].to_list() == ["DAILY"]
+    row = found.row(0, named=True)
+    assert row["detected_on"] == last + dt.timedelta(days=28)
+    assert row["once_in_years"] > 1000
+    assert "by chance about once in" in ev.champion(row)[0]
+    # Given long enough, the rarer champion's silence is called too.
+    later = detect_champion_left(silences, weekly, accounts, as_of + dt.timedelta(days=60))
+    assert later["account_id"].to_list() == ["DAILY", "WEEKLY"]
+    assert later.row(1, named=True)["detected_on"] > as_of

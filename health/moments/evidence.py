@@ -130,6 +130,13 @@ def champion(r: dict) -> tuple[str, float]:
     if before and after is not None and before > 0:
         fall = 1 - after / before
         text += f"; account weekly events {num(before)} → {num(after)} since"
+    years = r.get("once_in_years")
+    if years is not None:
+        said = "a million" if years >= 1e6 else f"{years:,.0f}" if years >= 10 else f"{years:.1f}"
+        text += (
+            f"; a silence this long for a champion this regular comes by chance about once in "
+            f"{said} years"
+        )
     return text, _clip(0.6 + 0.4 * _clip(fall))
 
 

@@ -19,7 +19,12 @@ CHAMPION_SCHEMA = {
     "deactivated_on": pl.Date,
     "metric_before": pl.Float64,
     "metric_after": pl.Float64,
+    # A silence's rarity for the champion's own rhythm: it happens by chance about once in this
+    # many years (null for a deactivation: that is known, not inferred).
+    "once_in_years": pl.Float64,
 }
+
+WORKDAYS_PER_YEAR = 250
 
 
 def detect_champion_left(
@@ -34,14 +39,18 @@ def detect_champion_left(
     baseline_weeks: int = 8,
     holiday_weeks: pl.DataFrame | None = None,
     holiday_index: float = 0.8,
-    surprise: float = 1e-4,
+    false_per_year: float = 1e-3,
 ) -> pl.DataFrame:
     """Champions who stopped: deactivated, or silent for `silence_days` while colleagues go on.
 
-    A silence must also be as unlikely as `surprise` for the champion's own rhythm (0: off): a
+    A silence must also be rare for the champion's own rhythm (`false_per_year`; 0: off): a
     champion active on a share p of the working days of the 8 weeks before misses w working
-    days in a row with chance (1 - p)^w, so one who logs in weekly needs a longer silence than
-    one who works in the product daily before it says anything.
+    days in a row with chance (1 - p)^w, and each of their ~250 p active days a year opens a
+    silence that may run that long, so a silence is called once such a run would come by chance
+    at most `false_per_year` times a year ((1 - p)^w * 250 p <= false_per_year). One who logs in
+    weekly needs a longer silence than one who works in the product daily. (A bound per silence
+    instead, 1e-4, gave a champion active every third working day about 8 chance calls per 1,000
+    years under the model, and active days cluster more than it says: vacations, quiet weeks.)
 
     Every silence counts, not only the latest one, so a call once made stays made when the
     champion turns up again later (the feed is causal: it only knew the silence then). Only
@@ -64,7 +73,7 @@ def detect_champion_left(
     )
     champs = silences.with_columns(
         deact=pl.when(inside).then(pl.col("deactivated_on")),
-        noticed=pl.col("last_day") + pl.duration(days=_silence(silence_days, surprise)),
+        noticed=pl.col("last_day") + pl.duration(days=_silence(silence_days, false_per_year)),
     )
     for end in _holiday_ends(holiday_weeks, holiday_index):
         # A shared holiday week inside the silence so far pushes the day it is noticed a week on.
@@ -125,18 +134,33 @@ def detect_champion_left(
             pl.col("deact").alias("deactivated_on"),
             "metric_before",
             "metric_after",
+            once_in_years=pl.when(pl.col("deact").is_null()).then(
+                _once_in_years(pl.col("detected_on") - pl.col("last_day"))
+            ),
         )
         .sort("account_id", "started_on")
     )
 
 
-def _silence(days: int, surprise: float) -> pl.Expr:
+def _share() -> pl.Expr:
+    """The share of working days the champion was active on in the 8 weeks up to the silence."""
+    return (pl.col("active_days_8w") / 40).clip(0.02, 0.98)  # 40 working days in 8 weeks
+
+
+def _silence(days: int, false_per_year: float) -> pl.Expr:
     """Days of silence needed per champion: `days`, or longer for a champion who is rarely on."""
-    if surprise <= 0:
+    if false_per_year <= 0:
         return pl.lit(days)
-    p = (pl.col("active_days_8w") / 40).clip(0.02, 0.98)  # 40 working days in 8 weeks
-    workdays = np.log(surprise) / (1 - p).log()
+    p = _share()
+    workdays = (false_per_year / (WORKDAYS_PER_YEAR * p)).log() / (1 - p).log()
     return pl.max_horizontal(pl.lit(days), (workdays * 7 / 5).ceil().cast(pl.Int64))
+
+
+def _once_in_years(silent: pl.Expr) -> pl.Expr:
+    """How many years pass between chance silences this long for the champion's rhythm."""
+    p = _share()
+    workdays = silent.dt.total_days() * 5 / 7
+    return 1 / (WORKDAYS_PER_YEAR * p * (1 - p).pow(workdays))
 
 
 def _holiday_ends(holiday_weeks: pl.DataFrame | None, below: float) -> list[dt.date]:
