@@ -335,10 +335,11 @@ SHIFT_SCHEMA = {
 # sweep), it brings the median crisis delay from ~26 to ~17-22 days at the same precision.
 # The real step is a fall below half within 4 weeks; a window between `limit` and
 # `wide_limit` (half) counts only with a second sign of a step, not an easing: the active users
-# fell with it (to `users_ratio` of their 8-week level) or it is a step against the 4 weeks
-# just before s (`step_limit`; a slide is already down there). Chosen on demo and holdout
-# (seeds 7, 11, 23): mean drop recall .78 -> .82 for 3 more false crises over the six runs
-# (users .7 and step .45: .84 for 7 more; see the README's moments section).
+# fell with it (to `users_ratio` of their 8-week level: half or more gone, the step) or
+# it is a step against the 4 weeks just before s (`step_limit`; a slide is already down there).
+# Chosen on demo and holdout (seeds 7, 11, 23): mean drop recall .78 -> .82 for 3 more false
+# crises over the six runs (users .7 and step .45: .84 for 7 more; see the README's moments
+# section).
 # Jumps mirror drops (at least `limit` times the baseline, staying above `sustain_ratio`, the
 # pre weeks at most `pre_ratio`: steady growth is not a jump); the slide and holiday guards
 # are off for them (backtests found they cost jumps).
@@ -352,7 +353,7 @@ LEVEL_SHIFTS: dict[str, dict] = {
         "pre_weeks": 2,
         "limit": 0.35,
         "wide_limit": 0.5,
-        "users_ratio": 0.6,
+        "users_ratio": 0.5,
         "step_limit": 0.4,
         "sustain_ratio": 0.7,
         "pre_ratio": 0.6,
