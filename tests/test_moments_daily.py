@@ -186,9 +186,10 @@ def test_resuming_from_the_kept_state_day_by_day_finds_what_a_run_over_every_day
 
 
 def test_the_trailing_window_grows_with_the_settings_that_read_further_back():
-    base = daily_module.reach(daily_module.DAILY_DROP)
-    wider = {**daily_module.DAILY_DROP, "ref_days": 365, "max_days": 100}
-    assert daily_module.reach(wider) == base + (365 - 182) + (100 - 84)
+    p = daily_module.DAILY_DROP
+    base = daily_module.reach(p)
+    wider = {**p, "ref_days": 365, "max_days": 100}
+    assert daily_module.reach(wider) == base + (365 - p["ref_days"]) + (100 - p["max_days"])
 
 
 def _kept(memo: Memo, name: str) -> pl.DataFrame:
