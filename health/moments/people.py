@@ -74,12 +74,14 @@ def detect_champion_left(
     champs = silences.with_columns(
         deact=pl.when(inside).then(pl.col("deactivated_on")),
         noticed=pl.col("last_day") + pl.duration(days=_silence(silence_days, false_per_year)),
+        off=pl.lit(0),  # days of shared holiday weeks inside the silence (they say nothing)
     )
     for end in _holiday_ends(holiday_weeks, holiday_index):
         # A shared holiday week inside the silence so far pushes the day it is noticed a week on.
         during = (pl.col("last_day") < end) & (end - dt.timedelta(days=6) <= pl.col("noticed"))
         champs = champs.with_columns(
-            noticed=pl.when(during).then(pl.col("noticed") + WEEK).otherwise(pl.col("noticed"))
+            noticed=pl.when(during).then(pl.col("noticed") + WEEK).otherwise(pl.col("noticed")),
+            off=pl.col("off") + pl.when(during).then(7).otherwise(0),
         )
     deact, noticed = pl.col("deact"), pl.col("noticed")
     cand = (
@@ -135,7 +137,9 @@ def detect_champion_left(
             "metric_before",
             "metric_after",
             once_in_years=pl.when(pl.col("deact").is_null()).then(
-                _once_in_years(pl.col("detected_on") - pl.col("last_day"))
+                _once_in_years(
+                    (pl.col("detected_on") - pl.col("last_day")).dt.total_days() - pl.col("off")
+                )
             ),
         )
         .sort("account_id", "started_on")
@@ -156,10 +160,10 @@ def _silence(days: int, false_per_year: float) -> pl.Expr:
     return pl.max_horizontal(pl.lit(days), (workdays * 7 / 5).ceil().cast(pl.Int64))
 
 
-def _once_in_years(silent: pl.Expr) -> pl.Expr:
-    """How many years pass between chance silences this long for the champion's rhythm."""
+def _once_in_years(days: pl.Expr) -> pl.Expr:
+    """How many years pass between chance silences of `days` for the champion's rhythm."""
     p = _share()
-    workdays = silent.dt.total_days() * 5 / 7
+    workdays = days * 5 / 7
     return 1 / (WORKDAYS_PER_YEAR * p * (1 - p).pow(workdays))
 
 
