@@ -5,10 +5,16 @@ with
     user_features as (select * from int_user_feature_days),
     -- every feature the account ever used, so one unused lately shows as 0 rather than missing
     used_ever as (select distinct account_id, feature from feature_weeks),
-    recent as (
-        select account_id, feature, count(distinct user_id) as users_28d
+    -- per user first (null for events without one), then per feature: two plain group-bys
+    feature_users as (
+        select account_id, feature, user_id
         from user_features, params as p
         where day > p.as_of - 28 and day <= p.as_of
+        group by all
+    ),
+    recent as (
+        select account_id, feature, count(user_id) as users_28d
+        from feature_users
         group by all
     )
 select
