@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from health import db
-from health.analytics import metrics
+from health.analytics import feature_outcomes, metrics
 from health.db import copy as copy_database
 from health.ingest.loader import load
 from health.pipeline.refresh import refresh
@@ -506,3 +506,15 @@ def test_a_kpi_summed_from_stored_rows_is_the_one_counted_from_daily_rows(name, 
     # A window other than the stored one is counted from the daily rows.
     assert kpi.stored[0] != kpi.sql and all(f"${p}" in db.sql(kpi.sql) for p in kpi.params)
     assert metrics.run(usage, name, days=7).equals(_counted(usage, name, days=7))
+
+
+def test_feature_outcomes_judge_expansion_only_with_contract_history(bare, revenue):
+    # Expansion is observable only from subscriptions; the refresh's revenue periods say whether
+    # they were loaded (without them accounts.arr stands in, and nothing can expand).
+    without, with_history = feature_outcomes.compare(bare), feature_outcomes.compare(revenue)
+    assert any("Expansion can't be judged" in note for note in without.notes)
+    assert not any("Expansion" in note for note in with_history.notes)
+    # R1, R2 and R3 signed up over 365 days before 30 Jun 2024, R4 only 150 days before: both
+    # times three accounts are old enough for either outcome, whether or not it can be seen.
+    assert without.judged == {"retained": 3, "expanded": 3} == with_history.judged
+    assert "expanded" not in set(without.table["outcome"])
