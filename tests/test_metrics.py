@@ -6,10 +6,11 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from health import db
-from health.analytics import metrics
+from health.analytics import feature_outcomes, metrics
 from health.db import copy as copy_database
 from health.ingest.loader import load
 from health.pipeline.refresh import refresh
@@ -475,3 +476,45 @@ def test_an_unknown_breakdown_or_parameter_is_refused(usage):
         metrics.run(usage, "churn", by="segment; drop table accounts")
     with pytest.raises(TypeError, match="months"):
         metrics.run(usage, "churn", days=3)
+
+
+def _counted(con, name: str, **filters) -> pl.DataFrame:
+    """KPI `name` counted from the daily rows (its own SQL), not summed from stored rows."""
+    text = db.sql(metrics.KPIS[name].sql)
+    bound = metrics.KPIS[name].params | {"segments": None, "account_ids": None, "by": None}
+    bound |= filters
+    return db.run(con, text, **{k: v for k, v in bound.items() if f"${k}" in text})
+
+
+@pytest.mark.parametrize("name", [n for n, k in metrics.KPIS.items() if k.stored])
+def test_a_kpi_summed_from_stored_rows_is_the_one_counted_from_daily_rows(name, usage, warehouse):
+    # The refresh stores 28-day counts per account (and feature); the KPI sums them when asked
+    # for its default window, and gives exactly what counting the daily rows gives, for any
+    # breakdown and any set of accounts (the Segments page's default comparison and a filter).
+    kpi = metrics.KPIS[name]
+    with db.connect(warehouse) as demo:
+        some = demo.execute("select account_id from stg_accounts order by account_id limit 40")
+        ids = [r[0] for r in some.fetchall()]
+        for con in (usage, demo):
+            for by in (None, "segment", "cohort_month"):
+                for account_ids in (None, ids, []):
+                    summed = metrics.run(con, name, by=by, account_ids=account_ids)
+                    counted = _counted(con, name, by=by, account_ids=account_ids)
+                    assert summed.schema == counted.schema
+                    assert summed.equals(counted), (by, account_ids)
+            assert not metrics.run(con, name).is_empty()
+    # A window other than the stored one is counted from the daily rows.
+    assert kpi.stored[0] != kpi.sql and all(f"${p}" in db.sql(kpi.sql) for p in kpi.params)
+    assert metrics.run(usage, name, days=7).equals(_counted(usage, name, days=7))
+
+
+def test_feature_outcomes_judge_expansion_only_with_contract_history(bare, revenue):
+    # Expansion is observable only from subscriptions; the refresh's revenue periods say whether
+    # they were loaded (without them accounts.arr stands in, and nothing can expand).
+    without, with_history = feature_outcomes.compare(bare), feature_outcomes.compare(revenue)
+    assert any("Expansion can't be judged" in note for note in without.notes)
+    assert not any("Expansion" in note for note in with_history.notes)
+    # R1, R2 and R3 signed up over 365 days before 30 Jun 2024, R4 only 150 days before: both
+    # times three accounts are old enough for either outcome, whether or not it can be seen.
+    assert without.judged == {"retained": 3, "expanded": 3} == with_history.judged
+    assert "expanded" not in set(without.table["outcome"])

@@ -100,6 +100,41 @@ def test_refreshing_day_by_day_builds_what_one_full_refresh_builds(day_by_day):
     assert _differences(daily, full) == {}
 
 
+def test_the_as_of_adoption_counts_follow_each_new_day(day_by_day):
+    # The Segments page's 28-day counts per account (and feature) are stored as of the as-of
+    # date: each daily refresh computes them again, and they are compared above with the full
+    # refresh's; here they are also what the daily rows give for the last day's window.
+    daily, _, saturday = day_by_day
+    as_of = saturday + dt.timedelta(days=3)
+    con = duckdb.connect(str(daily), read_only=True)
+    assert {"int_adoption_accounts", "int_adoption_features"} <= set(_derived(con, "health"))
+    window = "day > ?::date - 28 and day <= ?::date"
+    stored = con.execute(
+        "select count(*), sum(users_28d), sum(user_days_28d) from int_adoption_accounts"
+    ).fetchone()
+    counted = con.execute(
+        "select count(distinct account_id), "
+        "(select count(distinct (account_id, user_id)) from int_user_days where "
+        + window
+        + "), (select count(*) from int_user_days where "
+        + window
+        + f") from int_account_days where {window}",
+        [as_of] * 6,
+    ).fetchone()
+    used = con.execute(
+        "select count(*) filter (where used_28d), sum(users_28d) from int_adoption_features"
+    ).fetchone()
+    by_feature = con.execute(
+        "select count(distinct (account_id, feature)), "
+        "count(distinct (account_id, feature, user_id)) filter (where user_id is not null) "
+        f"from int_user_feature_days where {window}",
+        [as_of] * 2,
+    ).fetchone()
+    con.close()
+    assert stored == counted and stored[0] > 0
+    assert used == by_feature and used[0] > 0
+
+
 def test_a_refresh_after_one_day_computes_only_the_current_week(day_by_day):
     daily, _, saturday = day_by_day
     con = db.connect(daily)

@@ -31,7 +31,7 @@ _NEEDS = (
     "params",
     "stg_accounts",
     "int_event_days",
-    "stg_subscriptions",
+    "int_kpi_revenue_periods",
     "int_journey_milestones",
 )
 

@@ -52,6 +52,9 @@ class KPI:
     doc: str  # what it is, in one line
     params: dict[str, int] = field(default_factory=dict)  # its parameters, with their defaults
     unscored: str | None = None  # the SQL run instead (with a note) when health scores are missing
+    # (SQL file, relations): run instead when the parameters are the defaults and the relations
+    # exist; it sums per-account rows the refresh stored for those defaults (no daily rows read)
+    stored: tuple[str, tuple[str, ...]] | None = None
 
 
 KPIS: dict[str, KPI] = {
@@ -70,6 +73,7 @@ KPIS: dict[str, KPI] = {
         "Feature adoption", "account_share", ".0%",
         "Per feature: share of the accounts and users active in the last `days` days using it.",
         {"days": 28},
+        stored=("q_kpi_feature_adoption_28d", ("int_adoption_accounts", "int_adoption_features")),
     ),
     "feature_adoption_monthly": KPI(
         "q_kpi_feature_adoption_monthly", _EVENTS,
@@ -85,6 +89,7 @@ KPIS: dict[str, KPI] = {
         "Stickiness (DAU/MAU)", "dau_mau", ".0%",
         "DAU/MAU per group: mean daily active users in the last `days` days / users active.",
         {"days": 28},
+        stored=("q_kpi_stickiness_28d", ("int_adoption_accounts",)),
     ),
     "stickiness_accounts": KPI(
         "q_kpi_stickiness_accounts", _USERS,
@@ -167,6 +172,8 @@ def run(
     if not all(db.table_exists(con, t) for t in kpi.needs):
         return empty(name)
     sql, bound = kpi.sql, kpi.params | params
+    if kpi.stored and bound == kpi.params and all(db.table_exists(con, t) for t in kpi.stored[1]):
+        sql = kpi.stored[0]
     note = _unscored(con) if kpi.unscored else None
     if note:
         sql, bound = kpi.unscored, bound | {"note": note}

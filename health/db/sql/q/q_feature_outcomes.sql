@@ -6,7 +6,9 @@ with
     -- Account x event x day: half the rows of user x feature x day, the same first days.
     events as (select * from int_event_days),
     milestones as (select * from int_journey_milestones),
-    subscriptions as (select * from stg_subscriptions),
+    -- Contract history is loaded when the refresh's revenue periods come from it (the same
+    -- answer as stg_subscriptions, a view that costs a scan of every line per query).
+    periods as (select * from int_kpi_revenue_periods),
     scope as (
         select a.account_id, a.signup_date, a.churn_date, m.expanding_on
         from accounts as a
@@ -39,7 +41,7 @@ with
             coalesce(s.expanding_on <= s.signup_date + $expansion_days::integer, false) as reached
         from scope as s, params as p
         where s.signup_date + $expansion_days::integer <= p.as_of
-          and exists (select 1 from subscriptions)
+          and exists (select 1 from periods where source = 'subscriptions')
     )
 select
     f.feature,

@@ -1,7 +1,6 @@
 -- one row per group per feature: share of recently active accounts and users using it
 with
     params as (select * from params),
-    accounts as (select * from stg_accounts),
     events as (select * from int_user_feature_days),
     -- The accounts asked for, each with its group (see accounts_by in macros.sql).
     scope as (select * from accounts_by($by, $segments, $account_ids)),
@@ -9,21 +8,28 @@ with
     recent as (
         select r.* from scoped as r, params as p where r.day > p.as_of - $days::integer
     ),
+    -- Per account first, as int_adoption_accounts and int_adoption_features store it for 28
+    -- days: a user is an account's user, so the counts add up over a group's accounts.
     -- Active = did anything in the window, as product analytics tools count it.
+    active_accounts as (
+        select "group", account_id, count(distinct user_id) as users from recent group by all
+    ),
     active as (
-        select "group", count(distinct account_id) as active_accounts,
-            count(distinct user_id) as active_users
-        from recent group by all
+        select "group", count(*) as active_accounts, sum(users)::bigint as active_users
+        from active_accounts group by all
     ),
     -- Every feature the accounts ever used, so one unused lately shows as 0 rather than missing.
     features as (
         select distinct s."group", w.feature
         from int_feature_weeks as w join scope as s using (account_id)
     ),
-    used as (
-        select "group", feature, count(distinct account_id) as accounts,
-            count(distinct user_id) as users
+    account_features as (
+        select "group", account_id, feature, count(distinct user_id) as users
         from recent group by all
+    ),
+    used as (
+        select "group", feature, count(*) as accounts, sum(users)::bigint as users
+        from account_features group by all
     )
 select
     a."group",

@@ -4,20 +4,23 @@ with
     user_days as (select * from int_user_days),
     -- The accounts asked for, each with its group (see accounts_by in macros.sql).
     scope as (select * from accounts_by($by, $segments, $account_ids)),
-    recent as (
-        select s."group", d.account_id, d.user_id, d.day
+    -- Per account first, as int_adoption_accounts stores it for 28 days: a user is an
+    -- account's user, so the counts add up over a group's accounts.
+    per_account as (
+        select s."group", d.account_id, count(distinct d.user_id) as users, count(*) as user_days
         from user_days as d
         join scope as s using (account_id)
         cross join params as p
         where d.day > p.as_of - $days::integer
+        group by all
     )
 select
     "group",
     $days::integer as days,
-    count(distinct account_id) as active_accounts,
-    count(*) / $days::integer as avg_dau,
-    count(distinct user_id) as mau,
+    count(*) as active_accounts,
+    sum(user_days) / $days::integer as avg_dau,
+    sum(users)::bigint as mau,
     avg_dau / mau as dau_mau
-from recent
+from per_account
 group by all
 order by "group"
