@@ -373,3 +373,40 @@ def test_baseline_sums_from_running_sums_equal_the_windowed_ones():
             for h in (slice(0, 6), slice(6, 12))
         ]
     np.testing.assert_allclose(bl.trend[v], (rate[1] / rate[0])[v], rtol=1e-9)
+
+
+def test_the_weekly_tests_block_by_block_of_accounts_find_what_they_find_on_all_at_once(
+    monkeypatch,
+):
+    # The weekly search and the baseline's medians run block by block of accounts so that their
+    # (accounts, weeks, window) arrays stay bounded; each account's test reads its own row only,
+    # so drops and jumps are the same, bit for bit, whatever the block size.
+    from health.moments import baseline, levels
+
+    rng = np.random.default_rng(8)
+    n, t = 90, 120
+    size = rng.gamma(2.0, 15.0, (n, 1))
+    week = np.arange(t)[None, :]
+    shape = np.ones((n, t))
+    shape[:30] = np.where(week >= rng.integers(60, 110, (30, 1)), 0.25, 1.0)  # drops
+    shape[30:50] = np.where(week >= rng.integers(60, 110, (20, 1)), 3.0, 1.0)  # jumps
+    events = rng.poisson(size * shape).astype(float)
+    signup = rng.integers(0, 40, n)
+    events[week < signup[:, None]] = np.nan
+    ends = [dt.date(2024, 1, 7) + dt.timedelta(weeks=k) for k in range(t)]
+    grid = levels.Grid([f"A{i:03d}" for i in range(n)], ends, events, week - signup[:, None])
+    users = np.sqrt(np.nan_to_num(events))
+    index = levels.shared_index(grid)
+
+    def run():
+        return [
+            levels.level_shifts(grid, index, "engagement_drop", users),
+            levels.level_shifts(grid, index, "usage_spike"),
+        ]
+
+    whole = run()
+    assert whole[0].height >= 10 and whole[1].height >= 5
+    monkeypatch.setattr(levels, "SEARCH_CELLS", 7 * t * 12)
+    monkeypatch.setattr(baseline, "MEDIAN_CELLS", 5 * t * 20)
+    for got, expected in zip(run(), whole, strict=True):
+        assert got.equals(expected)

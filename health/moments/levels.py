@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import polars as pl
@@ -230,7 +230,43 @@ def _sustained(wrong: np.ndarray, k: int, p: ShiftParams) -> np.ndarray:
     return ~wrong[:, :, 0] & ~wrong[:, :, -1] & (wrong.sum(axis=2) <= allowed)
 
 
+# Account-weeks x window weeks in one block of the search: its windows are (accounts, weeks, k)
+# arrays, so it runs block by block of accounts (each account's search reads its own row only).
+SEARCH_CELLS = 1 << 21
+
+
 def _search(s: Counts, bl: Baseline, start_ok: np.ndarray, p: ShiftParams):
+    """The sequential search (_search_rows) block by block of accounts, its memory bounded: per
+    account-week s, the first window length k that confirms a change from s (0 for none), and
+    the statistics of that window (the same arrays under every k: only hits are read)."""
+    n, t = s.events.shape
+    size = max(1, SEARCH_CELLS // max(t * p.max_confirm_weeks, 1))
+    hit_k = np.zeros((n, t), dtype=np.int64)
+    at_hit = tuple(np.full((n, t), np.nan) for _ in range(3))
+    lengths: set[int] = set()
+    for a in range(0, n, size):
+        rows = slice(a, a + size)
+        hits, stats = _search_rows(_rows(s, rows), _rows(bl, rows), start_ok[rows], p)
+        hit_k[rows] = hits
+        for k, values in stats.items():
+            lengths.add(k)
+            at = hits == k
+            for out, x in zip(at_hit, values, strict=True):
+                out[rows][at] = x[at]
+    return hit_k, dict.fromkeys(lengths, at_hit)
+
+
+def _rows(frame, rows: slice):
+    """A dataclass of account-week matrices cut to some accounts (rows)."""
+    cut = {
+        f.name: v[rows]
+        for f in fields(frame)
+        if isinstance(v := getattr(frame, f.name), np.ndarray) and v.ndim == 2
+    }
+    return replace(frame, **cut)
+
+
+def _search_rows(s: Counts, bl: Baseline, start_ok: np.ndarray, p: ShiftParams):
     """The sequential search: per account-week s, the first window length k that confirms a
     change from s (0 for none), and each length's statistics."""
     hit_k = np.zeros(s.events.shape, dtype=np.int64)
