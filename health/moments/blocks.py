@@ -15,6 +15,7 @@ stay in the processor's caches).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import warnings
 from dataclasses import replace
@@ -86,9 +87,10 @@ def track_blocks(
         def collect(own, per_week, valid, rows=rows):
             phi[rows] = np.where(valid, own, np.nan)
             band[rows] = np.where(valid, phi_band(per_week), -1)
-            return own
+            raise _Pooled  # the rest of the levels waits for the pool: computed in the next pass
 
-        day_level(days, _exposure(days, index), pool=collect, **level_kw)
+        with contextlib.suppress(_Pooled):
+            day_level(days, _exposure(days, index), pool=collect, **level_kw)
     pool = pool_of(phi, band)
     phi = band = None  # the medians are all the blocks need of them
 
@@ -132,6 +134,10 @@ def track_blocks(
     # in the whole-matrix test's order: by day, fall size, account
     out = pl.DataFrame([row for _, row in sorted(found, key=lambda f: f[0])], schema=SHIFT_SCHEMA)
     return out, _state_out(_joined(kept), view)
+
+
+class _Pooled(Exception):
+    """The pool's inputs of a block are in: day_level need go no further on this pass."""
 
 
 def _exposure(days: Days, index: np.ndarray) -> np.ndarray:
