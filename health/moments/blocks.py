@@ -48,7 +48,7 @@ from health.moments.days import (
 )
 from health.moments.levels import SHIFT_SCHEMA
 
-CELLS = 1 << 20  # accounts x days in one block (a float matrix of 8 MB)
+CELLS = 1 << 19  # accounts x days in one block (a float matrix of 4 MB)
 LEVEL_KEYS = ("baseline_days", "baseline_events", "pre_days", "min_age_days", "min_per_week")
 
 
