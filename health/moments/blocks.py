@@ -49,6 +49,8 @@ from health.moments.days import (
 from health.moments.levels import SHIFT_SCHEMA
 
 CELLS = 1 << 19  # accounts x days in one block (a float matrix of 4 MB)
+# Account-days of block matrices (counts and ages: 16 bytes each) kept from one pass to the next.
+KEPT_CELLS = 1 << 22
 LEVEL_KEYS = ("baseline_days", "baseline_events", "pre_days", "min_age_days", "min_per_week")
 
 
@@ -193,6 +195,7 @@ class _Blocks:
             return {key[0]: part for key, part in split.items()}
 
         self.daily = parts(daily.filter(pl.col("day") >= first))
+        self.kept: dict[int, Days] = {}
         self.empty = daily.clear()
         self.users = None
         if weekly is not None and not weekly.is_empty() and "active_users" in weekly.columns:
@@ -203,14 +206,18 @@ class _Blocks:
         return slice(i * self.size, min((i + 1) * self.size, len(self.ids)))
 
     def days(self, i: int, users: bool = False) -> Days:
-        """Block i's matrix, from the same first day as all of them (with the active users)."""
-        rows = self.rows(i)
-        days = build_days(
-            self.daily.get(i, self.empty),
-            self.accounts[rows],
-            self.as_of,
-            first_day=self.first,
-        )
+        """Block i's matrix, from the same first day as all of them (with the active users).
+        The first KEPT_CELLS account-days are kept for the next pass instead of built again."""
+        days = self.kept.get(i)
+        if days is None:
+            days = build_days(
+                self.daily.get(i, self.empty),
+                self.accounts[self.rows(i)],
+                self.as_of,
+                first_day=self.first,
+            )
+            if (len(self.kept) + 1) * self.size * self.n_days <= KEPT_CELLS:
+                self.kept[i] = days
         if not users or self.users is None:
             return days
         weekly = self.users.get(i, self.no_users)
