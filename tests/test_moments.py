@@ -378,9 +378,10 @@ def test_baseline_sums_from_running_sums_equal_the_windowed_ones():
 def test_the_weekly_tests_block_by_block_of_accounts_find_what_they_find_on_all_at_once(
     monkeypatch,
 ):
-    # The weekly search and the baseline's medians run block by block of accounts so that their
-    # (accounts, weeks, window) arrays stay bounded; each account's test reads its own row only,
-    # so drops and jumps are the same, bit for bit, whatever the block size.
+    # The weekly test runs block by block of accounts so that its arrays stay bounded: each
+    # account's test reads its own row, the pooled overdispersion (per week, over accounts at
+    # a similar level) is read over all blocks first, so drops and jumps are the same, bit for
+    # bit, whatever the block size.
     from health.moments import baseline, levels
 
     rng = np.random.default_rng(8)
@@ -407,6 +408,7 @@ def test_the_weekly_tests_block_by_block_of_accounts_find_what_they_find_on_all_
     whole = run()
     assert whole[0].height >= 10 and whole[1].height >= 5
     monkeypatch.setattr(levels, "SEARCH_CELLS", 7 * t * 12)
+    monkeypatch.setattr(levels, "BASELINE_CELLS", 20 * t)  # the pool read over blocks of 20
     monkeypatch.setattr(baseline, "MEDIAN_CELLS", 5 * t * 20)
     for got, expected in zip(run(), whole, strict=True):
         assert got.equals(expected)

@@ -314,12 +314,18 @@ def _middle(s: np.ndarray, n: np.ndarray, start, cols=None) -> np.ndarray:
 
 def pool_with(pool: Pool, phi: np.ndarray, per_week: np.ndarray, min_accounts: int = 10):
     """Each cell's overdispersion shrunk towards its band's median of the day (see _pooled)."""
-    band = phi_band(per_week)
-    out = np.broadcast_to(np.nan_to_num(pool.overall, nan=1.0), phi.shape).copy()
+    out = pool_spread(pool, phi_band(per_week), np.nan_to_num(pool.overall, nan=1.0), min_accounts)
+    return np.maximum(1.0, np.sqrt(np.maximum(phi, 1.0) * np.maximum(out, 1.0)))
+
+
+def pool_spread(pool: Pool, band: np.ndarray, overall: np.ndarray, min_accounts: int = 10):
+    """Per cell, its band's median of the day (column) when that band holds `min_accounts`
+    accounts that day, else `overall` (the median of all, filled where there is none)."""
+    out = np.broadcast_to(overall, band.shape).copy()
     for b in np.flatnonzero((pool.count >= min_accounts).any(axis=1)):
         use = (band == b) & (pool.count[b] >= min_accounts)[None, :]
-        out[use] = np.broadcast_to(pool.median[b], phi.shape)[use]
-    return np.maximum(1.0, np.sqrt(np.maximum(phi, 1.0) * np.maximum(out, 1.0)))
+        out[use] = np.broadcast_to(pool.median[b], band.shape)[use]
+    return out
 
 
 def day_level(
