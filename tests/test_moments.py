@@ -420,3 +420,42 @@ def test_a_silence_must_be_rare_for_the_champions_own_rhythm():
     later = detect_champion_left(silences, weekly, accounts, as_of + dt.timedelta(days=60))
     assert later["account_id"].to_list() == ["DAILY", "WEEKLY"]
     assert later.row(1, named=True)["detected_on"] > as_of
+
+
+def test_the_weekly_tests_block_by_block_of_accounts_find_what_they_find_on_all_at_once(
+    monkeypatch,
+):
+    # The weekly test runs block by block of accounts so that its arrays stay bounded: each
+    # account's test reads its own row, the pooled overdispersion (per week, over accounts at
+    # a similar level) is read over all blocks first, so drops and jumps are the same, bit for
+    # bit, whatever the block size.
+    from health.moments import baseline, levels
+
+    rng = np.random.default_rng(8)
+    n, t = 90, 120
+    size = rng.gamma(2.0, 15.0, (n, 1))
+    week = np.arange(t)[None, :]
+    shape = np.ones((n, t))
+    shape[:30] = np.where(week >= rng.integers(60, 110, (30, 1)), 0.25, 1.0)  # drops
+    shape[30:50] = np.where(week >= rng.integers(60, 110, (20, 1)), 3.0, 1.0)  # jumps
+    events = rng.poisson(size * shape).astype(float)
+    signup = rng.integers(0, 40, n)
+    events[week < signup[:, None]] = np.nan
+    ends = [dt.date(2024, 1, 7) + dt.timedelta(weeks=k) for k in range(t)]
+    grid = levels.Grid([f"A{i:03d}" for i in range(n)], ends, events, week - signup[:, None])
+    users = np.sqrt(np.nan_to_num(events))
+    index = levels.shared_index(grid)
+
+    def run():
+        return [
+            levels.level_shifts(grid, index, "engagement_drop", users),
+            levels.level_shifts(grid, index, "usage_spike"),
+        ]
+
+    whole = run()
+    assert whole[0].height >= 10 and whole[1].height >= 5
+    monkeypatch.setattr(levels, "SEARCH_CELLS", 7 * t * 12)
+    monkeypatch.setattr(levels, "BASELINE_CELLS", 20 * t)  # the pool read over blocks of 20
+    monkeypatch.setattr(baseline, "MEDIAN_CELLS", 5 * t * 20)
+    for got, expected in zip(run(), whole, strict=True):
+        assert got.equals(expected)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,8 +15,9 @@ import pytest
 
 from health.moments import carry
 from health.moments import daily as daily_module
+from health.moments.blocks import track_blocks
 from health.moments.daily import daily_drops
-from health.moments.days import build_days, daily_index
+from health.moments.days import _add_rows, build_days, daily_index, phi_band, pool_medians
 from health.moments.evidence import chance, daily_drop
 from health.moments.memo import Memo
 
@@ -194,3 +196,89 @@ def test_the_trailing_window_grows_with_the_settings_that_read_further_back():
 
 def _kept(memo: Memo, name: str) -> pl.DataFrame:
     return pl.read_ipc(io.BytesIO(memo.kept[name][1])).sort("day", "account_id", "fall")
+
+
+def _varied_history() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The long history with an account that churns, one that signs up late, one that never
+    used the product (no daily rows), and weekly active users beside the counts."""
+    counts = _long_history(np.random.default_rng(5))
+    counts["ZZ_SILENT"] = np.zeros(730, dtype=np.int64)
+    daily, accounts = _frames(counts, n_days=730)
+    at = lambda days: START + dt.timedelta(days=days)  # noqa: E731 - a day of the history
+    accounts = accounts.with_columns(
+        churn_date=pl.when(pl.col("account_id") == "T03").then(at(500)).otherwise(None),
+        signup_date=pl.when(pl.col("account_id") == "T05")
+        .then(at(200))
+        .otherwise(pl.col("signup_date")),
+    )
+    week = pl.col("day") + pl.duration(days=7 - pl.col("day").dt.weekday())
+    weekly = (
+        daily.with_columns(week_end=week)
+        .group_by("account_id", "week_end")
+        .agg(active_users=pl.col("events").sum().sqrt().cast(pl.Int64))
+    )
+    return daily, accounts, weekly
+
+
+@pytest.mark.parametrize("per_block", [1, 5, 64])
+def test_the_test_block_by_block_of_accounts_is_the_test_on_the_whole_matrix(per_block):
+    # A refresh runs the test a block of accounts at a time (bounded memory); the shared index
+    # and the pooled overdispersion still read every account, so drops and states are the same
+    # bit for bit, over every day and resumed from a state on the trailing window.
+    daily, accounts, weekly = _varied_history()
+    end = START + dt.timedelta(days=729)
+    days = build_days(daily, accounts, end, weekly)
+    whole = daily_module.track(days, daily_index(days), keep_days=7)
+    cells = per_block * 730
+    found, states = track_blocks(daily, accounts, end, weekly, keep_days=7, cells=cells)
+    assert whole[0].height >= 3 and states.height == 7 * 2 * accounts.height
+    assert found.equals(whole[0]) and states.equals(whole[1])
+
+    mid = START + dt.timedelta(days=640)
+    days = build_days(daily, accounts, mid, weekly)
+    state = daily_module.track(days, daily_index(days), keep_days=1)[1]
+    since = daily_module.resume_window(state)
+    days = build_days(daily, accounts, end, weekly, since=since)
+    whole = daily_module.track(days, daily_index(days), state, keep_days=7)
+    resumed = track_blocks(daily, accounts, end, weekly, since=since, state=state, keep_days=7)
+    small = track_blocks(
+        daily, accounts, end, weekly, since=since, state=state, keep_days=7, cells=cells
+    )
+    assert whole[0].height >= 1
+    for got in (resumed, small):
+        assert got[0].equals(whole[0]) and got[1].equals(whole[1])
+
+
+def test_the_pooled_medians_are_numpys_nanmedian_per_level_band():
+    # The pool reads per day the median overdispersion of the accounts at a similar level: one
+    # sort per block of days gives exactly np.nanmedian (ties, NaN, empty bands and days).
+    rng = np.random.default_rng(3)
+    shape = (301, 150)
+    phi = np.round(rng.gamma(2.0, 1.0, shape), 1)  # rounded: many ties
+    phi[rng.random(shape) < 0.05] = np.nan
+    per_week = np.exp(rng.uniform(-1, 10, shape))
+    per_week[rng.random(shape) < 0.05] = np.nan
+    ok = rng.random(shape) < 0.7
+    ok[:, :3] = False  # days nobody pools on
+    pool = pool_medians(phi, per_week, ok, block=32)
+    band = phi_band(per_week)
+    with warnings.catch_warnings(action="ignore", category=RuntimeWarning):
+        np.testing.assert_array_equal(pool.overall, np.nanmedian(np.where(ok, phi, np.nan), 0))
+        for b in range(13):
+            inside = ok & (band == b)
+            expected = np.nanmedian(np.where(inside, phi, np.nan), axis=0)
+            np.testing.assert_array_equal(pool.median[b], expected)
+            np.testing.assert_array_equal(pool.count[b], inside.sum(axis=0))
+
+
+def test_sums_over_blocks_of_accounts_add_up_as_over_the_whole_matrix():
+    # The shared index sums over accounts block by block: the sum must be the whole matrix's to
+    # the last bit (added row after row), which partial sums of each block are not.
+    rng = np.random.default_rng(2)
+    rows = rng.random((1000, 40)) * 10.0 ** rng.integers(-3, 5, (1000, 1))  # mixed scales
+    total = None
+    for a in range(0, 1000, 37):
+        total = _add_rows(total, rows[a : a + 37])
+    np.testing.assert_array_equal(total, rows.sum(axis=0))
+    partial = sum(rows[a : a + 37].sum(axis=0) for a in range(0, 1000, 37))
+    assert not np.array_equal(partial, rows.sum(axis=0))

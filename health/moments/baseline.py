@@ -8,14 +8,25 @@ accounts x weeks matrix, from weeks before s only (causal).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, fields
+from functools import partial
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+# Values sorted at once by window_median: windows of many accounts are taken block by block of
+# accounts (rows), so its copies stay this size whatever the number of accounts.
+MEDIAN_CELLS = 1 << 21
+
 
 def window_median(windows: np.ndarray) -> np.ndarray:
     """NaN-skipping median over the last axis; np.nanmedian is ~20x slower on small windows."""
+    if windows.ndim == 3 and windows.size > MEDIAN_CELLS and windows.shape[0] > 1:
+        size = max(1, MEDIAN_CELLS // (windows.size // windows.shape[0]))
+        return np.concatenate(
+            [window_median(windows[a : a + size]) for a in range(0, windows.shape[0], size)]
+        )
     ordered = np.sort(windows, axis=-1)  # NaN sorts last
     n = np.sum(~np.isnan(windows), axis=-1)
     lo = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0)[..., None], axis=-1)[..., 0]
@@ -108,12 +119,14 @@ def baseline_stats(
     min_age_weeks: int,
     phi_prior: float = 0.0,
     ref_weeks: int = 0,
+    pool: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> Baseline:
     """The level before every candidate week: `baseline_weeks` ending `pre_weeks` before it.
 
     With `phi_prior` > 0 an account's own overdispersion (a variance over a few noisy weeks)
     is shrunk towards the median of accounts at a similar level that week, weighing the pooled
-    value like `phi_prior` weeks of the account's own.
+    value like `phi_prior` weeks of the account's own. `pool(phi, level, valid)`: that median
+    per cell (default: over these accounts; a block of the accounts is given all of theirs).
     """
     e = events
     norm = e / index[None, :]
@@ -138,7 +151,7 @@ def baseline_stats(
         valid = (n == baseline_weeks) & (pre_n == pre_weeks) & (age >= min_age_weeks) & (base > 0)
         base_raw = x / n
         if phi_prior > 0:
-            pooled = _pooled_phi(phi, base_raw, valid)
+            pooled = (pool or _pooled_phi)(phi, base_raw, valid)
             own = baseline_weeks - 1
             phi = np.maximum(1.0, (phi_prior * pooled + own * phi) / (phi_prior + own))
         # The slide before s: the later half's rate against the earlier half's, counted (a
@@ -183,8 +196,10 @@ def adaptive_baseline(
     min_age_weeks: int,
     phi_prior: float = 0.0,
     ref_weeks: int = 0,
+    pool: Callable[..., np.ndarray] | None = None,
 ) -> Baseline:
     """The shortest of the `baseline_weeks` lengths that holds `baseline_events` events.
+    `pool(length, phi, level, valid)`: the pooled overdispersion of each length (baseline_stats).
 
     A large account's level is known from a few recent weeks; a small one needs months of its
     sparse counts before a fall or a jump can be told from noise. Where no length holds enough,
@@ -193,13 +208,18 @@ def adaptive_baseline(
     lengths = sorted({baseline_weeks} if isinstance(baseline_weeks, int) else set(baseline_weeks))
     kw = {"pre_weeks": pre_weeks, "min_age_weeks": min_age_weeks, "phi_prior": phi_prior}
     kw["ref_weeks"] = ref_weeks
-    out = baseline_stats(events, age, index, baseline_weeks=lengths[0], **kw)
+
+    def stats(length: int) -> Baseline:
+        own = None if pool is None else partial(pool, length)
+        return baseline_stats(events, age, index, baseline_weeks=length, pool=own, **kw)
+
+    out = stats(lengths[0])
     if len(lengths) == 1:
         return out
     chosen = {f.name: getattr(out, f.name).copy() for f in fields(Baseline)}
     enough = out.valid & (out.x >= baseline_events)
     for length in lengths[1:]:
-        longer = baseline_stats(events, age, index, baseline_weeks=length, **kw)
+        longer = stats(length)
         # Still short of events: a longer window, where the account's history has one.
         take = ~enough & longer.valid & chosen["valid"]
         for name in chosen:

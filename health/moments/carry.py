@@ -19,8 +19,8 @@ import hashlib
 
 import polars as pl
 
-from health.moments.daily import DAILY_DROP, STATE_SCHEMA, resume_window, track
-from health.moments.days import build_days, daily_index
+from health.moments.blocks import track_blocks
+from health.moments.daily import DAILY_DROP, STATE_SCHEMA, resume_window
 from health.moments.memo import Memo, code_version
 
 KEEP_DAYS = 7  # days whose end state is kept: a change to one of the last days resumes before it
@@ -34,15 +34,24 @@ def daily_found(inputs, as_of: dt.date, memo: Memo | None, params: dict) -> pl.D
     key = _key(daily, params)
     held = _resumable(memo, key, as_of)
     if held is None:
-        days = build_days(daily, inputs.accounts, as_of, inputs.weekly)
-        found, states = track(days, daily_index(days), keep_days=KEEP_DAYS, **params)
+        found, states = track_blocks(
+            daily, inputs.accounts, as_of, inputs.weekly, keep_days=KEEP_DAYS, **params
+        )
     else:
         day, states, found = held
         if day < as_of:
             state = states.filter(pl.col("day") == day)
             since = resume_window(state, **params)
-            days = build_days(daily, inputs.accounts, as_of, inputs.weekly, since=since)
-            new, later = track(days, daily_index(days), state, keep_days=KEEP_DAYS, **params)
+            new, later = track_blocks(
+                daily,
+                inputs.accounts,
+                as_of,
+                inputs.weekly,
+                since=since,
+                state=state,
+                keep_days=KEEP_DAYS,
+                **params,
+            )
             found, states = pl.concat([found, new]), pl.concat([states, later])
         states = states.filter(pl.col("day") > as_of - dt.timedelta(days=KEEP_DAYS))
     if memo is not None:

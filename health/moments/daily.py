@@ -186,7 +186,7 @@ def _confirmed(run: _Run, cusum, start, d: int, p: dict) -> tuple[np.ndarray, np
 
 def _cusum(run: _Run, p: dict, state=None, keep_from: int | None = None):
     """The sequential test over every day, one CUSUM per fall size in `rho` (a deep fall is
-    confirmed sooner by its own): (row, start, detected, ratio, llr) per confirmed drop, and
+    confirmed sooner by its own): (row, start, detected, ratio, llr, fall) per confirmed drop, and
     the state at the end of each day from `keep_from` on. `state`: (day, cusum, start,
     quiet_until) at the end of the day before the first to test (none: from the first day)."""
     n, t = run.x0.shape
@@ -211,7 +211,7 @@ def _cusum(run: _Run, p: dict, state=None, keep_from: int | None = None):
             cusum[k] = np.where(live, np.maximum(cusum[k] + inc, 0.0), 0.0)
             hit, ratio = _confirmed(run, cusum[k], start[k], d, p)
             for r in np.flatnonzero(hit):
-                found.append((int(r), int(start[k, r]), d, float(ratio[r]), float(cusum[k, r])))
+                found.append((int(r), int(start[k, r]), d, float(ratio[r]), float(cusum[k, r]), k))
                 quiet_until[r] = start[k, r] + p["refractory_days"]
             cusum[:, hit] = 0.0
             cusum[k, d - start[k] + 1 >= p["max_days"]] = 0.0  # this long is no longer sudden
@@ -280,7 +280,7 @@ def track(
             "weeks": (d - s + 1) // 7,
             "baseline_weeks": int(lv.days[r, s]) // 7,
         }
-        for r, s, d, ratio, score in found
+        for r, s, d, ratio, score, _ in found
     ]
     return pl.DataFrame(out, schema=SHIFT_SCHEMA), _state_out(kept, view)
 

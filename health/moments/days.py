@@ -13,7 +13,7 @@ whole history (health/moments/daily.py resumes the test on one).
 from __future__ import annotations
 
 import datetime as dt
-import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,18 +52,21 @@ def build_days(
     as_of: dt.date,
     weekly: pl.DataFrame | None = None,
     since: dt.date | None = None,
+    first_day: dt.date | None = None,
 ) -> Days:
     """The matrix form of the daily counts (account_id, day, events) over each account's life:
     from signup (or the export's first day) to the day before churn, up to `as_of`; with the
     `weekly` frame (account_id, week_end, active_users), the active users beside them. `since`:
-    only the days from then on (the trailing window a resumed test reads)."""
+    only the days from then on (the trailing window a resumed test reads). `first_day`: the
+    matrix's first column, as given (a block of the accounts laid out like all of them)."""
     daily = daily.filter(pl.col("day") <= as_of)
-    if daily.is_empty() or accounts.is_empty():
+    if (daily.is_empty() and first_day is None) or accounts.is_empty():
         return Days([], as_of, np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int64))
-    first = daily["day"].min()
+    first = daily["day"].min() if first_day is None else first_day
     if since is not None and since > first:
         first = since
-        daily = daily.filter(pl.col("day") >= since)
+    if first_day is not None or since is not None:
+        daily = daily.filter(pl.col("day") >= first)
     n_days = (as_of - first).days + 1
     acc = accounts.select("account_id", "signup_date", "churn_date").sort("account_id")
     ids = acc["account_id"].to_list()
@@ -142,7 +145,7 @@ def on_grid(x: np.ndarray) -> np.ndarray:
 
 
 def daily_index(
-    days: Days,
+    days: Days | Callable[[], Iterable[Days]],
     *,
     level_days: int = INDEX_LEVEL_DAYS,
     min_age_days: int = 84,
@@ -154,25 +157,43 @@ def daily_index(
     account's level is its rate over the `level_days` before the day (causal), itself read
     against the index of those days: the first pass's levels are low after a holiday, which
     would make every ordinary day after it look busy, so a second pass divides that out.
-    """
-    e = days.events
-    n, t = e.shape
-    if n == 0:
-        return np.ones(t)
-    seen = ~np.isnan(e)
-    cx, cn = cum(e), cum(seen)
-    col = np.arange(t)[None, :]  # the same for every row: whole columns are gathered
-    x, k = _between(cx, col - level_days, col), _between(cn, col - level_days, col)
-    index = np.ones(t)
+
+    `days`: the matrix, or a function giving it again block by block of accounts (each pass
+    reads every block; the sums over accounts are added row after row in the same order as on
+    the whole matrix, so the index is the same bit for bit)."""
+    blocks = (lambda: [days]) if isinstance(days, Days) else days
+    index = None
     for _ in range(INDEX_PASSES):
-        g = _between(cum(np.where(seen, index[None, :], 0.0)), col - level_days, col)
-        level = np.where(k == level_days, x / np.maximum(g, 1e-9), np.nan)
-        ok = (days.age >= min_age_days) & (level > 0) & seen
-        num = np.where(ok, e, 0).sum(axis=0)
-        den = np.where(ok, level, 0).sum(axis=0)
-        enough = (ok.sum(axis=0) >= min_accounts) & (den > 0)
+        num = den = count = None
+        for block in blocks():
+            e = block.events
+            n, t = e.shape
+            index = np.ones(t) if index is None else index
+            if n == 0:
+                continue
+            seen = ~np.isnan(e)
+            cx, cn = cum(e), cum(seen)
+            col = np.arange(t)[None, :]  # the same for every row: whole columns are gathered
+            x, k = _between(cx, col - level_days, col), _between(cn, col - level_days, col)
+            g = _between(cum(np.where(seen, index[None, :], 0.0)), col - level_days, col)
+            level = np.where(k == level_days, x / np.maximum(g, 1e-9), np.nan)
+            ok = (block.age >= min_age_days) & (level > 0) & seen
+            num = _add_rows(num, np.where(ok, e, 0))
+            den = _add_rows(den, np.where(ok, level, 0))
+            count = _add_rows(count, ok)
+        if num is None:
+            return index
+        enough = (count >= min_accounts) & (den > 0)
         index = on_grid(np.clip(np.where(enough, num / np.maximum(den, 1e-9), 1.0), 0.02, 5.0))
     return index
+
+
+def _add_rows(total: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+    """`total` plus the sum of `rows` over axis 0, added one row after the other (as numpy sums
+    a matrix over its rows), so blocks of rows sum to what the whole matrix does, bit for bit."""
+    if total is None:
+        return rows.sum(axis=0)
+    return np.concatenate([total[None, :], rows.astype(total.dtype)]).sum(axis=0)
 
 
 @dataclass(frozen=True)
@@ -225,17 +246,86 @@ def _pooled(phi: np.ndarray, per_week: np.ndarray, ok: np.ndarray, min_accounts:
     """Each account's overdispersion shrunk half-way (geometric mean) towards that day's median
     of accounts whose level is within a doubling of its own (all accounts when a band holds
     fewer than `min_accounts`); only that day's baselines go in, so it stays causal."""
+    return pool_with(pool_medians(phi, per_week, ok), phi, per_week, min_accounts)
+
+
+def phi_band(per_week: np.ndarray) -> np.ndarray:
+    """The level band of each cell (log2 of its weekly events, 0 to 12) the pooling reads."""
     band = np.floor(np.log2(np.maximum(np.nan_to_num(per_week, nan=1.0), 1.0))).astype(np.int64)
-    band = np.minimum(band, 12)
-    with warnings.catch_warnings(action="ignore", category=RuntimeWarning):
-        overall = np.nanmedian(np.where(ok, phi, np.nan), axis=0)
-        out = np.broadcast_to(np.nan_to_num(overall, nan=1.0), phi.shape).copy()
-        for b in np.unique(band[ok]):
-            inside = ok & (band == b)
-            med = np.nanmedian(np.where(inside, phi, np.nan), axis=0)
-            use = (band == b) & (inside.sum(axis=0) >= min_accounts)[None, :]
-            out[use] = np.broadcast_to(med, phi.shape)[use]
+    return np.minimum(band, 12)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Per day (column): the median overdispersion over the accounts that pool (NaN: none),
+    and per level band, that median and how many accounts it is over."""
+
+    overall: np.ndarray  # (days,)
+    median: np.ndarray  # (bands, days)
+    count: np.ndarray  # int (bands, days)
+
+
+def pool_medians(phi: np.ndarray, per_week: np.ndarray, ok: np.ndarray, block: int = 64) -> Pool:
+    """The pooling's medians of `phi` over the `ok` cells of each column, over all of them and
+    per band: exactly numpy's nanmedian (the middle value, or the mean of the two middle ones),
+    from one sort per block of columns."""
+    return pool_of(np.where(ok, phi, np.nan), np.where(ok, phi_band(per_week), -1), block)
+
+
+def pool_of(phi: np.ndarray, band: np.ndarray, block: int = 64) -> Pool:
+    """Pool from `phi` (NaN where a cell does not pool) and its band (-1 where it does not)."""
+    bands, t = 13, phi.shape[1]
+    overall = np.full(t, np.nan)
+    median = np.full((bands, t), np.nan)
+    count = np.zeros((bands, t), dtype=np.int64)
+    for a in range(0, t, block):
+        p, b = phi[:, a : a + block], band[:, a : a + block].astype(np.int64)
+        width = p.shape[1]
+        cols = np.arange(width)
+        real = ~np.isnan(p)
+        overall[a : a + width] = _middle(np.sort(p, axis=0), real.sum(axis=0), 0)
+        per_band = (b[None, :, :] == np.arange(bands)[:, None, None]).sum(axis=1)
+        count[:, a : a + width] = per_band
+        # sorted by band, then value; NaN values (and cells outside every band) go last
+        key = np.where(real & (b >= 0), b, bands)
+        order = np.lexsort((p, key), axis=0)
+        s = np.take_along_axis(p, order, axis=0)
+        k = np.take_along_axis(key, order, axis=0)
+        held = np.stack([((k == i) & ~np.isnan(s)).sum(axis=0) for i in range(bands)])
+        starts = np.concatenate([np.zeros((1, width), dtype=np.int64), held.cumsum(axis=0)])
+        for i in range(bands):
+            median[i, a : a + width] = _middle(s, held[i], starts[i], cols)
+    return Pool(overall, median, count)
+
+
+def _middle(s: np.ndarray, n: np.ndarray, start, cols=None) -> np.ndarray:
+    """Per column of sorted values `s`: the median of the `n` values from row `start` (NaN when
+    there are none), as numpy's median computes it."""
+    cols = np.arange(s.shape[1]) if cols is None else cols
+    last = s.shape[0] - 1
+    if last < 0:
+        return np.full(s.shape[1], np.nan)
+    lo = s[np.clip(start + (n - 1) // 2, 0, last), cols]
+    hi = s[np.clip(start + n // 2, 0, last), cols]
+    with np.errstate(all="ignore"):
+        mid = np.where(n % 2 == 1, lo, (lo + hi) / 2)
+    return np.where(n > 0, mid, np.nan)
+
+
+def pool_with(pool: Pool, phi: np.ndarray, per_week: np.ndarray, min_accounts: int = 10):
+    """Each cell's overdispersion shrunk towards its band's median of the day (see _pooled)."""
+    out = pool_spread(pool, phi_band(per_week), np.nan_to_num(pool.overall, nan=1.0), min_accounts)
     return np.maximum(1.0, np.sqrt(np.maximum(phi, 1.0) * np.maximum(out, 1.0)))
+
+
+def pool_spread(pool: Pool, band: np.ndarray, overall: np.ndarray, min_accounts: int = 10):
+    """Per cell, its band's median of the day (column) when that band holds `min_accounts`
+    accounts that day, else `overall` (the median of all, filled where there is none)."""
+    out = np.broadcast_to(overall, band.shape).copy()
+    for b in np.flatnonzero((pool.count >= min_accounts).any(axis=1)):
+        use = (band == b) & (pool.count[b] >= min_accounts)[None, :]
+        out[use] = np.broadcast_to(pool.median[b], band.shape)[use]
+    return out
 
 
 def day_level(
@@ -249,10 +339,13 @@ def day_level(
     min_per_week: float,
     ref_days: int,
     since: int = 0,
+    pool: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> Level:
     """The account's level before every day s from column `since` on (the arrays start there):
     the shortest `baseline_days` window (ending `pre_days` before s) that holds
-    `baseline_events` events, else the longest its life allows."""
+    `baseline_events` events, else the longest its life allows. `pool(phi, per_week, valid)`:
+    the pooled overdispersion (default: pooled over these accounts; a block of the accounts
+    is given the pool of all of them)."""
     e = days.events
     seen = ~np.isnan(e)
     cx, cg, cn = cum(e), cum(np.where(seen, g, 0.0)), cum(seen)
@@ -298,7 +391,7 @@ def day_level(
         age = days.age[:, since:]
         valid = full & (_between(cn, hi, s) == pre_days) & (age - pre_days >= min_age_days)
         valid &= per_week >= min_per_week
-        phi = _pooled(phi, per_week, valid)
+        phi = (pool or _pooled)(phi, per_week, valid)
         trend_llr = poisson_llr(x1, t1, x2, t2) / phi
         # The months before the baseline: was the account already sliding into it?
         x_ref, t_ref = _between(cx, lo - ref_days, lo), _between(cg, lo - ref_days, lo)

@@ -22,7 +22,9 @@ percentages; a missing optional table only means its kinds are not looked for.
 Engagement drops are tested on daily counts (int_account_days; health/moments/daily.py), so a
 real fall is confirmed in days rather than whole weeks; without daily counts the weekly test runs.
 A refresh after new days resumes that test from the state the last refresh kept and runs it over
-the new days only (health/moments/carry.py), with the same result as a run over every day.
+the new days only (health/moments/carry.py), with the same result as a run over every day. The
+daily test and the weekly search run block by block of accounts (health/moments/blocks.py,
+levels.SEARCH_CELLS), so their memory stays bounded whatever the number of accounts.
 
 Tuning: the keyword defaults were chosen by backtest on the demo profile (seeds 7, 11, 23 and
 31, 600 accounts each, and a 4,000-account demo for the look-alikes), maximising F1 per kind

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import polars as pl
@@ -26,6 +26,7 @@ from health.moments.baseline import (
     trailing,
     window_median,
 )
+from health.moments.days import phi_band, pool_of, pool_spread
 
 WEEK = dt.timedelta(days=7)
 
@@ -163,8 +164,8 @@ class Counts:
         return cls(e, e / index[None, :], g, users, level)
 
 
-def _baseline(grid: Grid, index: np.ndarray, p: ShiftParams) -> Baseline:
-    """The level before every candidate week, as `p` sets it up."""
+def _baseline(grid: Grid, index: np.ndarray, p: ShiftParams, pool=None) -> Baseline:
+    """The level before every candidate week, as `p` sets it up (`pool`: adaptive_baseline's)."""
     return adaptive_baseline(
         grid.events,
         grid.age,
@@ -175,6 +176,7 @@ def _baseline(grid: Grid, index: np.ndarray, p: ShiftParams) -> Baseline:
         min_age_weeks=p.min_age_weeks,
         phi_prior=p.phi_prior,
         ref_weeks=p.ref_weeks,
+        pool=pool,
     )
 
 
@@ -230,7 +232,43 @@ def _sustained(wrong: np.ndarray, k: int, p: ShiftParams) -> np.ndarray:
     return ~wrong[:, :, 0] & ~wrong[:, :, -1] & (wrong.sum(axis=2) <= allowed)
 
 
+# Account-weeks x window weeks in one block of the search: its windows are (accounts, weeks, k)
+# arrays, so it runs block by block of accounts (each account's search reads its own row only).
+SEARCH_CELLS = 1 << 21
+
+
 def _search(s: Counts, bl: Baseline, start_ok: np.ndarray, p: ShiftParams):
+    """The sequential search (_search_rows) block by block of accounts, its memory bounded: per
+    account-week s, the first window length k that confirms a change from s (0 for none), and
+    the statistics of that window (the same arrays under every k: only hits are read)."""
+    n, t = s.events.shape
+    size = max(1, SEARCH_CELLS // max(t * p.max_confirm_weeks, 1))
+    hit_k = np.zeros((n, t), dtype=np.int64)
+    at_hit = tuple(np.full((n, t), np.nan) for _ in range(3))
+    lengths: set[int] = set()
+    for a in range(0, n, size):
+        rows = slice(a, a + size)
+        hits, stats = _search_rows(_rows(s, rows), _rows(bl, rows), start_ok[rows], p)
+        hit_k[rows] = hits
+        for k, values in stats.items():
+            lengths.add(k)
+            at = hits == k
+            for out, x in zip(at_hit, values, strict=True):
+                out[rows][at] = x[at]
+    return hit_k, dict.fromkeys(lengths, at_hit)
+
+
+def _rows(frame, rows: slice):
+    """A dataclass of account-week matrices cut to some accounts (rows)."""
+    cut = {
+        f.name: v[rows]
+        for f in fields(frame)
+        if isinstance(v := getattr(frame, f.name), np.ndarray) and v.ndim == 2
+    }
+    return replace(frame, **cut)
+
+
+def _search_rows(s: Counts, bl: Baseline, start_ok: np.ndarray, p: ShiftParams):
     """The sequential search: per account-week s, the first window length k that confirms a
     change from s (0 for none), and each length's statistics."""
     hit_k = np.zeros(s.events.shape, dtype=np.int64)
@@ -285,20 +323,63 @@ def _level_shifts(grid: Grid, index: np.ndarray, p: ShiftParams, users=None) -> 
     a real change within weeks, a small one needs longer before its counts say anything. One
     change per account within `refractory_weeks`, by order of detection.
     """
-    s = Counts.of(grid, index, users)
-    bl = _baseline(grid, index, p)
-    hit_k, stats = _search(s, bl, _may_start(bl, index, p), p)
-    rows, cols = np.nonzero(hit_k)
-    order = np.lexsort((cols, cols + hit_k[rows, cols], rows))  # by account, then detection
-    out, last = [], {}
-    with warnings.catch_warnings(action="ignore", category=RuntimeWarning):
-        for r, c in zip(rows[order].tolist(), cols[order].tolist(), strict=True):
-            if r in last and abs(c - last[r]) < p.refractory_weeks:
-                continue
-            row, off = _date(grid, s, bl, int(hit_k[r, c]), r, c, stats, p)
-            last[r] = c + off
-            out.append(row)
+    n, t = grid.events.shape
+    size = max(1, BASELINE_CELLS // max(t, 1))
+    blocks = [slice(a, min(a + size, n)) for a in range(0, n, size)]
+    pool = _pool(grid, index, p, blocks) if len(blocks) > 1 and p.phi_prior > 0 else None
+    out = []
+    for rows in blocks:
+        part = _grid_rows(grid, rows) if len(blocks) > 1 else grid
+        s = Counts.of(part, index, None if users is None else users[rows])
+        bl = _baseline(part, index, p, pool)
+        hit_k, stats = _search(s, bl, _may_start(bl, index, p), p)
+        hit_rows, cols = np.nonzero(hit_k)
+        order = np.lexsort((cols, cols + hit_k[hit_rows, cols], hit_rows))  # by account, then day
+        last = {}
+        with warnings.catch_warnings(action="ignore", category=RuntimeWarning):
+            for r, c in zip(hit_rows[order].tolist(), cols[order].tolist(), strict=True):
+                if r in last and abs(c - last[r]) < p.refractory_weeks:
+                    continue
+                row, off = _date(part, s, bl, int(hit_k[r, c]), r, c, stats, p)
+                last[r] = c + off
+                out.append(row)
     return pl.DataFrame(out, schema=SHIFT_SCHEMA)
+
+
+# Account-weeks in one block of the level-shift test: its baselines hold some fifty such
+# matrices, so past this many accounts x weeks it runs block by block of accounts, with the
+# pooled overdispersion (per week, over every account) read in a pass of its own.
+BASELINE_CELLS = 1 << 20
+
+
+def _grid_rows(grid: Grid, rows: slice) -> Grid:
+    return Grid(grid.ids[rows], grid.week_end, grid.events[rows], grid.age[rows])
+
+
+def _pool(grid: Grid, index: np.ndarray, p: ShiftParams, blocks: list[slice]):
+    """adaptive_baseline's pool for a block of accounts: per baseline length, each week's median
+    overdispersion over every account at a similar level (as baseline._pooled_phi on all)."""
+    n, t = grid.events.shape
+    phi: dict[int, np.ndarray] = {}
+    band: dict[int, np.ndarray] = {}
+    for rows in blocks:
+
+        def collect(length, own, level, valid, rows=rows):
+            phi.setdefault(length, np.full((n, t), np.nan))[rows] = np.where(valid, own, np.nan)
+            band.setdefault(length, np.full((n, t), -1, dtype=np.int8))[rows] = np.where(
+                valid, phi_band(level), -1
+            )
+            return own
+
+        _baseline(_grid_rows(grid, rows), index, p, collect)
+    tables = {length: pool_of(phi[length], band[length]) for length in phi}
+
+    def pooled(length, own, level, valid):
+        table = tables[length]
+        overall = np.where(np.isnan(table.overall), 1.0, table.overall)
+        return pool_spread(table, phi_band(level), overall)
+
+    return pooled
 
 
 SHIFT_SCHEMA = {

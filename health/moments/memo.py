@@ -25,6 +25,7 @@ import polars as pl
 
 from health import db
 
+_SCALARS = (str, int, float, bool, dt.date)
 TABLE = "moment_memo"  # name, key, result (Arrow IPC bytes): bookkeeping for the next refresh
 
 
@@ -126,10 +127,13 @@ class Memo:
             parts = [self._digest(getattr(value, f.name)) for f in dataclasses.fields(value)]
             return _sha(type(value).__qualname__.encode(), *parts)
         if isinstance(value, list | tuple):
+            if all(v is None or isinstance(v, _SCALARS) for v in value):
+                # a list of plain values (account ids, week ends): their reprs, in one digest
+                return _sha(b"values", *(f"{type(v).__name__}:{v!r}".encode() for v in value))
             return _sha(b"seq", *(self._digest(v) for v in value))
         if isinstance(value, dict):
             return _sha(b"map", *(self._digest(kv) for kv in sorted(value.items(), key=repr)))
-        if value is None or isinstance(value, str | int | float | bool | dt.date):
+        if value is None or isinstance(value, _SCALARS):
             return _sha(type(value).__name__.encode(), repr(value).encode())
         raise Unkeyable(type(value).__name__)
 
