@@ -1,7 +1,8 @@
 -- one row per account: the date each journey milestone was first reached, up to the as-of date
 with
     accounts as (select * from stg_accounts),
-    event_days as (select * from int_event_days),
+    -- not kept whole in memory: each part below reads only the days it needs
+    event_days as not materialized (select * from int_event_days),
     features as (select * from int_journey_features),
     feature_weeks as (select * from int_feature_weeks),
     weeks as (select * from int_account_weeks),
