@@ -107,8 +107,20 @@ def _hash(con, source: str, spec: dict) -> str:
 def _first_changed(con, source: str, spec: dict, seen: str | None = None) -> dt.date | None:
     """The first day a source's rows differ from the copy the last refresh kept (None: same).
     `seen`: the copy's hash (see `remember`); equal to the source's, they are the same."""
-    if seen is not None and seen == _hash(con, source, spec):
-        return None
+    cols = ", ".join(_columns(spec))
+    # The source (a staging view, some of them joins) is computed once for the hash and both
+    # sides of the comparison.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _source_now AS SELECT {cols} FROM {source}")
+    try:
+        if seen is not None and seen == _hash(con, "_source_now", spec):
+            return None
+        return _first_difference(con, source, spec)
+    finally:
+        con.execute("DROP TABLE IF EXISTS _source_now")
+
+
+def _first_difference(con, source: str, spec: dict) -> dt.date | None:
+    """_first_changed's row-by-row comparison of the copy with the source's rows (_source_now)."""
     cols = ", ".join(_columns(spec))
     first_key = spec["key"][0]
     key = " and ".join(f"o.{k} is not distinct from n.{k}" for k in spec["key"])
@@ -133,8 +145,8 @@ def _first_changed(con, source: str, spec: dict, seen: str | None = None) -> dt.
     same_other = " and ".join(f"o.{c} is not distinct from n.{c}" for c in spec["other"])
     text = f"""
         with
-            o as (select {cols} from {SEEN}{source} except all select {cols} from {source}),
-            n as (select {cols} from {source} except all select {cols} from {SEEN}{source})
+            o as (select {cols} from {SEEN}{source} except all select {cols} from _source_now),
+            n as (select {cols} from _source_now except all select {cols} from {SEEN}{source})
         select min(case
             when o.{first_key} is null then {every("n")}
             when n.{first_key} is null then {every("o")}
@@ -143,7 +155,7 @@ def _first_changed(con, source: str, spec: dict, seen: str | None = None) -> dt.
         end)
         from o full join n on {key}
     """
-    return con.execute(text).fetchone()[0]
+    return con.execute(text).fetchall()[0][0]
 
 
 def rebuild_from(con, as_of: dt.date, events_since: dt.date | None) -> dt.date:
