@@ -266,8 +266,9 @@ def _since(con) -> dt.date:
 def reusable(con, database, as_of: dt.date) -> Fitted | None:
     """The model the last refresh saved, when it may score this as-of date: trained on or at
     most RETRAIN_AFTER_DAYS - 1 days before it (never after: no leakage), by the same library
-    versions on the same features, with no data before its training date changed since (a
-    load's earliest new event day, `meta.events_changed_from`, is after it). Else None."""
+    versions on the same features, with no data before its training date changed since (the
+    first day whose data differ from what the last refresh read, params.changed_from, and a
+    load's earliest new event day, `meta.events_changed_from`, are after it). Else None."""
     card = model_store.read_card(con)
     if database is None or not card or card.get("status") != "model":
         return None
@@ -276,6 +277,11 @@ def reusable(con, database, as_of: dt.date) -> Fitted | None:
         return None
     changed = catalog.meta(con).get("events_changed_from")
     if changed and (changed == "all" or dt.date.fromisoformat(changed) <= trained):
+        return None
+    # In a refresh the events step has replaced the load's marker with the manifests' and
+    # sources' difference (health/pipeline/incremental.py; FULL when not compared).
+    rows = con.execute("select changed_from from params").fetchall()
+    if rows and rows[0][0] is not None and FULL < rows[0][0] <= trained:
         return None
     numeric = features.known_in_training(con)
     if numeric != card.get("numeric_features"):
