@@ -189,6 +189,30 @@ def test_a_changed_past_ticket_computes_again_from_its_week(day_by_day, tmp_path
     assert since == opened - dt.timedelta(days=opened.weekday())
 
 
+def test_a_changed_past_ticket_trains_the_model_again(day_by_day, tmp_path):
+    # The model trained as of the Saturday scores the next days; data before that day changed
+    # (a ticket two months earlier deleted), it is trained again rather than reused.
+    daily, _, saturday = day_by_day
+    as_of = saturday + dt.timedelta(days=4)
+    trained = {}
+    for changed in (False, True):
+        (tmp_path / str(changed)).mkdir()
+        copy = _copy(daily, tmp_path / str(changed) / "health.duckdb")
+        if changed:
+            con = db.connect(copy, read_only=False)
+            con.execute(
+                "delete from tickets where opened_at::date = (select min(opened_at)::date "
+                "from tickets where opened_at < ?)",
+                [saturday - dt.timedelta(days=60)],
+            )
+            con.close()
+        refresh(copy, as_of)
+        con = db.connect(copy)
+        trained[changed] = store.read_card(con)["trained_as_of"]
+        con.close()
+    assert trained == {False: str(saturday), True: str(as_of)}
+
+
 def test_moments_published_before_a_new_day_stay_as_they_were(day_by_day, tmp_path, monkeypatch):
     # One more day (a Wednesday): every moment detected by Tuesday is there again with the same
     # dates and level before, the weekly detectors (complete weeks only: their inputs are the

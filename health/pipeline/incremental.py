@@ -73,6 +73,10 @@ SOURCES: dict[str, dict] = {
 }
 
 SEEN = "refresh_seen_"  # prefix of the copies kept for the next refresh's comparison
+# meta key prefix: each kept copy's row count and sum of row hashes. A source whose rows hash to
+# what its copy did is the same (not compared row by row, nor copied again): after a day, most
+# are. A source that differs is compared row by row, so a collision could only hide a change.
+SEEN_HASH = "seen_hash_"
 FULL = dt.date.min  # params.rebuild_from of a full rebuild: every week
 
 
@@ -93,8 +97,30 @@ def _columns(spec: dict) -> list[str]:
     return list(dict.fromkeys((*spec["key"], *spec["dates"], *spec["other"], *follows)))
 
 
-def _first_changed(con, source: str, spec: dict) -> dt.date | None:
-    """The first day a source's rows differ from the copy the last refresh kept (None: same)."""
+def _hash(con, source: str, spec: dict) -> str:
+    """A source's rows in one value: their count and the sum of their hashes (order-free)."""
+    cols = ", ".join(_columns(spec))
+    [(n, total)] = con.execute(f"select count(*), sum(hash({cols})) from {source}").fetchall()
+    return f"{n}:{total or 0}"
+
+
+def _first_changed(con, source: str, spec: dict, seen: str | None = None) -> dt.date | None:
+    """The first day a source's rows differ from the copy the last refresh kept (None: same).
+    `seen`: the copy's hash (see `remember`); equal to the source's, they are the same."""
+    cols = ", ".join(_columns(spec))
+    # The source (a staging view, some of them joins) is computed once for the hash and both
+    # sides of the comparison.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _source_now AS SELECT {cols} FROM {source}")
+    try:
+        if seen is not None and seen == _hash(con, "_source_now", spec):
+            return None
+        return _first_difference(con, source, spec)
+    finally:
+        con.execute("DROP TABLE IF EXISTS _source_now")
+
+
+def _first_difference(con, source: str, spec: dict) -> dt.date | None:
+    """_first_changed's row-by-row comparison of the copy with the source's rows (_source_now)."""
     cols = ", ".join(_columns(spec))
     first_key = spec["key"][0]
     key = " and ".join(f"o.{k} is not distinct from n.{k}" for k in spec["key"])
@@ -119,8 +145,8 @@ def _first_changed(con, source: str, spec: dict) -> dt.date | None:
     same_other = " and ".join(f"o.{c} is not distinct from n.{c}" for c in spec["other"])
     text = f"""
         with
-            o as (select {cols} from {SEEN}{source} except all select {cols} from {source}),
-            n as (select {cols} from {source} except all select {cols} from {SEEN}{source})
+            o as (select {cols} from {SEEN}{source} except all select {cols} from _source_now),
+            n as (select {cols} from _source_now except all select {cols} from {SEEN}{source})
         select min(case
             when o.{first_key} is null then {every("n")}
             when n.{first_key} is null then {every("o")}
@@ -129,7 +155,7 @@ def _first_changed(con, source: str, spec: dict) -> dt.date | None:
         end)
         from o full join n on {key}
     """
-    return con.execute(text).fetchone()[0]
+    return con.execute(text).fetchall()[0][0]
 
 
 def rebuild_from(con, as_of: dt.date, events_since: dt.date | None) -> dt.date:
@@ -156,7 +182,7 @@ def changes(con, as_of: dt.date, events_since: dt.date | None) -> tuple[dt.date,
         return FULL, FULL
     firsts = [last + dt.timedelta(days=1), events_since]
     for source, spec in SOURCES.items():
-        day = _first_changed(con, source, spec)
+        day = _first_changed(con, source, spec, meta.get(SEEN_HASH + source))
         if day is not None:
             firsts.append(day)
     changed = min(firsts)
@@ -176,12 +202,18 @@ def build_weekly(con, name: str, since: dt.date) -> None:
 
 
 def remember(con, as_of: dt.date) -> None:
-    """Keep what the next refresh compares with: the sources' rows and the SQL's version."""
+    """Keep what the next refresh compares with: the sources' rows (copied again only when
+    they changed), their hashes and the SQL's version."""
+    meta = dict(con.execute("select key, value from meta").fetchall())
     for source, spec in SOURCES.items():
+        rows = _hash(con, source, spec)
+        if rows == meta.get(SEEN_HASH + source) and db.table_exists(con, SEEN + source):
+            continue  # the copy holds these rows already
         con.execute(
             f"CREATE OR REPLACE TABLE {SEEN}{source} AS SELECT {', '.join(_columns(spec))} "
             f"FROM {source}"
         )
+        con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [SEEN_HASH + source, rows])
     con.execute(
         "INSERT OR REPLACE INTO meta VALUES ('weeks_as_of', ?), ('weeks_fingerprint', ?)",
         [as_of.isoformat(), fingerprint()],

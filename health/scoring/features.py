@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from health import db
@@ -76,26 +78,51 @@ CATEGORICAL: tuple[str, ...] = ("segment", "plan")
 LABELS: dict[str, str] = {f: label for group in GROUPS.values() for f, label in group.items()}
 
 
-def load(con) -> pl.DataFrame:
-    """Every feature row with its outcome: `churned` within 90 days, null while not yet known."""
+# Every feature row with its outcome: `churned` within 90 days, null while not yet known.
+_WITH_OUTCOME = """
+    select
+        f.*,
+        a.churn_date,
+        case
+            when f.week_end + $horizon::integer > p.as_of then null
+            else coalesce(a.churn_date <= f.week_end + $horizon::integer, false)
+        end as churned
+    from mart_account_features as f
+    join stg_accounts as a using (account_id)
+    cross join params as p
+"""
+
+
+def load(con, since: dt.date | None = None) -> pl.DataFrame:
+    """Every feature row with its outcome: `churned` within 90 days, null while not yet known.
+    `since`: only the weeks from this day on (what a reused model scores after new data)."""
     frame = db.run(
         con,
-        """
-        select
-            f.*,
-            a.churn_date,
-            case
-                when f.week_end + $horizon::integer > p.as_of then null
-                else coalesce(a.churn_date <= f.week_end + $horizon::integer, false)
-            end as churned
-        from mart_account_features as f
-        join stg_accounts as a using (account_id)
-        cross join params as p
-        order by f.week_end, f.account_id
-        """,
+        f"select * from ({_WITH_OUTCOME}) where $since is null or week_end >= $since "
+        "order by week_end, account_id",
         horizon=HORIZON_DAYS,
+        since=since,
     )
     return frame.with_columns(pl.col(c).cast(pl.Float64) for c in NUMERIC)
+
+
+def known_in_training(con) -> list[str]:
+    """`known(training_rows(load(con)))` (health/scoring/fit.py), counted in the database
+    without loading every week: the numeric features a model trained now would use."""
+    counts = ", ".join(f"count({c})" for c in NUMERIC)  # names from NUMERIC: an allow-list
+    row = db.run(
+        con,
+        f"""
+        with rows as ({_WITH_OUTCOME}),
+            -- training_rows: labelled weeks from four weeks into the usage data
+            start as (select min(week_end) + 28 as day from rows where events_28d > 0)
+        select {counts} from rows
+        where churned is not null
+            and week_end >= coalesce((select day from start), '-infinity'::date)
+        """,
+        horizon=HORIZON_DAYS,
+    ).row(0)
+    return [c for c, n in zip(NUMERIC, row, strict=True) if n > 0]
 
 
 def known(frame: pl.DataFrame) -> list[str]:

@@ -21,7 +21,6 @@ from health.scoring.fit import (
     backtest_rows,
     design,
     train,
-    training_rows,
     versions,
 )
 from health.scoring.train import (
@@ -185,8 +184,13 @@ _TRAINED: dict[tuple[int, dt.date], tuple[pl.DataFrame, Trained]] = {}
 def refresh_model(con, as_of: dt.date) -> None:
     """Refresh step: the churn model, the saved one while it may score this date (`reusable`:
     retrained weekly), else trained anew on the features the refresh built."""
-    frame = features.load(con)
-    reuse = reusable(con, db.published_file(con), frame, as_of)
+    reuse = reusable(con, db.published_file(con), as_of)
+    if reuse is not None and _backtest_kept(con, Trained(reuse, reused=True), _since(con)):
+        # The saved model scores the weeks computed again, and its stored backtest stays: those
+        # weeks are all `refresh_scores` reads (after one day, one week instead of every week).
+        frame = features.load(con, _since(con))
+    else:
+        frame = features.load(con)
     _TRAINED.clear()  # one refresh at a time per process: never hand on an older one's model
     _TRAINED[(id(con), as_of)] = (frame, fit(frame, as_of, reuse))
 
@@ -255,15 +259,16 @@ def _since(con) -> dt.date:
     """The first week to score again (params.rebuild_from), or FULL without a stored history."""
     if not db.table_exists(con, "mart_health_history"):
         return FULL
-    row = con.execute("select rebuild_from from params").fetchone()
-    return row[0] if row and row[0] is not None else FULL
+    rows = con.execute("select rebuild_from from params").fetchall()
+    return rows[0][0] if rows and rows[0][0] is not None else FULL
 
 
-def reusable(con, database, frame: pl.DataFrame, as_of: dt.date) -> Fitted | None:
+def reusable(con, database, as_of: dt.date) -> Fitted | None:
     """The model the last refresh saved, when it may score this as-of date: trained on or at
     most RETRAIN_AFTER_DAYS - 1 days before it (never after: no leakage), by the same library
-    versions on the same features, with no data before its training date changed since (a
-    load's earliest new event day, `meta.events_changed_from`, is after it). Else None."""
+    versions on the same features, with no data before its training date changed since (the
+    first day whose data differ from what the last refresh read, params.changed_from, and a
+    load's earliest new event day, `meta.events_changed_from`, are after it). Else None."""
     card = model_store.read_card(con)
     if database is None or not card or card.get("status") != "model":
         return None
@@ -273,7 +278,12 @@ def reusable(con, database, frame: pl.DataFrame, as_of: dt.date) -> Fitted | Non
     changed = catalog.meta(con).get("events_changed_from")
     if changed and (changed == "all" or dt.date.fromisoformat(changed) <= trained):
         return None
-    numeric = features.known(training_rows(frame))
+    # In a refresh the events step has replaced the load's marker with the manifests' and
+    # sources' difference (health/pipeline/incremental.py; FULL when not compared).
+    rows = con.execute("select changed_from from params").fetchall()
+    if rows and rows[0][0] is not None and FULL < rows[0][0] <= trained:
+        return None
+    numeric = features.known_in_training(con)
     if numeric != card.get("numeric_features"):
         return None
     estimator = model_store.load(database)

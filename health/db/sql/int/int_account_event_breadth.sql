@@ -1,6 +1,7 @@
 -- one row per account per calendar week (the last to the as-of date): distinct event types used in the 28 days to week_end, and ever
 with
-    event_days as (select * from int_event_days),
+    -- not kept whole in memory: each part below reads only the days it needs
+    event_days as not materialized (select * from int_event_days),
     params as (select * from params),
     all_weeks as (select account_id, week_end from int_account_weeks),
     -- the weeks a refresh computes (params.rebuild_from on; the earlier are kept)

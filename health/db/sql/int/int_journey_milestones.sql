@@ -1,7 +1,8 @@
 -- one row per account: the date each journey milestone was first reached, up to the as-of date
 with
     accounts as (select * from stg_accounts),
-    event_days as (select * from int_event_days),
+    -- not kept whole in memory: each part below reads only the days it needs
+    event_days as not materialized (select * from int_event_days),
     features as (select * from int_journey_features),
     feature_weeks as (select * from int_feature_weeks),
     weeks as (select * from int_account_weeks),
@@ -13,7 +14,8 @@ with
         select account_id, min(occurred_at)::date as on_date
         from touchpoints where kind in ('kickoff', 'onboarding') group by all
     ),
-    first_event as (select account_id, min(day) as on_date from event_days group by all),
+    -- (the days with an event per account are int_account_days', a table a fifth the size)
+    first_event as (select account_id, min(day) as on_date from int_account_days group by all),
     first_value as (
         select e.account_id, min(e.day) as on_date
         from event_days as e join features as f on f.feature = e.feature and f.is_value

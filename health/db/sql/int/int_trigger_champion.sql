@@ -3,7 +3,8 @@
 with
     params as (select * from params),
     accounts as (select * from stg_accounts),
-    user_days as (select * from int_user_days),
+    -- not kept whole in memory: each use reads the two columns it needs
+    user_days as not materialized (select * from int_user_days),
     users as (select * from stg_users),
     live as (select * from accounts where churn_date is null),
     -- champion_inactive: every active champion silent in the product for champion_days

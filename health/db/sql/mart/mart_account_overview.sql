@@ -3,7 +3,8 @@ with
     accounts as (select * from stg_accounts),
     params as (select * from params),
     days as (select * from int_account_days),
-    user_days as (select * from int_user_days),
+    -- not kept whole in memory: each use reads the columns and days it needs
+    user_days as not materialized (select * from int_user_days),
     subscriptions as (select * from stg_subscriptions),
     -- exact trailing days to the as-of date (not calendar weeks)
     activity as (
@@ -19,11 +20,12 @@ with
         select
             u.account_id,
             count(distinct u.user_id) filter (where u.day > p.as_of - 28) as users_28d,
-            count(distinct u.user_id) filter (where u.day <= p.as_of - 28 and u.day > p.as_of - 56)
-                as users_prev_28d,
-            max(u.day) as last_active_on
-        from user_days as u, params as p group by all
+            count(distinct u.user_id) filter (where u.day <= p.as_of - 28) as users_prev_28d
+        from user_days as u, params as p
+        where u.day > p.as_of - 56
+        group by all
     ),
+    last_active as (select account_id, max(day) as last_active_on from user_days group by all),
     seats as (
         select account_id, arg_max(seats, start_date) as seats
         from subscriptions group by all
@@ -49,9 +51,10 @@ select
     coalesce(u.users_prev_28d, 0) as users_prev_28d,
     case when act.events_prev_28d > 0
         then act.events_28d / act.events_prev_28d - 1 end as events_trend,
-    u.last_active_on
+    l.last_active_on
 from accounts as a
 cross join params as p
 left join activity as act using (account_id)
 left join users as u using (account_id)
+left join last_active as l using (account_id)
 left join seats as s using (account_id)
