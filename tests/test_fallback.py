@@ -56,9 +56,11 @@ def test_a_family_that_fails_steps_aside_for_the_next(frame, monkeypatch):
     assert card["status"] in {"model", "fallback"} and scored["churn_risk"].is_between(0, 1).all()
 
 
-def test_only_the_chosen_family_is_trained_on_everything_and_a_failed_refit_steps_aside(
+def test_only_the_default_and_the_chosen_family_are_refitted_and_a_failed_refit_steps_aside(
     frame, monkeypatch
 ):
+    # The default is refitted beside the challengers' backtests (it is nearly always chosen);
+    # a challenger is refitted only when chosen.
     real, refitted = TimeSplitCalibrated.refit, []
 
     def first_refit_fails(self, X, y, dates):

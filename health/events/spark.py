@@ -232,7 +232,9 @@ def _write(frame, folder: Path, *, local: bool) -> str:
 def _bring_in(con, name: str, files: str, as_of: dt.date, since: dt.date | None) -> None:
     """Replace the days from `since` (all when None) of a daily table by Spark's Parquet."""
     text = db.sql(name)
-    order = text[text.lower().rindex("order by") :].strip()
+    # The stored order its SQL ends with, if any (not every daily table keeps one).
+    at = text.lower().rfind("order by")
+    order = text[at:].strip() if at >= 0 else ""
     if since is None or not db.table_exists(con, name):
         # The table's types are those of the DuckDB build, so both engines store the same.
         con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM ({text}) WHERE false")

@@ -99,9 +99,9 @@ def train(frame: pl.DataFrame, as_of: dt.date) -> Fitted:
     dates = labelled["week_end"].to_numpy()
     every = max(2, -(-labelled.height // MAX_TRAIN_ROWS))
     leaf = max(100, labelled.height // every // 40)
-    fitted, results, failed = _fit_candidates(X, y, dates, numeric, every, leaf)
+    fitted, results, failed, refit_errors = _fit_candidates(X, y, dates, numeric, every, leaf)
     accounts = labelled["account_id"].to_numpy()
-    best, est = _choose(fitted, results, failed, (X, y, dates), accounts)
+    best, est = _choose(fitted, results, failed, (X, y, dates), accounts, refit_errors)
     default = next(iter(fitted))
     oot = labelled[est.oot_index_].with_columns(
         risk=pl.Series(est.oot_proba_),
@@ -228,22 +228,28 @@ def training_rows(frame: pl.DataFrame) -> pl.DataFrame:
 def _fit_candidates(X, y, dates, numeric: list[str], every: int, leaf: int):
     """Backtest every model family, simplest first; a family that cannot learn this data (a
     fold with an empty or constant feature, one class) steps aside with the reason kept.
-    Returns the backtested ones (simplest first; `_choose` refits one), their scores, and the
-    failures."""
-    fitted, results, failed = {}, {}, {}
+    Returns the backtested ones (simplest first; the default refitted, `_choose` refits
+    another if it is chosen), their scores, the failures, and the default's refit error."""
+    fitted, results, failed, refit_errors = {}, {}, {}, {}
     pipes = candidates(numeric, list(features.CATEGORICAL), leaf)
+    default = next(iter(pipes))
     # The families are independent and each trains on one thread (their native code frees the
-    # GIL): side by side they take the time of the slowest instead of the sum, on 2 cores.
+    # GIL): side by side they take the time of the slowest instead of the sum, on 2 cores. The
+    # default, nearly always the one chosen, is also refitted on every snapshot in its thread,
+    # while the challengers' longer backtests run (the refit `_choose` would do after them).
     with ThreadPoolExecutor(max_workers=max(1, min(len(pipes), os.cpu_count() or 1))) as pool:
         runs = {
             name: pool.submit(
-                _backtest_family, TimeSplitCalibrated(pipe, train_every=every), X, y, dates
+                _backtest_family,
+                TimeSplitCalibrated(pipe, train_every=every),
+                (X, y, dates),
+                refit=name == default,
             )
             for name, pipe in pipes.items()
         }
     for name, run in runs.items():  # in the families' order, as one after the other
         try:
-            est = run.result()
+            est, refit_error = run.result()
         except NotEnoughHistory:
             raise  # the data, not the family: no other family will do better
         except Exception as exc:  # noqa: BLE001 - any family's failure falls back to the next
@@ -251,19 +257,31 @@ def _fit_candidates(X, y, dates, numeric: list[str], every: int, leaf: int):
             continue
         yy = y[est.oot_index_]
         fitted[name] = est
+        if refit_error is not None:
+            refit_errors[name] = refit_error
         results[name] = {
             "auc": auc(yy, est.oot_raw_),
             "top_decile_lift": top_decile_lift(yy, est.oot_raw_),
         }
     if not fitted:
         _none_left(failed)
-    return fitted, results, failed
+    return fitted, results, failed, refit_errors
 
 
-def _backtest_family(est: TimeSplitCalibrated, X, y, dates) -> TimeSplitCalibrated:
+def _backtest_family(
+    est: TimeSplitCalibrated, data: tuple, refit: bool = False
+) -> tuple[TimeSplitCalibrated, Exception | None]:
+    """The family's backtest, and (`refit`) its model on every snapshot: (estimator, the refit's
+    error or None). A failed refit is `_choose`'s to handle, if the family is chosen."""
     # OpenMP's thread count is a setting of the calling thread: one here too (see step.fit).
     with threadpool_limits(limits=1, user_api="openmp"):
-        return est.backtest(X, y, dates)
+        est.backtest(*data)
+        if refit:
+            try:
+                est.refit(*data)
+            except Exception as exc:  # noqa: BLE001 - as a refit in `_choose` would fail
+                return est, exc
+        return est, None
 
 
 def _step_aside(failed: dict, name: str, exc: Exception) -> None:
@@ -276,15 +294,22 @@ def _none_left(failed: dict):
     raise NotEnoughHistory(f"no model family could be trained on this data ({why})")
 
 
-def _choose(fitted: dict, results: dict, failed: dict, data: tuple, accounts: np.ndarray):
+def _choose(
+    fitted: dict, results: dict, failed: dict, data: tuple, accounts: np.ndarray, refit_errors
+):
     """The family that carries the score, and its model trained on every snapshot: the default
     unless a challenger wins (`_select`). Only that one is refitted on it all (the others'
-    full fits were never used); one whose refit fails steps aside as in the backtest, and the
+    full fits were never used), unless `_fit_candidates` already did (the default; its error,
+    if any, in `refit_errors`); one whose refit fails steps aside as in the backtest, and the
     choice is made again among the rest."""
     X, y, dates = data
     while True:
         best = _select(fitted, results, y, accounts)
         try:
+            if best in refit_errors:
+                raise refit_errors[best]
+            if hasattr(fitted[best], "estimator_"):  # refitted beside the backtests
+                return best, fitted[best]
             return best, fitted[best].refit(X, y, dates)
         except Exception as exc:  # noqa: BLE001 - as in _fit_candidates
             _step_aside(failed, best, exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import polars as pl
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
@@ -32,6 +33,11 @@ class FillEmpty(TransformerMixin, BaseEstimator):
 
 def signed_log1p(x):
     """log(1 + |x|) with the sign kept: tames counts and ratios with long tails."""
+    if isinstance(x, pd.DataFrame):
+        # On one 2-D array: pandas applies each ufunc column block by column block (one per
+        # feature from polars), 3-4x slower for the same numbers; the frame keeps its names.
+        v = x.to_numpy(dtype=float, na_value=np.nan)
+        return pd.DataFrame(np.sign(v) * np.log1p(np.abs(v)), columns=x.columns, index=x.index)
     return np.sign(x) * np.log1p(np.abs(x))
 
 

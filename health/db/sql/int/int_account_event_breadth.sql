@@ -12,14 +12,36 @@ with
         from event_days as e, params as p
         where e.day >= p.rebuild_from - 28
     ),
-    -- Sundays: the 28 days to one are its calendar week and the three before
+    -- Each complete week an event was used in, with the weeks to its next such week (4 after
+    -- the last: no window reaches further).
+    gaps as (
+        select
+            e.account_id,
+            e.week_end,
+            coalesce(
+                date_diff(
+                    'day',
+                    e.week_end,
+                    lead(e.week_end) over (
+                        partition by e.account_id, e.event order by e.week_end
+                    )
+                ) // 7,
+                4
+            ) as gap
+        from event_weeks as e, params as p
+        where e.week_end < p.as_of
+    ),
+    -- Sundays: the 28 days to one are its calendar week and the three before. An event used in
+    -- week w is in the windows of weeks w + k (k < 4), and counts once in each, by its latest
+    -- week in it: while the next (`gap` weeks on) is not in the same window, k < gap. The
+    -- count(distinct event) of those windows, with no distinct.
     recent as (
         select
             account_id,
             (week_end + (7 * k)::integer)::date as week_end,
-            count(distinct event) as event_types_28d
-        from event_weeks, range(0, 4) as r(k), params as p
-        where event_weeks.week_end < p.as_of and week_end + (7 * k)::integer < p.as_of
+            count(*) as event_types_28d
+        from gaps, range(0, 4) as r(k), params as p
+        where k < gap and week_end + (7 * k)::integer < p.as_of
         group by account_id, (week_end + (7 * k)::integer)::date
         union all
         -- the as-of date: exactly the 28 days to it, from the daily rows

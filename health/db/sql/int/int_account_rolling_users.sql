@@ -16,32 +16,42 @@ with
             and u.day >= p.rebuild_from - 56
             and p.rebuild_from + 6 < p.as_of
     ),
-    -- a user active in week w counts in the rolling windows of weeks w .. w+7
-    spread as (
-        select account_id, user_id, (week_end + (7 * k)::integer)::date as week_end, k
-        from user_weeks, range(0, 8) as r(k)
-    ),
-    -- one row per user per window week: in which parts of the window the user was active
-    -- (two plain group-bys instead of three count(distinct)s: the same counts, ~30 % faster)
-    user_windows as (
+    -- Each active week with the weeks to the user's next one (8 after the last: no window
+    -- reaches further).
+    gaps as (
         select
             account_id,
+            user_id,
             week_end,
-            bool_or(k = 0) as in_7d,
-            bool_or(k < 4) as in_28d,
-            bool_or(k >= 4) as in_prev_28d
-        from spread, params as p
-        where spread.week_end < p.as_of and spread.week_end >= p.rebuild_from
-        group by account_id, user_id, week_end
+            coalesce(
+                date_diff(
+                    'day',
+                    week_end,
+                    lead(week_end) over (partition by account_id, user_id order by week_end)
+                ) // 7,
+                8
+            ) as gap
+        from user_weeks
+    ),
+    -- Active in week w, a user is in window week w + k's 7 days if k = 0, its 28 days if k < 4,
+    -- the 28 before if 4 <= k < 8. It counts once per window, by its latest active week in it:
+    -- while the next one (`gap` weeks on) is not in the same window, k < gap for the 7 and 28
+    -- days, k < gap + 4 for the 28 before. The counts of grouping by user and window week first
+    -- (22M rows at 4,000 accounts), with a group-by of accounts and weeks only.
+    spread as (
+        select account_id, (week_end + (7 * k)::integer)::date as week_end, k, gap
+        from gaps, range(0, 8) as r(k)
+        where k < gap or (k >= 4 and k < gap + 4)
     ),
     weekly as (
         select
             account_id,
             week_end,
-            count(*) filter (where in_7d) as users_7d,
-            count(*) filter (where in_28d) as users_28d,
-            count(*) filter (where in_prev_28d) as users_prev_28d
-        from user_windows
+            count(*) filter (where k = 0) as users_7d,
+            count(*) filter (where k < 4 and k < gap) as users_28d,
+            count(*) filter (where k >= 4 and k < gap + 4) as users_prev_28d
+        from spread, params as p
+        where spread.week_end < p.as_of and spread.week_end >= p.rebuild_from
         group by all
     ),
     -- the as-of date: exact trailing windows of 7, 28 and the 28 days before, from the daily rows
