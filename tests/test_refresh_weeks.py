@@ -250,6 +250,47 @@ def test_moments_published_before_a_new_day_stay_as_they_were(day_by_day, tmp_pa
     assert resumed == [tuesday]
 
 
+def test_the_people_rollups_are_updated_for_new_days_and_rebuilt_for_changed_people(
+    day_by_day, tmp_path, monkeypatch
+):
+    # One more day updates the users' activity and the champions' silences in place (not built
+    # whole); a renamed champion and a deactivated one build the silences whole; both end as a
+    # full refresh does.
+    daily, _, saturday = day_by_day
+    wednesday = saturday + dt.timedelta(days=4)
+    built: list[str] = []
+    build = db.build
+
+    def spy(con, names, *args, **kwargs):
+        built.extend(names)
+        return build(con, names, *args, **kwargs)
+
+    monkeypatch.setattr(db, "build", spy)
+    people = {"int_moment_user_activity", "int_moment_silences"}
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "full").mkdir()
+    inc = _copy(daily, tmp_path / "inc" / "health.duckdb")
+    refresh(inc, wednesday)
+    assert "int_moment_users" in built and not people & set(built)
+
+    con = db.connect(inc, read_only=False)
+    champs = con.execute(
+        "select user_id from users where is_champion order by user_id limit 2"
+    ).fetchall()
+    con.execute("update users set name = 'Renamed' where user_id = ?", [champs[0][0]])
+    con.execute(
+        "update users set deactivated_at = ? where user_id = ?",
+        [dt.datetime.combine(wednesday, dt.time()), champs[1][0]],
+    )
+    con.close()
+    full = _copy(inc, tmp_path / "full" / "health.duckdb")
+    built.clear()
+    refresh(inc, wednesday)
+    assert "int_moment_silences" in built
+    refresh(full, wednesday, full=True)
+    assert _differences(inc, full) == {}
+
+
 def test_the_week_to_date_is_drawn_lighter_and_labelled():
     weeks = pl.DataFrame(
         {

@@ -60,6 +60,7 @@ from health.moments.onboarding import (
     onboarding_stats,
 )
 from health.moments.people import detect_champion_left, detect_user_waves
+from health.moments.people_inputs import remember_people, update_people
 from health.moments.taxonomy import MOMENT_OF
 
 # The rollups the detectors read, built by the refresh step itself (one STEPS entry).
@@ -68,6 +69,7 @@ INPUTS = [
     "int_moment_accounts",
     "int_moment_onboarding",
     "int_moment_feature_firsts",
+    "int_moment_user_activity",
     "int_moment_users",
     "int_moment_silences",
 ]
@@ -350,9 +352,13 @@ def refresh_moments(con, as_of: dt.date) -> None:
 
 
 def build_inputs(con) -> None:
-    """Build the detectors' rollups: whole on a full refresh, else keeping the rows of KEPT."""
-    since = con.execute("select rebuild_from from params").fetchall()[0][0]
+    """Build the detectors' rollups: whole on a full refresh, else keeping the rows of KEPT, and
+    the people's rollups updated for the users with new days (people_inputs.py)."""
+    since, changed = con.execute("select rebuild_from, changed_from from params").fetchall()[0]
+    people = update_people(con, changed)
     for name in INPUTS:
+        if name in people:
+            continue
         keep = KEPT.get(name)
         if keep is None or since == dt.date.min or not db.table_exists(con, name):
             db.build(con, [name])
@@ -364,6 +370,7 @@ def build_inputs(con) -> None:
             {"since": since},
         )
         con.execute("DROP TABLE _moment_rows")
+    remember_people(con)
 
 
 def _direct(name: str, fn, *args, **kwargs):

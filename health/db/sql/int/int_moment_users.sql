@@ -1,17 +1,7 @@
 -- one row per user who was active or is a named champion: joined, first and last active day, activity before the last, deactivation
 with
-    user_days as (select * from int_user_days),
+    activity as (select * from int_moment_user_activity),
     users as (select * from stg_users),
-    activity as (
-        select account_id, user_id, min(day) as first_day, max(day) as last_day, count(*) as active_days
-        from user_days group by all
-    ),
-    recent as (
-        select d.account_id, d.user_id, count(*) as active_days_8w
-        from user_days as d join activity as a using (account_id, user_id)
-        where d.day > a.last_day - 56
-        group by all
-    ),
     people as (
         select account_id, user_id, name, is_champion, created_at::date as created_on,
             deactivated_at::date as deactivated_on
@@ -28,8 +18,7 @@ select
     a.first_day,
     a.last_day,
     coalesce(a.active_days, 0) as active_days,
-    coalesce(r.active_days_8w, 0) as active_days_8w
+    coalesce(a.active_days_8w, 0) as active_days_8w
 from activity as a
 full join people as p using (account_id, user_id)
-left join recent as r using (account_id, user_id)
 where a.user_id is not null or p.is_champion
