@@ -96,3 +96,21 @@ def test_a_reader_runs_the_playbooks_outcome_query_on_joins_by_account_not_neste
         by_account = [c for n, c in joins if n == "HASH_JOIN" and "week_end" in c]
         assert by_account and all("account_id = account_id" in c for c in by_account)
     con.close()
+
+
+def test_release_memory_frees_what_duckdb_holds_and_keeps_the_limit_and_the_data(tmp_path):
+    with db.writing(tmp_path / "w.duckdb") as con:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        # ~128 MB held in memory (a temp table is in no file): more than release_memory keeps
+        con.execute(
+            "CREATE TEMP TABLE kept AS SELECT range * 2 AS v, random() AS x FROM range(8000000)"
+        )
+        used = "SELECT sum(memory_usage_bytes) FROM duckdb_memory()"
+        before = con.execute(used).fetchone()[0]
+        db.release_memory(con)
+        assert con.execute(used).fetchone()[0] < before
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == limit
+        assert con.execute("SELECT count(*), sum(v) FROM kept").fetchone() == (
+            8_000_000,
+            sum(range(0, 16_000_000, 2)),
+        )

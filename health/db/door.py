@@ -104,6 +104,19 @@ def _configure(con, path) -> None:
         con.execute("SET temp_directory = ?", [str(spill)])
 
 
+def release_memory(con) -> None:
+    """Have DuckDB hand back what it keeps between queries before Python builds large frames.
+
+    DuckDB keeps blocks it read or wrote (and finished intermediates) cached up to its memory
+    limit, and a refresh's Python steps (the model, scores, moments) come on top of that. A
+    lower limit makes it evict them at once (cached blocks dropped, unsaved ones to the spill
+    folder), the limit is then put back: later queries read what they need again. Nothing
+    computed changes. Blocks in use that cannot go leave the limit as it was."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("SET memory_limit = '64MB'")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+
+
 def _plan(con) -> None:
     # DuckDB runs an ASOF join as a nested loop when it expects a few rows on the left; behind a
     # CTE its estimate can be thousands of rows short, and the Playbooks page's outcomes query

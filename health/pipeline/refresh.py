@@ -124,6 +124,9 @@ def run_steps(
             progress(step.split(":")[-1])
         if ":" in step:
             module, function = step.split(":")
+            # A Python step's frames come on top of what DuckDB keeps cached: free that first
+            # (at 10,000 accounts it held 1.1 GB when the model step started).
+            db.release_memory(con)
             getattr(importlib.import_module(f"health.{module}"), function)(con, as_of)
         elif step == "events":
             changed = events.refresh_events(con, as_of, engine, manifest)
