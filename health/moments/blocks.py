@@ -34,6 +34,7 @@ from health.moments.daily import (
     _starts_ok,
     _state_in,
     _state_out,
+    drop_row,
 )
 from health.moments.days import (
     Days,
@@ -117,20 +118,8 @@ def track_blocks(
             start = (day, cusum[:, rows].copy(), starts[:, rows].copy(), quiet[rows].copy())
         with np.errstate(all="ignore"), warnings.catch_warnings(action="ignore"):
             got, states = _cusum(run, p, start, keep_from)
-        e = part.events
         for r, s, d, ratio, score, fall in got:
-            row = {
-                "account_id": part.ids[r],
-                "kind": "engagement_drop",
-                "started_on": part.first_day + dt.timedelta(days=s),
-                "detected_on": part.first_day + dt.timedelta(days=d),
-                "metric_before": float(lv.per_week[r, s]),
-                "metric_after": float(7 * np.nanmean(e[r, s : d + 1])),
-                "ratio": ratio,
-                "score": score,
-                "weeks": (d - s + 1) // 7,
-                "baseline_weeks": int(lv.days[r, s]) // 7,
-            }
+            row = drop_row(part, lv, r, s, d, ratio, score)
             found.append(((d, fall, rows.start + r), row))
         kept.append(states)
     # in the whole-matrix test's order: by day, fall size, account

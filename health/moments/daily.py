@@ -266,23 +266,25 @@ def track(
     keep_from = max(e.shape[1] - keep_days, first) - since if keep_days else None
     with np.errstate(all="ignore"), warnings.catch_warnings(action="ignore"):
         found, kept = _cusum(run, p, start, keep_from)
-    e = view.events
-    out = [
-        {
-            "account_id": view.ids[r],
-            "kind": "engagement_drop",
-            "started_on": view.first_day + dt.timedelta(days=s),
-            "detected_on": view.first_day + dt.timedelta(days=d),
-            "metric_before": float(lv.per_week[r, s]),
-            "metric_after": float(7 * np.nanmean(e[r, s : d + 1])),
-            "ratio": ratio,
-            "score": score,
-            "weeks": (d - s + 1) // 7,
-            "baseline_weeks": int(lv.days[r, s]) // 7,
-        }
-        for r, s, d, ratio, score, _ in found
-    ]
+    out = [drop_row(view, lv, r, s, d, ratio, score) for r, s, d, ratio, score, _ in found]
     return pl.DataFrame(out, schema=SHIFT_SCHEMA), _state_out(kept, view)
+
+
+def drop_row(view: Days, lv, r: int, s: int, d: int, ratio: float, score: float) -> dict:
+    """One confirmed drop as a row of the level-shift frame: account row r of `view`, started
+    on day s and confirmed on day d (indices into view's days), against the level `lv`."""
+    return {
+        "account_id": view.ids[r],
+        "kind": "engagement_drop",
+        "started_on": view.first_day + dt.timedelta(days=s),
+        "detected_on": view.first_day + dt.timedelta(days=d),
+        "metric_before": float(lv.per_week[r, s]),
+        "metric_after": float(7 * np.nanmean(view.events[r, s : d + 1])),
+        "ratio": ratio,
+        "score": score,
+        "weeks": (d - s + 1) // 7,
+        "baseline_weeks": int(lv.days[r, s]) // 7,
+    }
 
 
 def resume_window(state: pl.DataFrame, **params) -> dt.date:
