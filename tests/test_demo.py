@@ -380,3 +380,14 @@ def test_the_field_company_stalls_for_a_while_then_gets_going(tmp_path):
     )
     assert got_going.height >= 3
     assert (got_going["first"] < 0.5 * got_going["later"]).mean() >= 0.75
+
+
+def test_a_company_too_short_for_any_moment_still_writes_its_truth(tmp_path):
+    # Six weeks of a small company: no moment can be planted yet; the truth table is empty but
+    # typed, and the profile counts every kind as zero (it used to crash on the untyped frame).
+    truth = generate(tmp_path / "short", profile="holdout", seed=3, n_accounts=20, months=1.5)
+    moments = pl.read_csv(truth / "moments.csv", schema_overrides={"planted": pl.Boolean})
+    assert moments.columns[:3] == ["account_id", "moment", "kind"]
+    counts = json.loads((truth / "profile.json").read_text())["counts"]
+    assert sum(counts["moments"].values()) == moments.height
+    assert counts["events"] > 0

@@ -161,7 +161,11 @@ def build_truth(
             "planted": [r[3] for r in rows],
             "note": [r[4] for r in rows],
         },
-        schema_overrides={"planted": pl.Boolean},
+        # typed, so a company too short or small for any moment still has a truth table
+        schema_overrides={
+            **dict.fromkeys(("account_id", "moment", "kind", "started_on", "note"), pl.String),
+            "planted": pl.Boolean,
+        },
     )
     present = {(r[0], r[1]) for r in rows if r[3]}
     return {
