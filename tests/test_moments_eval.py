@@ -142,7 +142,7 @@ def test_a_moment_published_for_a_past_week_never_changes_when_new_days_arrive(d
     # every moment detected by D is there again, with the same dates and the same level before.
     from health import db
     from health.ingest.loader import load
-    from health.moments.detect import INPUTS, detect_moments, load_inputs
+    from health.moments.detect import INPUTS, READS, detect_moments, load_inputs
     from health.pipeline.refresh import run_steps, steps_through
 
     folder, _, found = demo
@@ -155,7 +155,7 @@ def test_a_moment_published_for_a_past_week_never_changes_when_new_days_arrive(d
         runs = []
         for k in range(8):
             as_of = day + dt.timedelta(days=k)
-            run_steps(con, as_of, steps_through("events") + INPUTS)
+            run_steps(con, as_of, steps_through(READS) + INPUTS)
             runs.append(detect_moments(load_inputs(con), as_of))
     finally:
         con.close()

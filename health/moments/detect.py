@@ -63,7 +63,10 @@ from health.moments.people import detect_champion_left, detect_user_waves
 from health.moments.people_inputs import remember_people, update_people
 from health.moments.taxonomy import MOMENT_OF
 
-# The rollups the detectors read, built by the refresh step itself (one STEPS entry).
+# The rollups the detectors read, built by the refresh step itself (one STEPS entry), from the
+# refresh's tables up to READS (int_moment_weeks takes its weeks' counts from int_account_weeks):
+# steps_through(READS) + INPUTS builds them on a loaded database.
+READS = "int_account_weeks"
 INPUTS = [
     "int_moment_weeks",
     "int_moment_accounts",

@@ -12,7 +12,7 @@ import polars as pl
 
 from health import db
 from health.ingest.loader import load
-from health.moments.detect import INPUTS, detect_moments, load_inputs
+from health.moments.detect import INPUTS, READS, detect_moments, load_inputs
 from health.pipeline.refresh import default_as_of, refresh, run_steps, steps_through
 from health.present.export import neutralise
 
@@ -65,7 +65,7 @@ def detect_folder(
         con = db.connect(path, read_only=False)
         try:
             as_of = as_of or default_as_of(con)
-            run_steps(con, as_of, steps_through("events") + INPUTS)
+            run_steps(con, as_of, steps_through(READS) + INPUTS)
             return detect_moments(load_inputs(con), as_of, params)
         finally:
             con.close()

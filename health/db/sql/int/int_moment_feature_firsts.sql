@@ -1,6 +1,6 @@
 -- one row per account per event: the day it was first used, and its use in each of the four weeks from then
 with
-    event_days as (select * from int_event_days),
+    event_days as not materialized (select * from int_event_days),
     accounts as (select * from stg_accounts),
     params as (select * from params),
     -- A refresh keeps the events first used 28 days or more before params.rebuild_from (their

@@ -2,8 +2,8 @@
 with
     accounts as (select * from stg_accounts),
     params as (select * from params),
-    days as (select * from int_account_days),
-    user_days as (select * from int_user_days),
+    days as not materialized (select * from int_account_days),
+    user_days as not materialized (select * from int_user_days),
     event_days as (select * from int_event_days),
     -- An export that starts more than two weeks after an account's signup (an established
     -- company's last months) did not see its onboarding: the account's first weeks are unknown.

@@ -1,6 +1,6 @@
 -- one row per user with activity: first and last active day, active days, active days in the 8 weeks up to the last (a refresh after new days updates only the users with new days)
 with
-    user_days as (select * from int_user_days),
+    user_days as not materialized (select * from int_user_days),
     activity as (
         select account_id, user_id, min(day) as first_day, max(day) as last_day, count(*) as active_days
         from user_days group by all

@@ -3,7 +3,9 @@ with
     accounts as (select * from stg_accounts),
     params as (select * from params),
     days as (select * from int_account_days),
-    user_days as (select * from int_user_days),
+    -- A complete week's events and active users are int_account_weeks' (built earlier by the
+    -- refresh, from the same daily rows): not counted again from the users' days.
+    account_weeks as (select * from int_account_weeks),
     anchor as (
         select (p.as_of - (isodow(p.as_of) % 7)::INTEGER)::date as last_sunday, p.rebuild_from
         from params as p
@@ -30,25 +32,18 @@ with
             -- a refresh computes the weeks from params.rebuild_from on and keeps the earlier
             and n.last_sunday - (7 * k)::INTEGER >= n.rebuild_from
     ),
+    -- its complete weeks (named by their Sunday; the partial one by the as-of date) from
+    -- params.rebuild_from on
     usage as (
-        select d.account_id, week_end(d.day, n.last_sunday) as week_end, sum(d.events) as events
-        from days as d, anchor as n
-        where d.day <= n.last_sunday and d.day >= n.rebuild_from
-        group by all
-    ),
-    users as (
-        select u.account_id, week_end(u.day, n.last_sunday) as week_end,
-            count(distinct u.user_id) as active_users
-        from user_days as u, anchor as n
-        where u.day <= n.last_sunday and u.day >= n.rebuild_from
-        group by all
+        select w.account_id, w.week_end, w.events, w.active_users
+        from account_weeks as w, anchor as n
+        where w.week_end <= n.last_sunday and w.week_end >= n.rebuild_from
     )
 select
     w.account_id,
     w.week_end,
     date_diff('day', w.signup_date, w.week_end) // 7 as age_weeks,
     coalesce(u.events, 0) as events,
-    coalesce(au.active_users, 0) as active_users
+    coalesce(u.active_users, 0) as active_users
 from weeks as w
 left join usage as u using (account_id, week_end)
-left join users as au using (account_id, week_end)
