@@ -1,5 +1,6 @@
 -- one row per account per event: the day it was first used, and its use in each of the four weeks from then
 with
+    -- not copied whole (DuckDB materialises a CTE read twice): each use scans what it needs
     event_days as not materialized (select * from int_event_days),
     accounts as (select * from stg_accounts),
     params as (select * from params),

@@ -2,6 +2,7 @@
 with
     accounts as (select * from stg_accounts),
     params as (select * from params),
+    -- not copied whole (DuckDB materialises a CTE read twice): each use scans what it needs
     days as not materialized (select * from int_account_days),
     user_days as not materialized (select * from int_user_days),
     event_days as (select * from int_event_days),

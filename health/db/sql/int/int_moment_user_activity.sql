@@ -1,5 +1,6 @@
 -- one row per user with activity: first and last active day, active days, active days in the 8 weeks up to the last (a refresh after new days updates only the users with new days)
 with
+    -- not copied whole (DuckDB materialises a CTE read twice): each use scans what it needs
     user_days as not materialized (select * from int_user_days),
     activity as (
         select account_id, user_id, min(day) as first_day, max(day) as last_day, count(*) as active_days
