@@ -447,10 +447,14 @@ def test_the_weekly_tests_block_by_block_of_accounts_find_what_they_find_on_all_
     index = levels.shared_index(grid)
 
     def run():
-        return [
+        apart = [
             levels.level_shifts(grid, index, "engagement_drop", users),
             levels.level_shifts(grid, index, "usage_spike"),
         ]
+        # the refresh runs both in one pass, sharing their baselines: the same rows
+        both = levels.drops_and_jumps(grid, index, users)
+        assert both.equals(pl.concat(apart))
+        return apart
 
     whole = run()
     assert whole[0].height >= 10 and whole[1].height >= 5

@@ -50,7 +50,7 @@ from health.moments.delight import (
 )
 from health.moments.levels import (
     build_grid,
-    level_shifts,
+    drops_and_jumps,
     shared_index,
 )
 from health.moments.memo import Memo
@@ -168,9 +168,12 @@ def detect_moments(
 
     drop_kw, jump_kw = kw("engagement_drop"), kw("usage_jump")
     users = build_grid(weekly.drop("events").rename({"active_users": "events"})).events
-    drops, describe = _drops(
-        run, memo, inputs, as_of, (grid, index, users), drop_kw, kw("daily_drop")
-    )
+    # The weekly drop and jump tests in one pass (they share the baselines): complete weeks only,
+    # so the memo reads them back on six days of seven.
+    shifts = run("level_shifts", drops_and_jumps, grid, index, users, drop_kw, jump_kw)
+    jumps = shifts.filter(pl.col("kind") == "usage_spike")
+    weekly_drops = shifts.filter(pl.col("kind") == "engagement_drop")
+    drops, describe = _drops(memo, inputs, as_of, weekly_drops, kw("daily_drop"))
     # An account that has churned by the time its fall is confirmed has left: no crisis to act on.
     churned = inputs.accounts.select("account_id", "churn_date")
     drops = (
@@ -178,7 +181,6 @@ def detect_moments(
         .filter(pl.col("churn_date").is_null() | (pl.col("churn_date") > pl.col("detected_on")))
         .drop("churn_date")
     )
-    jumps = run("usage_jump", level_shifts, grid, index, "usage_spike", **jump_kw)
     parts.append(ev.with_text(drops, describe, "engagement_drop"))
     parts.append(ev.with_text(jumps, ev.level_shift, "usage_jump"))
 
@@ -263,15 +265,10 @@ def detect_moments(
 SMALL_WEEKLY = 10.0
 
 
-def _drops(run, memo, inputs: Inputs, as_of, weeks, weekly_kw, daily_kw):
+def _drops(memo, inputs: Inputs, as_of, weekly: pl.DataFrame, daily_kw):
     """Engagement drops and how to describe them: on daily counts when the rollup has them
-    (confirmed in days, not weeks), with the weekly test for small accounts; else weekly.
-    `run` calls a detector (through the refresh's memo: the weekly test reads complete weeks);
-    the daily test resumes from the state the memo kept (carry.py)."""
-    grid, index, users = weeks
-    weekly = run(
-        "engagement_drop", level_shifts, grid, index, "engagement_drop", users, **weekly_kw
-    )
+    (confirmed in days, not weeks), with the weekly test's (`weekly`) for small accounts; else
+    the weekly test's. The daily test resumes from the state the memo kept (carry.py)."""
     if inputs.daily.is_empty():
         return weekly, ev.level_shift
     found = daily_found(inputs, as_of, memo, daily_kw).with_columns(daily=True)

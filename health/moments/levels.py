@@ -316,34 +316,87 @@ def _date(grid: Grid, s: Counts, bl: Baseline, k: int, r: int, c: int, stats, p:
     return row, off
 
 
-def _level_shifts(grid: Grid, index: np.ndarray, p: ShiftParams, users=None) -> pl.DataFrame:
+# A level-shift test to run: its settings, and the grid's weekly active users (drops) or None.
+Test = tuple["ShiftParams", np.ndarray | None]
+
+
+def _level_shifts(grid: Grid, index: np.ndarray, tests: list[Test]) -> list[pl.DataFrame]:
     """Sequential test of a level shift at every week: confirmed at the first window that holds.
 
     The window after s grows from `confirm_weeks` to `max_confirm_weeks`: a large account shows
     a real change within weeks, a small one needs longer before its counts say anything. One
-    change per account within `refractory_weeks`, by order of detection.
+    change per account within `refractory_weeks`, by order of detection. `tests`: (settings,
+    users) per kind, run block by block of accounts together (one frame each, in that order), so
+    a block's baseline is computed once for the kinds whose baselines agree (_shared).
     """
     n, t = grid.events.shape
     size = max(1, BASELINE_CELLS // max(t, 1))
     blocks = [slice(a, min(a + size, n)) for a in range(0, n, size)]
-    pool = _pool(grid, index, p, blocks) if len(blocks) > 1 and p.phi_prior > 0 else None
-    out = []
+    pools = [
+        _lazy(lambda p=p: _pool(grid, index, p, blocks))
+        if len(blocks) > 1 and p.phi_prior > 0
+        else None
+        for p, _ in tests
+    ]
+    out: list[list[dict]] = [[] for _ in tests]
     for rows in blocks:
         part = _grid_rows(grid, rows) if len(blocks) > 1 else grid
-        s = Counts.of(part, index, None if users is None else users[rows])
-        bl = _baseline(part, index, p, pool)
-        hit_k, stats = _search(s, bl, _may_start(bl, index, p), p)
-        hit_rows, cols = np.nonzero(hit_k)
-        order = np.lexsort((cols, cols + hit_k[hit_rows, cols], hit_rows))  # by account, then day
-        last = {}
-        with warnings.catch_warnings(action="ignore", category=RuntimeWarning):
-            for r, c in zip(hit_rows[order].tolist(), cols[order].tolist(), strict=True):
-                if r in last and abs(c - last[r]) < p.refractory_weeks:
-                    continue
-                row, off = _date(part, s, bl, int(hit_k[r, c]), r, c, stats, p)
-                last[r] = c + off
-                out.append(row)
-    return pl.DataFrame(out, schema=SHIFT_SCHEMA)
+        held: list[tuple[ShiftParams, Baseline]] = []
+        for (p, users), pool, found in zip(tests, pools, out, strict=True):
+            s = Counts.of(part, index, None if users is None else users[rows])
+            bl = _shared(held, p) or _baseline(part, index, p, pool)
+            held.append((p, bl))
+            found.extend(_block_shifts(part, s, bl, index, p))
+    return [pl.DataFrame(rows, schema=SHIFT_SCHEMA) for rows in out]
+
+
+def _shared(held: list[tuple[ShiftParams, Baseline]], p: ShiftParams) -> Baseline | None:
+    """A baseline computed for the same block under settings that give `p`'s: the same ones, or
+    the same without the months before it (a jump's: no slide guard), where baseline_stats
+    gives a slide of 1 and its llr 0."""
+    shape = lambda q: (  # noqa: E731 - the settings a baseline reads, less ref_weeks
+        q.baseline_weeks,
+        q.baseline_events,
+        q.pre_weeks,
+        q.min_age_weeks,
+        q.phi_prior,
+    )
+    for q, bl in held:
+        if shape(q) != shape(p):
+            continue
+        if q.ref_weeks == p.ref_weeks:
+            return bl
+        if p.ref_weeks == 0:
+            return replace(bl, slide=np.ones(bl.slide.shape), slide_llr=np.zeros(bl.slide.shape))
+    return None
+
+
+def _block_shifts(part: Grid, s: Counts, bl: Baseline, index: np.ndarray, p: ShiftParams):
+    """The level shifts of one block of accounts, as rows, by account then day."""
+    hit_k, stats = _search(s, bl, _may_start(bl, index, p), p)
+    hit_rows, cols = np.nonzero(hit_k)
+    order = np.lexsort((cols, cols + hit_k[hit_rows, cols], hit_rows))  # by account, then day
+    last, out = {}, []
+    with warnings.catch_warnings(action="ignore", category=RuntimeWarning):
+        for r, c in zip(hit_rows[order].tolist(), cols[order].tolist(), strict=True):
+            if r in last and abs(c - last[r]) < p.refractory_weeks:
+                continue
+            row, off = _date(part, s, bl, int(hit_k[r, c]), r, c, stats, p)
+            last[r] = c + off
+            out.append(row)
+    return out
+
+
+def _lazy(make):
+    """A pool function made on its first call (not at all when every block's baseline is shared)."""
+    made = []
+
+    def pooled(*args):
+        if not made:
+            made.append(make())
+        return made[0](*args)
+
+    return pooled
 
 
 # Account-weeks in one block of the level-shift test: its baselines hold some fifty such
@@ -480,4 +533,23 @@ def level_shifts(
     if not grid.ids:
         return pl.DataFrame(schema=SHIFT_SCHEMA)
     p = ShiftParams(kind=kind, **{**LEVEL_SHIFTS[kind], **params})
-    return _level_shifts(grid, index, p, users)
+    return _level_shifts(grid, index, [(p, users)])[0]
+
+
+def drops_and_jumps(
+    grid: Grid,
+    index: np.ndarray,
+    users: np.ndarray | None = None,
+    drop: dict | None = None,
+    jump: dict | None = None,
+) -> pl.DataFrame:
+    """level_shifts(grid, index, "engagement_drop", users, **drop) and then level_shifts(grid,
+    index, "usage_spike", **jump) in one frame (its `kind` tells them apart): the same rows, in
+    one pass over the accounts that computes a block's baseline once for both."""
+    if not grid.ids:
+        return pl.DataFrame(schema=SHIFT_SCHEMA)
+    tests = [
+        (ShiftParams(kind=kind, **{**LEVEL_SHIFTS[kind], **(kw or {})}), u)
+        for kind, kw, u in (("engagement_drop", drop, users), ("usage_spike", jump, None))
+    ]
+    return pl.concat(_level_shifts(grid, index, tests))
