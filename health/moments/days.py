@@ -219,9 +219,16 @@ def _window_sums(x: np.ndarray, hi: np.ndarray, width: np.ndarray, lengths: list
     matrix), for widths among the baseline `lengths` less 6. The fractions are added in blocks
     of 1, 2, 4, 8... columns from the window's first column on, so a sum depends only on what is
     inside its window, not on the day the matrix starts (a running sum's difference would)."""
-    n, t = x.shape
     widths = sorted({length - 6 for length in lengths})
     top = widths[-1]
+    cols = np.clip(hi[0] if hi.ndim == 2 else hi, 0, x.shape[1])
+    if cols.size == 0:
+        return np.zeros(hi.shape)
+    # Only the columns the asked-for windows read (a window's sum is the same wherever the
+    # matrix starts): a resumed test asks for its last weeks' columns only.
+    first = max(int(cols.min()) - top, 0)
+    x, cols = x[:, first : int(cols.max())], cols - first
+    n, t = x.shape
     # sums[w][:, j]: x's `w` columns before column j (zeros before the first)
     block = np.concatenate([np.zeros((n, top)), x], axis=1)
     starts = t + 1
@@ -235,7 +242,6 @@ def _window_sums(x: np.ndarray, hi: np.ndarray, width: np.ndarray, lengths: list
                 offset[w] += size
         block = block[:, :-size] + block[:, size:]
         size *= 2
-    cols = np.clip(hi[0] if hi.ndim == 2 else hi, 0, t)
     out = np.zeros(hi.shape)
     for w in widths:
         out = np.where(width == w, sums[w][:, cols], out)
@@ -382,16 +388,17 @@ def day_level(
         pearson = q / np.maximum(rate, 1e-9) - 2 * sx + rate * st
         phi = np.where(rate > 0, pearson / m, 1.0)
         per_week = 7 * x / np.maximum(length, 1)
+        age = days.age[:, since:]
+        valid = full & (_between(cn, hi, s) == pre_days) & (age - pre_days >= min_age_days)
+        valid &= per_week >= min_per_week
+        # the pool reads the above only (blocks.py's first pass stops in it)
+        phi = (pool or _pooled)(phi, per_week, valid)
         x_pre, t_pre = _between(cx, hi, s), _between(cg, hi, s)
         pre = (x_pre / np.maximum(t_pre, 1e-9)) / np.maximum(rate, 1e-9)
         mid = lo + length // 2
         x1, t1 = _between(cx, lo, mid), _between(cg, lo, mid)
         x2, t2 = _between(cx, mid, hi), _between(cg, mid, hi)
         trend = (x2 / np.maximum(t2, 1e-9)) / np.maximum(x1 / np.maximum(t1, 1e-9), 1e-9)
-        age = days.age[:, since:]
-        valid = full & (_between(cn, hi, s) == pre_days) & (age - pre_days >= min_age_days)
-        valid &= per_week >= min_per_week
-        phi = (pool or _pooled)(phi, per_week, valid)
         trend_llr = poisson_llr(x1, t1, x2, t2) / phi
         # The months before the baseline: was the account already sliding into it?
         x_ref, t_ref = _between(cx, lo - ref_days, lo), _between(cg, lo - ref_days, lo)
