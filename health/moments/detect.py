@@ -91,6 +91,9 @@ KEPT = {
         "and account_id in (select account_id from stg_accounts where signup_date < $since)"
     ),
 }
+# Inputs whose rows to compute again have a query of their own (sql/int/<name>_since.sql), which
+# reads the kept rows to find them: cheaper than computing every row and keeping most.
+SINCE = {"int_moment_feature_firsts"}
 # Per-detector overrides of the keyword defaults (which are the tuned values).
 PARAMS: dict[str, dict] = {}
 # Moments from these detectors on one account this close together (days between starts) are one
@@ -363,7 +366,8 @@ def build_inputs(con) -> None:
         if keep is None or since == dt.date.min or not db.table_exists(con, name):
             db.build(con, [name])
             continue
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _moment_rows AS {db.sql(name)}")
+        text = db.sql(f"{name}_since" if name in SINCE else name)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _moment_rows AS {text}")
         con.execute(f"DELETE FROM {name} WHERE NOT ({keep})", {"since": since})
         con.execute(
             f"INSERT INTO {name} BY NAME SELECT * FROM _moment_rows WHERE NOT ({keep})",
