@@ -200,9 +200,10 @@ def _may_start(bl: Baseline, index: np.ndarray, p: ShiftParams) -> np.ndarray:
     return ok
 
 
-def _window(s: Counts, bl: Baseline, k: int, p: ShiftParams):
+def _window(s: Counts, bl: Baseline, k: int, p: ShiftParams, pre: np.ndarray | None = None):
     """The statistic over the k weeks from each s: mean events, rate ratio, llr, and which
-    weeks sit on the wrong side of `sustain_ratio` (shape (accounts, weeks, k))."""
+    weeks sit on the wrong side of `sustain_ratio` (shape (accounts, weeks, k)). `pre`: the
+    mean normalised events of the 4 weeks before each s (_pre_step), for the step rule."""
     scale = np.maximum(bl.base, 1e-9)
     win = leading(s.norm, k) / scale[:, :, None]
     raw = leading(s.events, k)
@@ -218,10 +219,15 @@ def _window(s: Counts, bl: Baseline, k: int, p: ShiftParams):
         far |= (ratio <= p.wide_limit) & (users <= p.users_ratio)
     if p.wide_limit and p.step_limit:
         # A step: the window against the 4 weeks just before s (a slide is already down there).
-        pre = np.nanmean(trailing(s.norm, 4), axis=2)
+        pre = _pre_step(s) if pre is None else pre
         step = x_a / np.maximum(t_a, 1e-9) / np.maximum(pre, 1e-9)
         far |= (ratio <= p.wide_limit) & (step <= p.step_limit)
     return np.nanmean(raw, axis=2), ratio, score, wrong, full & far
+
+
+def _pre_step(s: Counts) -> np.ndarray:
+    """The mean normalised events of the 4 weeks before each week (the step rule's)."""
+    return np.nanmean(trailing(s.norm, 4), axis=2)
 
 
 def _sustained(wrong: np.ndarray, k: int, p: ShiftParams) -> np.ndarray:
@@ -278,8 +284,9 @@ def _search_rows(s: Counts, bl: Baseline, start_ok: np.ndarray, p: ShiftParams):
         warnings.catch_warnings(action="ignore", category=RuntimeWarning),
     ):
         first = min(p.quick_weeks or p.confirm_weeks, p.confirm_weeks)
+        pre = _pre_step(s) if p.wide_limit and p.step_limit else None  # the same for every k
         for k in range(first, p.max_confirm_weeks + 1):
-            after, ratio, score, wrong, full_far = _window(s, bl, k, p)
+            after, ratio, score, wrong, full_far = _window(s, bl, k, p, pre)
             penalty = p.quick_penalty if k < p.confirm_weeks else p.penalty
             ok = start_ok & full_far & _sustained(wrong, k, p) & (score >= penalty) & (hit_k == 0)
             hit_k[ok] = k
