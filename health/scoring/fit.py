@@ -191,7 +191,7 @@ def backtest_rows(fitted: Fitted | None, frame: pl.DataFrame) -> pl.DataFrame:
         return empty
     if fitted.backtest is not None:
         return pl.concat([empty, fitted.backtest], how="vertical_relaxed")
-    with threadpool_limits(limits=1, user_api="openmp"):  # see step._model_health
+    with threadpool_limits(limits=1):  # see step._model_health
         parts = _fold_rows(fitted, training_rows(frame))
     return pl.concat([empty, *parts], how="vertical_relaxed")
 

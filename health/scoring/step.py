@@ -71,8 +71,11 @@ def fit(frame: pl.DataFrame, as_of: dt.date, reuse: Fitted | None = None) -> Tra
         frame = _with_scorecard(frame, scorecard.config())
     try:
         # OpenMP threads fight over small data on a 2-core machine: one thread trains the
-        # gradient boosting ~15x faster here than the default two.
-        with threadpool_limits(limits=1, user_api="openmp"):
+        # gradient boosting ~15x faster here than the default two. OpenBLAS's threads (the
+        # linear model's products, the calibrations) spin as well, beside the two families'
+        # threads: one (a setting of the whole process, so set here, around them both) cut the
+        # linear family's CPU by a third.
+        with threadpool_limits(limits=1):
             return Trained(train(frame, as_of))
     except NotEnoughHistory as exc:
         return Trained(None, str(exc), getattr(exc, "card", None))
@@ -188,9 +191,9 @@ def _model_health(frame: pl.DataFrame, fitted: Fitted) -> pl.DataFrame:
     decision point moves only rows with a renewal further away: the others' risk is already it."""
     usual, predict = fitted.card["usual_decision_risk"], fitted.estimator.predict_proba
     moved = frame.select(model_health.MOVED).to_series().fill_null(False).to_numpy()
-    # One OpenMP thread, as in training: gradient boosting's prediction spread over both cores
-    # of a busy 2-core machine spent 38 CPU s on 10,000 accounts' weeks (one thread: ~1 s).
-    with threadpool_limits(limits=1, user_api="openmp"):
+    # One thread, as in training: gradient boosting's prediction spread over both cores of a
+    # busy 2-core machine spent 38 CPU s on 10,000 accounts' weeks (one thread: a few).
+    with threadpool_limits(limits=1):
         risk = predict(design(frame, fitted.numeric))[:, 1]
         decision = risk.copy()
         if moved.any():
