@@ -20,6 +20,7 @@ DECISION_DAYS = 45.0  # "renewal due": the middle of the 90-day horizon
 MIN_GROUP_CHURNS = 5
 
 _later = pl.col("days_to_renewal") > HORIZON_DAYS
+MOVED = _later  # the rows `at_decision` changes (null: none)
 _due = pl.col("days_to_renewal") <= HORIZON_DAYS
 GROUP = (
     pl.when(pl.col("days_to_renewal").is_null()).then(pl.lit(NO_TERM)).otherwise(pl.lit(ON_TERMS))

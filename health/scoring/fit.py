@@ -58,11 +58,13 @@ CHALLENGER_WINS = 0.95
 
 @dataclass
 class Fitted:
-    """A trained, calibrated churn model and what its backtest showed."""
+    """A trained, calibrated churn model and what its backtest showed; `backtest`: its
+    out-of-time predictions (`backtest_rows`) when trained now, None when loaded."""
 
     estimator: TimeSplitCalibrated
     numeric: list[str]
     card: dict
+    backtest: pl.DataFrame | None = None
 
 
 def design(frame: pl.DataFrame, numeric: list[str]):
@@ -103,11 +105,12 @@ def train(frame: pl.DataFrame, as_of: dt.date) -> Fitted:
     accounts = labelled["account_id"].to_numpy()
     best, est = _choose(fitted, results, failed, (X, y, dates), accounts, refit_errors)
     default = next(iter(fitted))
-    oot = labelled[est.oot_index_].with_columns(
+    oot = rows_at(labelled, est.oot_index_)
+    # The decision point's inputs for the backtest rows alone (not every labelled week)
+    decision_raw = est.predict_oot(design(model_health.at_decision(oot), numeric), calibrate=False)
+    oot = oot.with_columns(
         risk=pl.Series(est.oot_proba_),
-        decision_risk=pl.Series(
-            est.predict_oot(design(model_health.at_decision(labelled), numeric))
-        ),
+        decision_risk=pl.Series(est.calibrate(decision_raw)),
     )
     base_rate = float(y.mean())
     usual = model_health.usual_risk(oot, base_rate)
@@ -153,7 +156,12 @@ def train(frame: pl.DataFrame, as_of: dt.date) -> Fitted:
     card["earns_place"] = earns_place(card)
     if not card["earns_place"]["passed"]:
         raise ModelNotEarned(card["earns_place"]["reason"], card)
-    return Fitted(est, numeric, card)
+    # What `backtest_rows` would predict again with the fold models, made here once
+    folds = np.repeat(np.arange(len(est.folds_)), [len(i) for i in est.fold_indices_])
+    made = _backtest_frame(
+        oot, est, best, folds, est.oot_raw_, est.oot_proba_, est.calibrate_oot(decision_raw)
+    )
+    return Fitted(est, numeric, card, made)
 
 
 BACKTEST_TYPES = {
@@ -176,35 +184,61 @@ def backtest_rows(fitted: Fitted | None, frame: pl.DataFrame) -> pl.DataFrame:
     """The backtest's out-of-time predictions, one row per account and week of a test period:
     each made by the fold model trained only on snapshots whose 90-day outcome was known by
     `outcomes_known_by`, before the week it predicts (the model that scores today saw them all).
-    Remade from the saved fold models when a refresh reuses the model. Empty without a model."""
+    Made by the training; remade from the saved fold models when a refresh reuses the model.
+    Empty without a model."""
     empty = pl.DataFrame(schema={c: _POLARS[t] for c, t in BACKTEST_TYPES.items()})
     if fitted is None:
         return empty
-    est, labelled, parts = fitted.estimator, training_rows(frame), [empty]
-    horizon = dt.timedelta(days=est.horizon_days)
+    if fitted.backtest is not None:
+        return pl.concat([empty, fitted.backtest], how="vertical_relaxed")
+    with threadpool_limits(limits=1):  # see step._model_health
+        parts = _fold_rows(fitted, training_rows(frame))
+    return pl.concat([empty, *parts], how="vertical_relaxed")
+
+
+def _fold_rows(fitted: Fitted, labelled: pl.DataFrame) -> list[pl.DataFrame]:
+    """`backtest_rows` remade from the saved fold models, fold by fold."""
+    est, parts = fitted.estimator, []
     for f, fold in enumerate(est.folds_):
         start, end = (dt.date.fromisoformat(fold[k]) for k in ("test_from", "test_to"))
         rows = labelled.filter(pl.col("week_end").is_between(start, end))
         raw, risk = est.predict_fold(f, design(rows, fitted.numeric))
         _, decision = est.predict_fold(f, design(model_health.at_decision(rows), fitted.numeric))
-        trained_to = dt.date.fromisoformat(fold["train_to"])
-        parts.append(
-            rows.select(
-                "account_id",
-                "week_end",
-                pl.lit(f + 1).alias("fold"),
-                pl.lit(fitted.card.get("model")).alias("model"),
-                pl.lit(trained_to).alias("trained_to"),
-                pl.lit(trained_to + horizon).alias("outcomes_known_by"),
-                pl.lit(start).alias("test_from"),
-                pl.lit(end).alias("test_to"),
-                pl.Series("churn_risk", risk),
-                pl.Series("churn_risk_raw", raw),
-                pl.Series("decision_risk", decision),
-                "churned",
-            )
+        folds = np.full(rows.height, f)
+        model = fitted.card.get("model")
+        parts.append(_backtest_frame(rows, est, model, folds, raw, risk, decision))
+    return parts
+
+
+def _backtest_frame(rows: pl.DataFrame, est, model, folds, raw, risk, decision) -> pl.DataFrame:
+    """`backtest_rows`' columns for backtest rows, the (0-based) fold of each and their raw,
+    calibrated and decision-point predictions."""
+    horizon = dt.timedelta(days=est.horizon_days)
+    day = dt.date.fromisoformat
+    per_fold = pl.DataFrame(
+        {
+            "fold": np.arange(1, len(est.folds_) + 1),
+            "trained_to": [day(f["train_to"]) for f in est.folds_],
+            "outcomes_known_by": [day(f["train_to"]) + horizon for f in est.folds_],
+            "test_from": [day(f["test_from"]) for f in est.folds_],
+            "test_to": [day(f["test_to"]) for f in est.folds_],
+        },
+        schema_overrides={"fold": pl.Int32},
+    )
+    return (
+        rows.select(
+            "account_id",
+            "week_end",
+            pl.Series("fold", np.asarray(folds) + 1, dtype=pl.Int32),
+            pl.lit(model, pl.String).alias("model"),
+            pl.Series("churn_risk", risk, dtype=pl.Float64),
+            pl.Series("churn_risk_raw", raw, dtype=pl.Float64),
+            pl.Series("decision_risk", decision, dtype=pl.Float64),
+            "churned",
         )
-    return pl.concat(parts, how="vertical_relaxed")
+        .join(per_fold, on="fold", how="left", maintain_order="left")
+        .select(list(BACKTEST_TYPES))
+    )
 
 
 _POLARS = {
@@ -220,9 +254,20 @@ def training_rows(frame: pl.DataFrame) -> pl.DataFrame:
     """Snapshots with a known outcome, from four weeks into the usage data. An export of an
     established company's last months has accounts signed up long before; their weeks before
     the data are empty, and only survivors are in it, so they would teach that nobody churns."""
-    first = frame.filter(pl.col("events_28d") > 0)["week_end"].min()
+    first = frame.select(pl.col("week_end").filter(pl.col("events_28d") > 0).min()).item()
     start = first + dt.timedelta(days=28) if first is not None else dt.date.min
-    return frame.filter(pl.col("churned").is_not_null() & (pl.col("week_end") >= start))
+    keep = frame.select(pl.col("churned").is_not_null() & (pl.col("week_end") >= start))
+    return rows_at(frame, keep.to_series().arg_true().to_numpy())
+
+
+def rows_at(frame: pl.DataFrame, positions: np.ndarray) -> pl.DataFrame:
+    """The frame's rows at these (ascending) positions: a slice, which copies nothing, when
+    they follow each other (in week order, the weeks with a known outcome and the backtest's
+    test periods do), else a copy."""
+    positions = np.asarray(positions)
+    if len(positions) and positions[-1] - positions[0] + 1 == len(positions):
+        return frame.slice(int(positions[0]), len(positions))
+    return frame[positions] if len(positions) else frame.clear()
 
 
 def _fit_candidates(X, y, dates, numeric: list[str], every: int, leaf: int):

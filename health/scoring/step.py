@@ -67,17 +67,41 @@ def fit(frame: pl.DataFrame, as_of: dt.date, reuse: Fitted | None = None) -> Tra
     features (the scorecard's components among them) of every week whose outcome is known."""
     if reuse is not None:
         return Trained(reuse, reused=True)
-    frame = _with_scorecard(frame, scorecard.config())
+    if "scorecard_score" not in frame.columns:
+        frame = _with_scorecard(frame, scorecard.config())
     try:
         # OpenMP threads fight over small data on a 2-core machine: one thread trains the
-        # gradient boosting ~15x faster here than the default two.
-        with threadpool_limits(limits=1, user_api="openmp"):
+        # gradient boosting ~15x faster here than the default two. OpenBLAS's threads (the
+        # linear model's products, the calibrations) spin as well, beside the two families'
+        # threads: one (a setting of the whole process, so set here, around them both) cut the
+        # linear family's CPU by a third.
+        with threadpool_limits(limits=1):
             return Trained(train(frame, as_of))
     except NotEnoughHistory as exc:
         return Trained(None, str(exc), getattr(exc, "card", None))
     except Exception as exc:  # noqa: BLE001 - valid data never stops the scores: scorecard
         log.warning("the churn model could not be trained", exc_info=True)
         return Trained(None, f"the model could not be trained ({type(exc).__name__}: {exc})")
+
+
+# Account-weeks scored (and explained) at a time, in whole weeks: the model's input tables and
+# the drivers' long form are a few times the block's size, whatever the number of accounts.
+BLOCK_ROWS = 50_000
+
+
+def week_blocks(frame: pl.DataFrame, rows: int = BLOCK_ROWS) -> list[pl.DataFrame]:
+    """The frame (in week order) in slices of whole weeks, each of about `rows` rows or one
+    week: everything a block's rows are compared with (ranks within their week) is in it."""
+    if not frame["week_end"].is_sorted():
+        frame = frame.sort("week_end", maintain_order=True)
+    sizes = frame.group_by("week_end", maintain_order=True).len()["len"].to_list()
+    blocks, start, size = [], 0, 0
+    for n in sizes:
+        if size and size + n > rows:
+            blocks.append(frame.slice(start, size))
+            start, size = start + size, 0
+        size += n
+    return [*blocks, frame.slice(start, size)]
 
 
 def score(
@@ -92,35 +116,23 @@ def score(
     `reuse`: a model trained at most RETRAIN_AFTER_DAYS before (see `reusable`), scored with
     instead of training anew; `trained`: the training step's result (then neither trains).
     `since`: score only the weeks from this day on (a model trains on every week all the same)."""
+    card, rows = scorer(frame, as_of, reuse, trained)
+    blocks = week_blocks(frame.filter(pl.col("week_end") >= since))
+    return pl.concat([rows(b) for b in blocks]), card, card.pop("_fitted")
+
+
+def scorer(frame: pl.DataFrame, as_of: dt.date, reuse=None, trained=None):
+    """(the model card, a function that scores rows): `score`'s two halves. The function takes
+    whole weeks (the scorecard ranks within a week) and gives each row its health, risk and
+    tier; the card's `_fitted` is the model (None: the scorecard carries the score)."""
     card_cfg = scorecard.config()
     known = frame["churned"].drop_nulls()
     base = float(known.mean()) if known.sum() > 0 else card_cfg.base_rate
     trained = trained or fit(frame, as_of, reuse)
     fitted, reason, tried = trained.fitted, trained.reason, trained.tried
-    frame = frame.filter(pl.col("week_end") >= since)
-    if "scorecard_score" not in frame.columns:
-        frame = _with_scorecard(frame, card_cfg)
     if fitted is not None:
-        risk = fitted.estimator.predict_proba(design(frame, fitted.numeric))[:, 1]
-        decision = fitted.estimator.predict_proba(
-            design(model_health.at_decision(frame), fitted.numeric)
-        )[:, 1]
-        frame = frame.with_columns(
-            churn_risk=pl.Series(risk),
-            decision_risk=pl.Series(decision),
-            score_source=pl.lit("model"),
-        ).with_columns(
-            health_score=model_health.health(
-                pl.col("decision_risk"), fitted.card["usual_decision_risk"]
-            )
-        )
         card = fitted.card
     else:
-        frame = frame.with_columns(
-            health_score=pl.col("scorecard_score"),
-            churn_risk=scorecard.risk_from_health(pl.col("scorecard_score"), base),
-            score_source=pl.lit("scorecard"),
-        )
         card = {
             **(tried or {}),
             "status": "fallback" if tried else "cold_start",
@@ -132,7 +144,6 @@ def score(
             "base_rate": base,
             "score_note": f"scorecard: {reason}",
         }
-    frame = frame.with_columns(tier=scorecard.tier(pl.col("health_score"), card_cfg))
     if not trained.reused:
         card = {
             **card,
@@ -158,7 +169,41 @@ def score(
     if "message" not in card:
         card["message"] = _summary(card)
     card.setdefault("score_note", f"model: {card.get('earns_place', {}).get('reason', '')}")
-    return frame, card, fitted
+
+    def rows(block: pl.DataFrame) -> pl.DataFrame:
+        if "scorecard_score" not in block.columns:
+            block = _with_scorecard(block, card_cfg)
+        if fitted is not None:
+            block = _model_health(block, fitted)
+        else:
+            block = block.with_columns(
+                health_score=pl.col("scorecard_score"),
+                churn_risk=scorecard.risk_from_health(pl.col("scorecard_score"), base),
+                score_source=pl.lit("scorecard"),
+            )
+        return block.with_columns(tier=scorecard.tier(pl.col("health_score"), card_cfg))
+
+    return {**card, "_fitted": fitted}, rows
+
+
+def _model_health(frame: pl.DataFrame, fitted: Fitted) -> pl.DataFrame:
+    """The model's churn risk, its risk at the next decision point and the health from it. The
+    decision point moves only rows with a renewal further away: the others' risk is already it."""
+    usual, predict = fitted.card["usual_decision_risk"], fitted.estimator.predict_proba
+    moved = frame.select(model_health.MOVED).to_series().fill_null(False).to_numpy()
+    # One thread, as in training: gradient boosting's prediction spread over both cores of a
+    # busy 2-core machine spent 38 CPU s on 10,000 accounts' weeks (one thread: a few).
+    with threadpool_limits(limits=1):
+        risk = predict(design(frame, fitted.numeric))[:, 1]
+        decision = risk.copy()
+        if moved.any():
+            later = model_health.at_decision(frame.filter(pl.Series(moved)))
+            decision[moved] = predict(design(later, fitted.numeric))[:, 1]
+    return frame.with_columns(
+        churn_risk=pl.Series(risk),
+        decision_risk=pl.Series(decision),
+        score_source=pl.lit("model"),
+    ).with_columns(health_score=model_health.health(pl.col("decision_risk"), usual))
 
 
 def _with_scorecard(frame: pl.DataFrame, card_cfg) -> pl.DataFrame:
@@ -191,6 +236,8 @@ def refresh_model(con, as_of: dt.date) -> None:
         frame = features.load(con, _since(con))
     else:
         frame = features.load(con)
+    # the scorecard beside the features once, for training and scoring alike
+    frame = _with_scorecard(frame, scorecard.config())
     _TRAINED.clear()  # one refresh at a time per process: never hand on an older one's model
     _TRAINED[(id(con), as_of)] = (frame, fit(frame, as_of, reuse))
 
@@ -209,21 +256,30 @@ def refresh_scores(con, as_of: dt.date) -> None:
     database = db.published_file(con)
     # every week, before `score` keeps the new; the stored rows when they are provably the same
     backtest = None if _backtest_kept(con, trained, since) else backtest_rows(trained.fitted, frame)
-    frame, card, fitted = score(frame, as_of, since=since, trained=trained)
-    frame = _renewal_now(con, frame, as_of)
-    frame = frame.with_columns(drivers=drivers.explain(frame))
+    card, rows = scorer(frame, as_of, trained=trained)
+    fitted = card.pop("_fitted")
+    renewals = db.run(con, "select account_id, renewal_date from stg_accounts")
+    history, now = [], []
+    # block by block of whole weeks: the model's inputs and the drivers' long form stay small
+    for block in week_blocks(frame.filter(pl.col("week_end") >= since)):
+        block = _renewal_now(renewals, rows(block), as_of)
+        block = block.with_columns(drivers=drivers.explain(block))
+        history.append(block.select(HISTORY_COLUMNS))
+        now.append(block.filter(pl.col("week_end") == as_of))
+    del frame, block
+    history, now = pl.concat(history), pl.concat(now)
     if not trained.reused:
         try:
             card = model_store.save(database, fitted.estimator if fitted else None, card)
         except OSError as exc:  # a read-only models folder must not stop the refresh
             log.warning("could not save the model for %s: %s", database, exc)
     if since == FULL:
-        db.write_frame(con, "mart_health_history", frame.select(HISTORY_COLUMNS))
+        db.write_frame(con, "mart_health_history", history)
     else:
         con.execute("DELETE FROM mart_health_history WHERE week_end >= ?", [since])
-        with db.registered(con, "_new_history", frame.select(HISTORY_COLUMNS)):
+        with db.registered(con, "_new_history", history):
             con.execute("INSERT INTO mart_health_history BY NAME SELECT * FROM _new_history")
-    db.write_frame(con, "mart_account_health", current(con, frame, as_of))
+    db.write_frame(con, "mart_account_health", current(con, now, as_of))
     if backtest is not None:
         db.write_frame(con, "model_backtest", backtest, BACKTEST_TYPES)
     con.execute(
@@ -292,10 +348,10 @@ def reusable(con, database, as_of: dt.date) -> Fitted | None:
     return Fitted(estimator, numeric, card)
 
 
-def _renewal_now(con, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    """Fill today's days to renewal from accounts.renewal_date for the drivers. Only today's:
-    the column is an export-time snapshot, so past weeks (and the model) never see it."""
-    renewals = db.run(con, "select account_id, renewal_date from stg_accounts")
+def _renewal_now(renewals: pl.DataFrame, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Fill today's days to renewal from accounts.renewal_date (`renewals`: account_id,
+    renewal_date) for the drivers. Only today's: the column is an export-time snapshot, so past
+    weeks (and the model) never see it."""
     return (
         frame.join(renewals, on="account_id", how="left")
         .with_columns(

@@ -246,9 +246,12 @@ class TimeSplitCalibrated(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         """Calibrated probabilities of [no churn, churn]."""
-        raw = self.estimator_.predict_proba(X)[:, 1]
-        p = self.calibrator_.predict_proba(_logit(raw))[:, 1]
+        p = self.calibrate(self.estimator_.predict_proba(X)[:, 1])
         return np.column_stack([1 - p, p])
+
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """Raw churn probabilities calibrated on the backtest's out-of-time predictions."""
+        return self.calibrator_.predict_proba(_logit(raw))[:, 1]
 
     def predict_fold(self, fold: int, X) -> tuple[np.ndarray, np.ndarray]:
         """(raw, calibrated) churn probabilities of rows X by backtest fold `fold`'s model, which
@@ -257,16 +260,31 @@ class TimeSplitCalibrated(ClassifierMixin, BaseEstimator):
         raw = self.fold_estimators_[fold].predict_proba(X)[:, 1]
         return raw, self.fold_calibrators_[fold].predict_proba(_logit(raw))[:, 1]
 
-    def predict_oot(self, X):
-        """Calibrated out-of-time churn probabilities of the backtest rows (in `oot_index_`
-        order), each from the model trained before its fold, on inputs X of the fit's rows."""
+    def predict_oot(self, X, calibrate: bool = True) -> np.ndarray:
+        """Out-of-time churn probabilities of the backtest rows, each from the model trained
+        before its fold, on inputs X of those rows alone (in `oot_index_` order): calibrated as
+        `predict_proba` is, or raw (`calibrate=False`)."""
+        ends = np.cumsum([len(idx) for idx in self.fold_indices_])[:-1]
         raw = np.concatenate(
             [
-                m.predict_proba(X.iloc[idx])[:, 1]
-                for m, idx in zip(self.fold_estimators_, self.fold_indices_, strict=True)
+                m.predict_proba(X.iloc[rows])[:, 1]
+                for m, rows in zip(
+                    self.fold_estimators_, np.split(np.arange(len(X)), ends), strict=True
+                )
             ]
         )
-        return self.calibrator_.predict_proba(_logit(raw))[:, 1]
+        return self.calibrate(raw) if calibrate else raw
+
+    def calibrate_oot(self, raw: np.ndarray) -> np.ndarray:
+        """Raw out-of-time probabilities (in `oot_index_` order) calibrated fold by fold as
+        `predict_fold` does: each fold by the calibration fitted on the other folds."""
+        ends = np.cumsum([len(idx) for idx in self.fold_indices_])[:-1]
+        return np.concatenate(
+            [
+                cal.predict_proba(_logit(part))[:, 1]
+                for cal, part in zip(self.fold_calibrators_, np.split(raw, ends), strict=True)
+            ]
+        )
 
 
 def auc(y: np.ndarray, score: np.ndarray) -> float | None:
