@@ -182,6 +182,30 @@ def test_events_changed_outside_a_load_are_rolled_up_again_from_that_day(scratch
     assert dropped["n"][0] == 0
 
 
+def test_a_whole_build_in_batches_of_accounts_builds_the_tables_of_one_batch(scratch, tmp_path):
+    batched = copy_database(scratch, tmp_path / "batched.duckdb")
+    con = db.connect(batched, read_only=False)
+    try:
+        engine = events.DuckDBEvents(events_per_batch=1)  # as many batches as it allows
+        ranges = engine.account_ranges(con)
+        # Contiguous ranges, open at both ends: every event falls in exactly one.
+        assert len(ranges) == engine.max_batches
+        assert ranges[0][0] is None and ranges[-1][1] is None
+        assert all(high == low for (_, high), (low, _) in zip(ranges, ranges[1:], strict=False))
+        as_of = con.execute("select as_of from params").fetchone()[0]
+        engine.build(con, as_of, None)
+        # The tables kept in account order are still stored in it, batch after batch.
+        for name, keys in (
+            ("int_account_days", "account_id, day"),
+            ("int_user_days", "account_id, user_id, day"),
+        ):
+            stored = con.execute(f"select {keys} from {name}").fetchall()
+            assert stored == sorted(stored)
+    finally:
+        con.close()
+    _same_daily(scratch, batched)
+
+
 def test_the_bootstrap_auc_is_roc_auc_with_row_weights():
     rng = np.random.default_rng(3)
     y = rng.integers(0, 2, 3000)

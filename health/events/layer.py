@@ -19,6 +19,10 @@ from health import db
 # built before and rebuilds just those from the first day that changed (and drops days after
 # the as-of date). The last is the narrow table the adoption KPIs count (user × feature × day).
 DAILY = ("int_account_days", "int_user_days", "int_event_days", "int_user_feature_days")
+# Built whole in batches of accounts (DuckDBEvents): the tables with about a row per user or
+# event name per day, whose group-by is as large as the events. int_account_days, a row per
+# account per day, is a small group-by: batches only added their scans (1.0 -> 1.4 CPU s).
+BATCHED = ("int_user_days", "int_event_days", "int_user_feature_days")
 MANIFEST = "event_manifest"  # the stored manifest: what the daily tables were built from
 MANIFEST_SCHEMA = {"day": pl.Date, "events": pl.Int64, "max_event_time": pl.Datetime("us")}
 # meta['daily_through'] is the as-of date the daily tables were last built for.
@@ -30,9 +34,23 @@ class EventsError(Exception):
 
 
 class DuckDBEvents:
-    """The default engine: the events table of the database itself."""
+    """The default engine: the events table of the database itself.
+
+    A whole build runs each daily table's group-by over ranges of accounts, one after another,
+    and appends them in account order: a group never spans two accounts, so the rows are the
+    same, while each hash table is a batch's, not the whole table's (fewer cache misses and
+    resizes, less memory), a stored order (account, ...) is sorted a batch at a time, and the
+    tables without one come out grouped by account anyway. The store keeps each load's events
+    in account order, so a batch's filter skips most row groups; where it cannot (events in
+    time order), a batch reads the account column again, which the cap on batches bounds.
+    At 4,000 accounts (16.1M events, 16 batches) the three batched tables took 17.2 CPU s
+    instead of 20.9 (medians of 3 runs; the same rows).
+    """
 
     name = "duckdb"
+
+    def __init__(self, events_per_batch: int = 1_000_000, max_batches: int = 16):
+        self.events_per_batch, self.max_batches = events_per_batch, max_batches
 
     def manifest(self, con) -> pl.DataFrame:
         """One row per day with events: day, events, max_event_time.
@@ -48,15 +66,52 @@ class DuckDBEvents:
     def build(self, con, as_of: dt.date, since: dt.date | None) -> None:
         """Build the daily tables in `con` whole (since None) or for the days since `since`."""
         db.build(con, ["stg_events"])
+        ranges = self.account_ranges(con) if since is None else []
         for name in DAILY:
             if since is None:
-                db.build(con, [name])
+                build_by_accounts(con, name, ranges if name in BATCHED else [])
                 continue
             con.execute(f"DELETE FROM {name} WHERE day >= ? OR day > ?", [since, as_of])
             if since <= as_of:
                 con.execute(
                     f"INSERT INTO {name} SELECT * FROM ({db.sql(name)}) WHERE day >= ?", [since]
                 )
+
+    def account_ranges(self, con) -> list[tuple[str | None, str | None]]:
+        """Ranges [low, high) of account ids (None: open) that split the accounts evenly into
+        one batch per `events_per_batch` events, at most `max_batches`; one open range when
+        the events are few."""
+        total = self.manifest(con)["events"].sum() or 0
+        batches = min(self.max_batches, total // max(self.events_per_batch, 1))
+        if batches < 2 or not db.table_exists(con, "accounts"):
+            return [(None, None)]
+        ids = [r[0] for r in con.execute("SELECT account_id FROM accounts ORDER BY 1").fetchall()]
+        # In DuckDB's order (the filters compare as it does); each bound starts a batch.
+        bounds = list(dict.fromkeys(ids[len(ids) * i // batches] for i in range(1, batches)))
+        if not bounds:
+            return [(None, None)]
+        return list(zip([None, *bounds], [*bounds, None], strict=True))
+
+
+def build_by_accounts(con, name: str, ranges: list[tuple[str | None, str | None]]) -> None:
+    """Create daily table `name` whole, its group-by run over each range of account ids in turn
+    (in range order, so a table stored in account order stays in it)."""
+    if len(ranges) <= 1:  # one batch: all events
+        db.build(con, [name])
+        return
+    text = db.sql(name)
+    # The types of a whole build, whatever the first batch holds.
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM ({text}) WHERE false")
+    for low, high in ranges:
+        where = ["account_id >= ?"] if low is not None else []
+        where += ["account_id < ?"] if high is not None else []
+        if high is None:  # no valid event lacks an account; if one did, it would be kept
+            where = [f"({' AND '.join(where)} OR account_id IS NULL)"]
+        bounds = [b for b in (low, high) if b is not None]
+        # The filter reaches the events' scan: a batch reads the row groups of its accounts.
+        con.execute(
+            f"INSERT INTO {name} SELECT * FROM ({text}) WHERE {' AND '.join(where)}", bounds
+        )
 
 
 def stored_manifest(con) -> pl.DataFrame:
