@@ -402,7 +402,9 @@ def _load_into(con, files: dict, report: LoadReport, replace: bool, progress) ->
         report.tables.append(tr)
     events = next((t for t in report.tables if t.table == "events"), None)
     if events and "users" in files:
-        n = days.unknown_users(con, events.types, only_these=events_were_empty)
+        n = days.unknown_users(
+            con, events.types, only_these=events_were_empty, rejected=events.rows_rejected
+        )
         if n:
             events.warnings.append(f"{events.file}: {n} rows name a user_id that is not in users")
     if events and not (replace or events_were_empty):
