@@ -180,6 +180,10 @@ def _merge(con, table: Table, report: TableReport) -> None:
     valid = f"SELECT {cols} FROM typed_{name} WHERE _problems IS NULL"
     report.rows_loaded = report.rows_read - report.rows_rejected
     if table.key:
+        if _is_empty(con, name):  # a first load: nothing stored to compare with or replace
+            # (valid rows are unique by key, so the EXCEPT below would drop none of them)
+            con.execute(f"INSERT INTO {name} ({cols}) {valid} ORDER BY {', '.join(table.key)}")
+            return
         # Only rows that are new or differ from the stored row with their key are rewritten:
         # a daily export repeats most of them, and rewriting them all grows the file.
         con.execute(
