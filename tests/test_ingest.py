@@ -15,7 +15,6 @@ import pytest
 from health.cli import main
 from health.db import copy as copy_database
 from health.ingest import loader as ingest
-from health.ingest.validate import trimmed_columns
 from tests.folders import (
     ACCOUNTS,
     EVENTS,
@@ -871,9 +870,7 @@ def test_events_of_users_not_in_users_are_counted_in_a_warning(tmp_path, loaded)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_cells_are_trimmed_and_a_cell_of_spaces_is_missing_in_a_file_otherwise_clean(
-    tmp_path, loaded, fmt
-):
+def test_cells_are_trimmed_and_a_cell_of_spaces_is_missing(tmp_path, loaded, fmt):
     events = [
         {**EVENTS[0], "account_id": " A1 ", "feature": "reports"},
         {**EVENTS[2], "user_id": "u2", "feature": "reports"},
@@ -886,15 +883,3 @@ def test_cells_are_trimmed_and_a_cell_of_spaces_is_missing_in_a_file_otherwise_c
         ("A1", "login", "u1", "reports"),
         ("A2", "login", "u2", "reports"),
     ]
-
-
-def test_only_text_columns_already_trimmed_and_never_empty_are_read_as_they_are():
-    con = duckdb.connect()
-    con.execute(
-        "CREATE TABLE raw AS SELECT * FROM (VALUES ('A1', 'login ', NULL, ''), "
-        "('A2', 'login', NULL, 'x'), (NULL, 'open', NULL, 'y')) AS t(account_id, event, user_id, "
-        "feature)"
-    )
-    events = next(t for t in ingest.TABLES if t.name == "events")
-    found = trimmed_columns(con, events, "raw", {"event_time": "TIMESTAMP"})
-    assert found == {"account_id", "user_id"}

@@ -22,7 +22,7 @@ from health.ingest.files import (  # noqa: F401 - LoadError and save_uploads are
     save_uploads,
 )
 from health.ingest.mappings import MapResult, prepared
-from health.ingest.validate import SQL_TYPES, checked_select, ddl, record, trimmed_columns
+from health.ingest.validate import SQL_TYPES, checked_select, ddl, record
 
 MAX_EXAMPLES = 5
 # Beyond this share of bad rows a file is taken to be in the wrong format, not just dirty.
@@ -119,14 +119,7 @@ def _stage(con, path: Path, table: Table, report: TableReport) -> str:
         if name == "events":  # only the days that differ from what is stored are checked
             source = days.to_check(con, _is_empty(con, name), file_types)
             report.types, report.rows_skipped = file_types, days.skipped_rows(con)
-        # When every row is checked, a pass over lengths first finds the text columns that
-        # need no trimming (a re-export's few new rows would not repay reading the file again).
-        trimmed = (
-            set() if source != f"raw_{name}" else trimmed_columns(con, table, source, file_types)
-        )
-        checked = checked_select(
-            table, source, file_types, extra, where_word=where, offset=offset, trimmed=trimmed
-        )
+        checked = checked_select(table, source, file_types, extra, where_word=where, offset=offset)
         # Rows going into an empty table are read where they are (_insert_first), not copied:
         # for 16M events the copy costs more than a second read. Keyed tables and merges into
         # rows already loaded use the checked rows several times: keep them.

@@ -48,18 +48,14 @@ def lit(text: str) -> str:
 class _Cell:
     """How to read one contract column of `raw`, given the type the file gives it."""
 
-    def __init__(self, col: Column, file_type: str = "VARCHAR", *, trimmed: bool = False):
+    def __init__(self, col: Column, file_type: str = "VARCHAR"):
         self.col, self.file_type = col, file_type
         self.native = file_type in NATIVE.get(col.type, ())
         src = f"raw.{col.name}"
         # The cell as text: what a message shows and what the rejects table keeps.
         self.text = src if file_type == "VARCHAR" else f"{src}::VARCHAR"
-        # The cell, with empty cells and cells of only spaces counting as missing. A text
-        # column the file holds already trimmed, with no empty cell (`trimmed_columns`), is
-        # that value as it is.
-        self.trimmed = trimmed and file_type == "VARCHAR" and col.type in ("id", "text")
-        plain = self.native or self.trimmed
-        self.value = src if plain else f"nullif(trim({self.text}), '')"
+        # The cell, with empty cells and cells of only spaces counting as missing.
+        self.value = src if self.native else f"nullif(trim({self.text}), '')"
 
     def typed(self) -> str:
         """The expression that turns the cell into the column's type (NULL if it can't)."""
@@ -79,7 +75,7 @@ class _Cell:
         return self._from_text()
 
     def _from_text(self) -> str:
-        col, v = self.col, self.text if self.trimmed else f"nullif(trim({self.text}), '')"
+        col, v = self.col, f"nullif(trim({self.text}), '')"
         if col.type in ("id", "text"):
             return f"lower({v})" if col.allowed else v
         if col.type == "date":
@@ -149,28 +145,6 @@ def _messages(parts: list[str]) -> str:
     return f"nullif(concat_ws('; ', {', '.join(parts)}), '')"
 
 
-def trimmed_columns(con, table: Table, source: str, types: dict[str, str]) -> set[str]:
-    """The text columns of `source` whose every cell is already trimmed and none empty, so the
-    check reads them as they are: trimming 16M cells and storing the copies cost about 0.9 CPU
-    s of a first load's 8, this test about 0.2 (lengths only, which DuckDB computes once per
-    distinct value of a Parquet dictionary). Trimming only shortens a cell, so equal sums of
-    lengths before and after mean no cell changed."""
-    names = [
-        c.name
-        for c in table.columns
-        if c.type in ("id", "text") and types.get(c.name, "VARCHAR") == "VARCHAR"
-    ]
-    if not names:
-        return set()
-    tests = ", ".join(
-        f"coalesce(min(length(raw.{c})) > 0 AND sum(length(raw.{c})) = sum(length(trim(raw.{c}))),"
-        " true)"
-        for c in names
-    )
-    found = con.execute(f"SELECT {tests} FROM {source} AS raw").fetchone()
-    return {c for c, ok in zip(names, found, strict=True) if ok}
-
-
 def checked_select(
     table: Table,
     source: str,
@@ -179,19 +153,15 @@ def checked_select(
     *,
     where_word: str = "line",
     offset: int = 1,
-    trimmed: set[str] = frozenset(),
 ) -> str:
     """SELECT over the file's relation `source` (columns _row, the contract's, the extras):
     typed columns, the extras as JSON, and the row's problems (NULL when it has none).
 
     `types` gives the file's type of each contract column (text when absent). Rules in order:
     each column's, the table's checks, duplicate keys (among rows otherwise fine, the first is
-    kept), then an account_id missing from temp table known_accounts. Columns in `trimmed`
-    are known to need no trimming (`trimmed_columns`).
+    kept), then an account_id missing from temp table known_accounts.
     """
-    cells = [
-        _Cell(c, types.get(c.name, "VARCHAR"), trimmed=c.name in trimmed) for c in table.columns
-    ]
+    cells = [_Cell(c, types.get(c.name, "VARCHAR")) for c in table.columns]
     typed_cols = ", ".join(f"{cell.typed()} AS {cell.col.name}" for cell in cells)
     checks = [p for cell in cells for p in cell.problems()]
     checks += [
