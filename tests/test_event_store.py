@@ -197,6 +197,35 @@ def test_a_day_with_a_rejected_row_is_checked_again_and_loads_once_its_account_a
     assert rows(db, "SELECT count(*) FROM events WHERE account_id = 'A9'") == [(1,)]
 
 
+def test_a_re_export_counts_unknown_users_in_skipped_and_checked_days_but_not_in_rejects(
+    tmp_path,
+):
+    db = tmp_path / "health.duckdb"
+    users = [{"user_id": "u1", "account_id": "A1"}]
+    first = [*EVENTS, {**EVENTS[2], "user_id": "u7"}]  # u7 on 2024-03-02, not in users
+    ingest.load(make_folder(tmp_path, "first", users=users, events=first), db)
+    stranger = {"account_id": "A9", "event_time": "2024-03-04T09:00:00", "event": "login"}
+    again = [
+        *first,
+        {**NEW_DAY, "user_id": " u8 "},  # checked, trimmed, not in users
+        {**NEW_DAY, "user_id": "u1"},
+        {**stranger, "user_id": "u9"},  # rejected: not a loaded row, so not counted
+    ]
+    report = events_report(
+        ingest.load(make_folder(tmp_path, "again", users=users, events=again), db)
+    )
+    assert (report.rows_skipped, report.rows_rejected) == (5, 1)
+    assert report.warnings == ["events.csv: 2 rows name a user_id that is not in users"]
+
+
+def test_a_re_export_checks_a_row_without_event_time_among_skipped_days(tmp_path, loaded):
+    timeless = {"account_id": "A1", "event_time": "", "event": "login"}
+    again = make_folder(tmp_path, "again", events=[*EVENTS, timeless, NEW_DAY])
+    report = events_report(ingest.load(again, loaded))
+    assert (report.rows_skipped, report.rows_rejected, report.rows_loaded) == (4, 1, 5)
+    assert rejects(loaded, "events") == [(6, "event_time is missing")]
+
+
 def test_a_load_that_fails_after_adding_events_leaves_the_published_events(
     tmp_path, loaded, monkeypatch
 ):

@@ -864,3 +864,22 @@ def test_events_of_users_not_in_users_are_counted_in_a_warning(tmp_path, loaded)
     events = EVENTS + [{**EVENTS[0], "user_id": "u9"}, {**EVENTS[0], "user_id": "u8"}]
     report, _ = loaded(make_folder(tmp_path, "more", users=users, events=events))
     assert report["events"].warnings == ["events.csv: 2 rows name a user_id that is not in users"]
+
+
+# --- cells with spaces: trimmed, and only spaces means missing --------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_cells_are_trimmed_and_a_cell_of_spaces_is_missing(tmp_path, loaded, fmt):
+    events = [
+        {**EVENTS[0], "account_id": " A1 ", "feature": "reports"},
+        {**EVENTS[2], "user_id": "u2", "feature": "reports"},
+        {**EVENTS[3], "event": "   ", "feature": "reports"},
+    ]
+    frame = pl.DataFrame(events, schema={c: pl.String for c in events[0] | {"value": 0}})
+    report, db = loaded(make_folder(tmp_path, events=frame, formats={"events": fmt}))
+    assert rejects(db, "events") == [(4 if fmt == "csv" else 3, "event is missing")]
+    assert rows(db, "SELECT account_id, event, user_id, feature FROM events ORDER BY 1") == [
+        ("A1", "login", "u1", "reports"),
+        ("A2", "login", "u2", "reports"),
+    ]

@@ -10,11 +10,14 @@ import shutil
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import polars as pl
 
 from health.db import store
+
+if TYPE_CHECKING:  # polars only in hints here: `load` runs without importing it (0.1 s)
+    import polars as pl
 
 ROOT = Path(__file__).resolve().parents[2]
 SQL_DIR = Path(__file__).resolve().parent / "sql"

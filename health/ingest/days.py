@@ -72,15 +72,17 @@ def day_key(types: dict[str, str]) -> str:
 def to_check(con, stored_empty: bool, types: dict[str, str]) -> str:
     """Fingerprint raw_events by day; the relation of its rows to check (the rest are skipped).
 
-    Makes temp tables incoming_keys (key, bucket, rows, hash), incoming_buckets (bucket, rows,
-    hash) and skipped_keys (key, of buckets skipped).
+    Makes temp tables incoming_keys (key, bucket, rows, hash, first_time, last_time: the file's
+    first and last event_time of the key), incoming_buckets (bucket, rows, hash) and
+    skipped_keys (key, of buckets skipped).
     """
     cols = ", ".join(f"raw.{c}" for c in EVENTS.names)
     key = day_key(types)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE incoming_keys AS "
         f"SELECT {key} AS key, left(any_value(raw.event_time)::VARCHAR, 10) AS bucket, "
-        f"count(*) AS rows, sum(hash({cols})::HUGEINT) AS hash "
+        f"count(*) AS rows, sum(hash({cols})::HUGEINT) AS hash, "
+        "min(raw.event_time) AS first_time, max(raw.event_time) AS last_time "
         "FROM raw_events AS raw GROUP BY ALL"
     )
     con.execute(
@@ -98,11 +100,21 @@ def to_check(con, stored_empty: bool, types: dict[str, str]) -> str:
     )
     if not con.execute("SELECT count(*) FROM skipped_keys").fetchone()[0]:
         return "raw_events"
-    # A NULL key (no readable day) never matches a skipped one: those rows are checked. (An
-    # anti join on the key: NOT EXISTS would group the file by event_time first.)
+    # The rows to check lie between the first and last event_time of the days to check, as
+    # written: a filter on the file's own column, which the Parquet reader applies before it
+    # decodes the other columns (a re-export with one new day: 0.83 -> 0.42 CPU s of 16M rows).
+    # A NULL key (no event_time) never matches a skipped one: those rows are checked. (An anti
+    # join on the key: NOT EXISTS would group the file by event_time first.)
+    for end, agg in (("first", "min"), ("last", "max")):
+        con.execute(
+            f"SET VARIABLE events_check_{end} = (SELECT {agg}(k.{end}_time) "
+            "FROM incoming_keys AS k ANTI JOIN skipped_keys AS s ON s.key = k.key)"
+        )
     con.execute(
-        "CREATE OR REPLACE TEMP VIEW raw_events_to_check AS SELECT raw.* FROM raw_events AS raw "
-        f"ANTI JOIN skipped_keys AS s ON s.key = {key}"
+        "CREATE OR REPLACE TEMP VIEW raw_events_to_check AS SELECT raw.* FROM ("
+        "SELECT * FROM raw_events WHERE event_time BETWEEN getvariable('events_check_first') "
+        "AND getvariable('events_check_last') OR event_time IS NULL"
+        f") AS raw ANTI JOIN skipped_keys AS s ON s.key = {key}"
     )
     return "raw_events_to_check"
 
@@ -115,26 +127,29 @@ def skipped_rows(con) -> int:
     ).fetchone()[0]
 
 
-def valid_user_ids(types: dict[str, str]) -> str:
-    """The user_id of every valid row of the file: checked rows, then those of skipped days
-    (all valid), typed by the same rule as the check's."""
-    cell = _Cell(EVENTS.column("user_id"), types.get("user_id", "VARCHAR"))
-    return (
-        "SELECT user_id FROM typed_events WHERE _problems IS NULL UNION ALL "
-        f"SELECT {cell.typed()} AS user_id FROM raw_events AS raw "
-        f"WHERE {day_key(types)} IN (SELECT key FROM skipped_keys)"
-    )
-
-
-def unknown_users(con, types: dict[str, str], *, only_these: bool) -> int:
+def unknown_users(con, types: dict[str, str], *, only_these: bool, rejected: int) -> int:
     """Valid rows of the file whose user_id is not in users (0 while users is empty)."""
     if not con.execute("SELECT count(*) FROM users").fetchone()[0]:
         return 0
-    # When the events hold only this load's rows, read them there rather than the file again.
-    loaded = "SELECT user_id FROM events" if only_these else valid_user_ids(types)
+    if only_these:  # the events hold only this load's rows: read them there, not the file
+        loaded = "SELECT user_id, 1 AS n FROM events"
+    else:
+        # Every row of the file, counted per user_id as written and typed once per value by the
+        # check's rule, less the rejected rows: the valid rows of checked and of skipped days,
+        # without reading the file's other columns (0.6 of 1.1 CPU s in a 16M-row re-export).
+        cell = _Cell(EVENTS.column("user_id"), types.get("user_id", "VARCHAR"))
+        loaded = (
+            f"SELECT {cell.typed()} AS user_id, n FROM "
+            "(SELECT user_id, count(*) AS n FROM raw_events GROUP BY ALL) AS raw"
+        )
+        if rejected:
+            loaded += (
+                f" UNION ALL SELECT {cell.typed()} AS user_id, -count(*) AS n "
+                "FROM rejected_events JOIN raw_events AS raw USING (_row) GROUP BY ALL"
+            )
     return con.execute(
-        f"SELECT count(*) FROM ({loaded}) AS e ANTI JOIN users AS u ON u.user_id = e.user_id "
-        "WHERE e.user_id IS NOT NULL"
+        f"SELECT coalesce(sum(n), 0)::BIGINT FROM ({loaded}) AS e "
+        "ANTI JOIN users AS u ON u.user_id = e.user_id WHERE e.user_id IS NOT NULL"
     ).fetchone()[0]
 
 

@@ -180,6 +180,10 @@ def _merge(con, table: Table, report: TableReport) -> None:
     valid = f"SELECT {cols} FROM typed_{name} WHERE _problems IS NULL"
     report.rows_loaded = report.rows_read - report.rows_rejected
     if table.key:
+        if _is_empty(con, name):  # a first load: nothing stored to compare with or replace
+            # (valid rows are unique by key, so the EXCEPT below would drop none of them)
+            con.execute(f"INSERT INTO {name} ({cols}) {valid} ORDER BY {', '.join(table.key)}")
+            return
         # Only rows that are new or differ from the stored row with their key are rewritten:
         # a daily export repeats most of them, and rewriting them all grows the file.
         con.execute(
@@ -402,7 +406,9 @@ def _load_into(con, files: dict, report: LoadReport, replace: bool, progress) ->
         report.tables.append(tr)
     events = next((t for t in report.tables if t.table == "events"), None)
     if events and "users" in files:
-        n = days.unknown_users(con, events.types, only_these=events_were_empty)
+        n = days.unknown_users(
+            con, events.types, only_these=events_were_empty, rejected=events.rows_rejected
+        )
         if n:
             events.warnings.append(f"{events.file}: {n} rows name a user_id that is not in users")
     if events and not (replace or events_were_empty):
