@@ -65,7 +65,7 @@ def connect(
 def cursor(con):
     """A cursor for one thread, reading the same database as `con`."""
     cur = con.cursor()
-    _plan(cur)  # a cursor is a session of its own: it does not inherit the connection's
+    _session(cur)  # a cursor is a session of its own: it does not inherit the connection's
     # Asked on the cursor, not on `con`: the connection is shared by threads, the cursor not.
     if _attached(cur):
         _use_warehouse(cur)
@@ -95,10 +95,9 @@ def _attached(con) -> bool:
 
 
 def _configure(con, path) -> None:
-    con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # our own progress goes to the CLI
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")  # from the environment, not from users
-    _plan(con)
+    _session(con)
     if path != ":memory:":
         spill = Path(path).parent / ".spill"
         con.execute("SET temp_directory = ?", [str(spill)])
@@ -115,6 +114,13 @@ def release_memory(con) -> None:
     with contextlib.suppress(duckdb.Error):
         con.execute("SET memory_limit = '64MB'")
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+
+
+def _session(con) -> None:
+    # Settings of a session, which every connection and cursor sets: dates and weeks of
+    # timestamps are UTC's, not the machine's zone (a cursor would otherwise take the machine's).
+    con.execute("SET TimeZone = 'UTC'")
+    _plan(con)
 
 
 def _plan(con) -> None:
