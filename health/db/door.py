@@ -110,7 +110,9 @@ def release_memory(con) -> None:
     limit, and a refresh's Python steps (the model, scores, moments) come on top of that. A
     lower limit makes it evict them at once (cached blocks dropped, unsaved ones to the spill
     folder), the limit is then put back: later queries read what they need again. Nothing
-    computed changes. Blocks in use that cannot go leave the limit as it was."""
+    computed changes. Blocks in use that cannot go leave the limit as it was. The limit is the
+    database's, not the cursor's: never while another thread's query runs on it, which the low
+    limit could fail (the refresh's steps beside hold a lock for it, see pipeline/refresh.py)."""
     with contextlib.suppress(duckdb.Error):
         con.execute("SET memory_limit = '64MB'")
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")

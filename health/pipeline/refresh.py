@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
+
 from health import db, events
 from health.db.store import StoreError
 from health.pipeline import incremental
@@ -140,6 +142,9 @@ def run_steps(
     later = {s: a for s, a in BESIDE.items() if s in steps and a in steps[: steps.index(s)]}
     waiting = later if concurrent else {}
     running: dict[str, Beside] = {}
+    # Held by each statement of a step beside, and by the memory release (db.release_memory
+    # lowers DuckDB's limit, shared by every cursor, for a moment).
+    quiet = threading.RLock()
     try:
         for step in steps:
             _raise_failed(running)
@@ -152,10 +157,10 @@ def run_steps(
                     beside(run)
                 continue
             if ":" in step:
-                if not running:
-                    # A Python step's frames come on top of what DuckDB keeps cached: free that
-                    # first (at 10,000 accounts it held 1.1 GB when the model step started). Not
-                    # while a step runs beside: the low limit would fail its query meanwhile.
+                # A Python step's frames come on top of what DuckDB keeps cached: free that first
+                # (at 10,000 accounts it held 1.1 GB when the model step started). While a step
+                # runs beside, between two of its statements: the low limit would fail one.
+                with quiet:
                     db.release_memory(con)
                 _call(con, step, as_of)
             elif step == "events":
@@ -171,9 +176,9 @@ def run_steps(
                 db.build(con, [step])
             for ready in [s for s, after in waiting.items() if after == step]:
                 del waiting[ready]
-                if not running:
-                    db.release_memory(con)  # as before any Python step, while nothing else runs
-                running[ready] = Beside(con, ready, as_of, after=step)
+                with quiet:
+                    db.release_memory(con)  # as before any Python step
+                running[ready] = Beside(con, ready, as_of, step, quiet)
                 if beside:
                     beside(running[ready])
     except BaseException:
@@ -204,12 +209,13 @@ class Beside:
     `wall` and `cpu` are its own seconds once done: its thread's CPU, the part DuckDB's worker
     threads did for its queries not included (they work for both threads' queries)."""
 
-    def __init__(self, con, step: str, as_of: dt.date, after: str):
+    def __init__(self, con, step: str, as_of: dt.date, after: str, quiet: threading.RLock):
         self.step, self.name, self.after = step, step.split(":")[-1], after
         self.done = False
         self.wall = self.cpu = 0.0
         self._error: BaseException | None = None
         self._cursor = db.cursor(con)
+        self._locked = _Locked(self._cursor, quiet)
         self._thread = threading.Thread(
             target=self._run, args=(as_of,), name=f"refresh-{self.name}", daemon=True
         )
@@ -218,7 +224,7 @@ class Beside:
     def _run(self, as_of: dt.date) -> None:
         start, cpu = time.perf_counter(), time.thread_time()
         try:
-            _call(self._cursor, self.step, as_of)
+            _call(self._locked, self.step, as_of)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread, raised there
             self._error = exc
         finally:
@@ -362,3 +368,29 @@ def _writing(path):
             yield con
     except StoreError as exc:
         raise RefreshError(str(exc)) from None
+
+
+class _Locked:
+    """A cursor (or a relation of one) each of whose calls holds `lock`: a step beside runs
+    its statements on it, so the main thread's memory release comes between two of them.
+    A call that returns the cursor (execute) or a relation (sql) returns it locked in turn,
+    so what is fetched from it is too."""
+
+    def __init__(self, target, lock: threading.RLock):
+        self._target, self._lock = target, lock
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._target, name)
+        if not callable(attr):
+            return attr
+
+        def locked(*args, **kwargs):
+            with self._lock:
+                result = attr(*args, **kwargs)
+            if result is self._target:
+                return self
+            if isinstance(result, duckdb.DuckDBPyRelation):
+                return _Locked(result, self._lock)
+            return result
+
+        return locked
