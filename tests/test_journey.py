@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
 import pytest
 
 from health import db
@@ -138,3 +139,38 @@ def test_the_funnel_counts_each_step_in_order(two_journeys):
     }
     adopted = funnel.filter(funnel["step"] == "Adopted").row(0, named=True)
     assert adopted["conversion"] == 0.5
+
+
+def test_core_features_in_a_window_are_counted_past_64_of_them():
+    # The 4-week window counts core features as bits of 64-bit words: with 152 core features
+    # (three words), the counts are those of a plain count(distinct) over the window.
+    con = duckdb.connect()
+    con.execute(
+        "create table int_journey_features as select 'f' || lpad(i::varchar, 3, '0') as feature, "
+        "i % 5 <> 4 as is_core, false as is_value from range(190) as r(i)"
+    )
+    con.execute(
+        "create table int_feature_weeks as select 'a' || (i % 7) as account_id, "
+        "'2024-01-07'::date + 7 * ((i * 7919) % 30)::integer as week_end, "
+        "'f' || lpad(((i * 104729) % 190)::varchar, 3, '0') as feature, 1 as events "
+        "from range(12000) as r(i)"
+    )
+    text = db.sql("int_journey_milestones").split("    known_users as (")[0]
+    counted = text.rstrip().rstrip(",") + "\nselect * from core_window"
+    plain = """
+        select fw.account_id, (fw.week_end + (7 * k)::INTEGER)::date as week_end,
+            count(distinct fw.feature) as core_features
+        from int_feature_weeks as fw
+        join int_journey_features as f on f.feature = fw.feature and f.is_core,
+            range(0, 4) as r(k)
+        group by all
+    """
+    for table in ("stg_accounts", "stg_touchpoints", "stg_subscriptions", "stg_surveys"):
+        con.execute(f"create table {table} (account_id varchar)")
+    con.execute("create table stg_users (account_id varchar, user_id varchar)")
+    con.execute("create table int_event_days (account_id varchar, day date, feature varchar)")
+    con.execute("create table int_account_days (account_id varchar, day date)")
+    con.execute("create table int_account_weeks (account_id varchar, week_end date)")
+    got = con.execute(f"select * from ({counted}) order by all", {"window_days": 28}).fetchall()
+    want = con.execute(f"select * from ({plain}) order by all").fetchall()
+    assert got == want and max(r[2] for r in want) > 64

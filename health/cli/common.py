@@ -86,6 +86,15 @@ class Steps:
         self.progress.update(self.task, description=f"{self.title}: {step}")
         self.progress.console.print(f"  {self.title}: {step}", highlight=False)
 
+    def beside(self, run) -> None:
+        """A step running beside the others (health/pipeline/refresh.py BESIDE): a line when it
+        starts; when it has been waited for (its own line came in order), its own seconds."""
+        if run.done:
+            line = f"  {self.title}: {run.name} done ({run.wall:.1f} s beside the steps above)"
+        else:
+            line = f"  {self.title}: {run.name} started (runs beside the next steps)"
+        self.progress.console.print(line, highlight=False)
+
     def __exit__(self, *exc):
         return self.progress.__exit__(*exc)
 
@@ -93,14 +102,26 @@ class Steps:
 class StepTimer:
     """Seconds per progress step: each step lasts until the next one starts. Wall clock in
     `steps`, and the process's CPU seconds (every thread) in `cpu`: a step whose CPU is near
-    twice its wall used both cores, one near its wall used one."""
+    twice its wall used both cores, one near its wall used one. A step that runs beside the
+    others has its own wall and CPU (its thread's) in `beside`, and the step it started after;
+    its entry in `steps` is then the wait for it, and the steps it overlapped count its CPU."""
 
     def __init__(self, start: float):
         self.start = start
         self.marks = [("open and copy", start, time.process_time())]
+        self.overlapped: dict[str, dict] = {}
 
     def __call__(self, step: str) -> None:
         self.marks.append((step, time.perf_counter(), time.process_time()))
+
+    def beside(self, run) -> None:
+        """A step beside the others, when it has been waited for (see Steps.beside)."""
+        if run.done:
+            self.overlapped[run.name] = {
+                "after": run.after.split(":")[-1],
+                "wall": round(run.wall, 3),
+                "cpu": round(run.cpu, 3),
+            }
 
     def write(self, path: Path) -> None:
         import json
@@ -111,7 +132,8 @@ class StepTimer:
         steps = {name: round(end[0] - t, 3) for (name, t, _), end in pairs}
         cpu = {name: round(end[1] - c, 3) for (name, _, c), end in pairs}
         total = round(now[0] - self.start, 3)
-        path.write_text(json.dumps({"total": total, "steps": steps, "cpu": cpu}, indent=1))
+        report = {"total": total, "steps": steps, "cpu": cpu, "beside": self.overlapped}
+        path.write_text(json.dumps(report, indent=1))
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -87,6 +87,7 @@ def refresh(
                 check_range=not force,
                 engine=layer,
                 full=full,
+                beside=lambda run: (timer.beside(run), steps.beside(run)),
             )
     except RefreshError as exc:
         fail(str(exc))

@@ -68,7 +68,7 @@ def connect(
 def cursor(con):
     """A cursor for one thread, reading the same database as `con`."""
     cur = con.cursor()
-    _plan(cur)  # a cursor is a session of its own: it does not inherit the connection's
+    _session(cur)  # a cursor is a session of its own: it does not inherit the connection's
     # Asked on the cursor, not on `con`: the connection is shared by threads, the cursor not.
     if _attached(cur):
         _use_warehouse(cur)
@@ -98,10 +98,9 @@ def _attached(con) -> bool:
 
 
 def _configure(con, path) -> None:
-    con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # our own progress goes to the CLI
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")  # from the environment, not from users
-    _plan(con)
+    _session(con)
     if path != ":memory:":
         spill = Path(path).parent / ".spill"
         con.execute("SET temp_directory = ?", [str(spill)])
@@ -114,10 +113,19 @@ def release_memory(con) -> None:
     limit, and a refresh's Python steps (the model, scores, moments) come on top of that. A
     lower limit makes it evict them at once (cached blocks dropped, unsaved ones to the spill
     folder), the limit is then put back: later queries read what they need again. Nothing
-    computed changes. Blocks in use that cannot go leave the limit as it was."""
+    computed changes. Blocks in use that cannot go leave the limit as it was. The limit is the
+    database's, not the cursor's: never while another thread's query runs on it, which the low
+    limit could fail (the refresh's steps beside hold a lock for it, see pipeline/refresh.py)."""
     with contextlib.suppress(duckdb.Error):
         con.execute("SET memory_limit = '64MB'")
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+
+
+def _session(con) -> None:
+    # Settings of a session, which every connection and cursor sets: dates and weeks of
+    # timestamps are UTC's, not the machine's zone (a cursor would otherwise take the machine's).
+    con.execute("SET TimeZone = 'UTC'")
+    _plan(con)
 
 
 def _plan(con) -> None:

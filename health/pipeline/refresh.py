@@ -7,8 +7,11 @@ import datetime as dt
 import importlib
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+
+import duckdb
 
 from health import db, events
 from health.db.store import StoreError
@@ -43,11 +46,21 @@ STEPS: list[str] = [
     "mart_account_features",
     "scoring.step:refresh_model",
     "scoring.step:refresh_scores",
-    "moments.detect:refresh_moments",
     "analytics.journey:refresh_milestones",
     "analytics.journey:refresh_stage",
+    "moments.detect:refresh_moments",
     "actions.suggest:refresh_actions",
 ]
+
+# Steps that run beside the others, in a thread of their own on a cursor of their own: each
+# starts as soon as the step named here is built and is waited for at its own place in STEPS,
+# so what comes after it in STEPS may read what it writes and what comes before may not. The
+# moments read only staging, params, meta and the daily tables of `events`
+# (health/db/sql/int/int_moment_*.sql, health/moments/detect.py load_inputs), write only their
+# own tables (int_moment_*, moments, moment_memo, their meta keys), and only the actions read
+# them; their detection is mostly one core of Python, so the weekly tables, features, model and
+# scores use the other core meanwhile. In STEPS order, one after another, the result is the same.
+BESIDE: dict[str, str] = {"moments.detect:refresh_moments": "events"}
 
 
 # What each step does, for the progress shown to people (the CLI prints the step names).
@@ -108,37 +121,136 @@ def run_steps(
     engine=None,
     manifest=None,
     full: bool = False,
+    concurrent: bool = True,
+    beside: Callable[[Beside], None] | None = None,
 ) -> None:
-    """Set the as-of date and build the given steps in order on an open, writable connection.
+    """Set the as-of date and build the given steps on an open, writable connection.
 
     The weekly tables are computed again only from the first calendar week the new data can
-    change (params.rebuild_from; see health/pipeline/incremental.py), unless `full`."""
+    change (params.rebuild_from; see health/pipeline/incremental.py), unless `full`. The steps
+    of BESIDE run in a thread of their own (unless not `concurrent`: then all in order, one
+    after another, which builds the same tables); `progress` hears of each step in order, the
+    main thread's, and `beside` of such a step when it starts and when it has been waited for.
+    A step that fails fails the whole, once any step still running beside has stopped."""
     con.execute(
         "CREATE OR REPLACE TABLE params AS "
         "SELECT ?::DATE AS as_of, ?::DATE AS rebuild_from, ?::DATE AS changed_from",
         [as_of, incremental.FULL, incremental.FULL],
     )
     since = incremental.FULL
-    for step in steps:
-        if progress:
-            progress(step.split(":")[-1])
-        if ":" in step:
-            module, function = step.split(":")
-            # A Python step's frames come on top of what DuckDB keeps cached: free that first
-            # (at 10,000 accounts it held 1.1 GB when the model step started).
-            db.release_memory(con)
-            getattr(importlib.import_module(f"health.{module}"), function)(con, as_of)
-        elif step == "events":
-            changed = events.refresh_events(con, as_of, engine, manifest)
-            if not full:
-                since, first = incremental.changes(con, as_of, changed)
-                con.execute("UPDATE params SET rebuild_from = ?, changed_from = ?", [since, first])
-        elif step in incremental.WEEKLY:
-            incremental.build_weekly(con, step, since)
-        else:
-            db.build(con, [step])
+    # a step runs beside only when the step it waits for comes before it here
+    later = {s: a for s, a in BESIDE.items() if s in steps and a in steps[: steps.index(s)]}
+    waiting = later if concurrent else {}
+    running: dict[str, Beside] = {}
+    # Held by each statement of a step beside, and by the memory release (db.release_memory
+    # lowers DuckDB's limit, shared by every cursor, for a moment).
+    quiet = threading.RLock()
+    try:
+        for step in steps:
+            _raise_failed(running)
+            if progress:
+                progress(step.split(":")[-1])
+            if step in running:
+                run = running.pop(step)
+                run.join()
+                if beside:
+                    beside(run)
+                continue
+            if ":" in step:
+                # A Python step's frames come on top of what DuckDB keeps cached: free that first
+                # (at 10,000 accounts it held 1.1 GB when the model step started). While a step
+                # runs beside, between two of its statements: the low limit would fail one.
+                with quiet:
+                    db.release_memory(con)
+                _call(con, step, as_of)
+            elif step == "events":
+                changed = events.refresh_events(con, as_of, engine, manifest)
+                if not full:
+                    since, first = incremental.changes(con, as_of, changed)
+                    con.execute(
+                        "UPDATE params SET rebuild_from = ?, changed_from = ?", [since, first]
+                    )
+            elif step in incremental.WEEKLY:
+                incremental.build_weekly(con, step, since)
+            else:
+                db.build(con, [step])
+            for ready in [s for s, after in waiting.items() if after == step]:
+                del waiting[ready]
+                with quiet:
+                    db.release_memory(con)  # as before any Python step
+                running[ready] = Beside(con, ready, as_of, step, quiet)
+                if beside:
+                    beside(running[ready])
+    except BaseException:
+        for run in running.values():
+            run.stop()
+        raise
     if set(incremental.WEEKLY) <= set(steps):
         incremental.remember(con, as_of)
+
+
+def _call(con, step: str, as_of: dt.date) -> None:
+    """A Python step, "module:function" under health, called as function(con, as_of)."""
+    module, function = step.split(":")
+    getattr(importlib.import_module(f"health.{module}"), function)(con, as_of)
+
+
+def _raise_failed(running: dict[str, Beside]) -> None:
+    """A step beside that has failed fails the refresh now, not when its turn comes."""
+    for step, run in list(running.items()):
+        if run.failed():
+            del running[step]
+            run.join()
+
+
+class Beside:
+    """A Python step running in a thread of its own, on a cursor of its own (see BESIDE).
+
+    `wall` and `cpu` are its own seconds once done: its thread's CPU, the part DuckDB's worker
+    threads did for its queries not included (they work for both threads' queries)."""
+
+    def __init__(self, con, step: str, as_of: dt.date, after: str, quiet: threading.RLock):
+        self.step, self.name, self.after = step, step.split(":")[-1], after
+        self.done = False
+        self.wall = self.cpu = 0.0
+        self._error: BaseException | None = None
+        self._cursor = db.cursor(con)
+        self._locked = _Locked(self._cursor, quiet)
+        self._thread = threading.Thread(
+            target=self._run, args=(as_of,), name=f"refresh-{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, as_of: dt.date) -> None:
+        start, cpu = time.perf_counter(), time.thread_time()
+        try:
+            _call(self._locked, self.step, as_of)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, raised there
+            self._error = exc
+        finally:
+            self.wall, self.cpu = time.perf_counter() - start, time.thread_time() - cpu
+
+    def failed(self) -> bool:
+        """Whether it has ended with an error."""
+        return not self._thread.is_alive() and self._error is not None
+
+    def join(self) -> None:
+        """Wait for it to end; raise its error, if any."""
+        self._thread.join()
+        self._cursor.close()
+        self.done = True
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        """When the refresh fails elsewhere: cut its running query short and wait for it to end
+        (nothing is published then, and the connection is closed only once it is no longer
+        used)."""
+        with contextlib.suppress(Exception):
+            self._cursor.interrupt()
+        self._thread.join()
+        with contextlib.suppress(Exception):
+            self._cursor.close()
 
 
 def define_macros(con, as_of: dt.date) -> None:
@@ -189,6 +301,8 @@ def refresh(
     check_range: bool = False,
     engine=None,
     full: bool = False,
+    concurrent: bool = True,
+    beside: Callable[[Beside], None] | None = None,
 ) -> dt.date:
     """Rebuild every derived table as of a date (default: the latest event) and publish it.
 
@@ -196,7 +310,8 @@ def refresh(
     app do unless told otherwise; tests and backtests pick any date on purpose. `engine` runs
     the event layer (health/events): DuckDB on the loaded events by default, or a SparkEvents
     reading the events where they are. `full`: compute every week again (by default only the
-    weeks new data can change are, and the earlier ones are kept).
+    weeks new data can change are, and the earlier ones are kept). `concurrent`, `beside`: the
+    steps of BESIDE in a thread of their own, and what to tell of them (see run_steps).
     """
     if not db.exists(path):
         raise RefreshError(
@@ -214,7 +329,7 @@ def refresh(
             check_as_of(con, as_of, manifest)
         as_of = as_of or default_as_of(con, manifest)
         _import_ahead(STEPS)
-        run_steps(con, as_of, STEPS, progress, engine, manifest, full)
+        run_steps(con, as_of, STEPS, progress, engine, manifest, full, concurrent, beside)
         if progress:
             progress("publish")  # the checkpoint and the atomic swap
         con.execute(
@@ -253,3 +368,29 @@ def _writing(path):
             yield con
     except StoreError as exc:
         raise RefreshError(str(exc)) from None
+
+
+class _Locked:
+    """A cursor (or a relation of one) each of whose calls holds `lock`: a step beside runs
+    its statements on it, so the main thread's memory release comes between two of them.
+    A call that returns the cursor (execute) or a relation (sql) returns it locked in turn,
+    so what is fetched from it is too."""
+
+    def __init__(self, target, lock: threading.RLock):
+        self._target, self._lock = target, lock
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._target, name)
+        if not callable(attr):
+            return attr
+
+        def locked(*args, **kwargs):
+            with self._lock:
+                result = attr(*args, **kwargs)
+            if result is self._target:
+                return self
+            if isinstance(result, duckdb.DuckDBPyRelation):
+                return _Locked(result, self._lock)
+            return result
+
+        return locked

@@ -21,14 +21,29 @@ with
         from event_days as e join features as f on f.feature = e.feature and f.is_value
         group by all
     ),
-    -- Core features used in the 4 weeks ending at each week (a week counts for itself and 3 after).
-    core_window as (
-        select fw.account_id, (fw.week_end + (7 * k)::INTEGER)::date as week_end,
-            count(distinct fw.feature) as core_features
-        from feature_weeks as fw
-        join features as f on f.feature = fw.feature and f.is_core,
-            range(0, $window_days // 7) as r(k)
+    -- Core features used in the 4 weeks ending at each week (a week counts for itself and 3 after):
+    -- each core feature is a bit (of a 64-bit word; as many words as it takes), the bits of an
+    -- account's week are or-ed first, so the window spreads one row per account-week, not one
+    -- per feature; the count of distinct features is the count of bits set.
+    core_bits as (
+        select feature, n // 64 as word, (1::UBIGINT << (n % 64)::INTEGER) as bit
+        from (select feature, row_number() over (order by feature) - 1 as n
+              from features where is_core)
+    ),
+    core_weeks as (
+        select fw.account_id, fw.week_end, c.word, bit_or(c.bit) as bits
+        from feature_weeks as fw join core_bits as c using (feature)
         group by all
+    ),
+    core_spread as (
+        select w.account_id, (w.week_end + (7 * k)::INTEGER)::date as week_end, w.word,
+            bit_or(w.bits) as bits
+        from core_weeks as w, range(0, $window_days // 7) as r(k)
+        group by all
+    ),
+    core_window as (
+        select account_id, week_end, sum(bit_count(bits))::BIGINT as core_features
+        from core_spread group by all
     ),
     known_users as (select account_id, count(*) as n from users group by all),
     activity as (
