@@ -91,8 +91,8 @@ def test_progress_names_every_step_once_in_order_and_the_step_beside_twice(both,
     )
     assert seen == [s.split(":")[-1] for s in pipeline.STEPS] + ["publish"]
     (started, ended) = runs
-    assert started[:3] == ("refresh_moments", "events", False)
-    assert ended[:3] == ("refresh_moments", "events", True) and ended[3] > 0
+    assert started[:3] == ("refresh_moments", detect.READS, False)
+    assert ended[:3] == ("refresh_moments", detect.READS, True) and ended[3] > 0
 
 
 def _moments_thread() -> list[threading.Thread]:
@@ -155,6 +155,13 @@ def test_the_profile_holds_the_step_beside_with_its_own_seconds(both, tmp_path):
     assert "refresh_moments done" in result.output
     report = json.loads(profile.read_text())
     own = report["beside"]["refresh_moments"]
-    assert own["after"] == "events" and own["wall"] > 0 and own["cpu"] >= 0
+    assert own["after"] == detect.READS and own["wall"] > 0 and own["cpu"] >= 0
     assert "refresh_moments" in report["steps"]  # the wait for it, in its place
     assert sum(report["steps"].values()) == pytest.approx(report["total"], abs=0.05)
+
+
+def test_moments_start_after_every_table_they_read():
+    """The moments' thread starts once the last refresh table they read is built (detect.READS:
+    int_moment_weeks takes its weeks' counts from int_account_weeks), not before."""
+    start = pipeline.BESIDE["moments.detect:refresh_moments"]
+    assert pipeline.STEPS.index(start) >= pipeline.STEPS.index(detect.READS)

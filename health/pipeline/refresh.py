@@ -55,12 +55,13 @@ STEPS: list[str] = [
 # Steps that run beside the others, in a thread of their own on a cursor of their own: each
 # starts as soon as the step named here is built and is waited for at its own place in STEPS,
 # so what comes after it in STEPS may read what it writes and what comes before may not. The
-# moments read only staging, params, meta and the daily tables of `events`
-# (health/db/sql/int/int_moment_*.sql, health/moments/detect.py load_inputs), write only their
-# own tables (int_moment_*, moments, moment_memo, their meta keys), and only the actions read
-# them; their detection is mostly one core of Python, so the weekly tables, features, model and
-# scores use the other core meanwhile. In STEPS order, one after another, the result is the same.
-BESIDE: dict[str, str] = {"moments.detect:refresh_moments": "events"}
+# moments read only staging, params, meta, the daily tables of `events` and int_account_weeks
+# (health/moments/detect.py READS and load_inputs, health/db/sql/int/int_moment_*.sql), write
+# only their own tables (int_moment_*, moments, moment_memo, their meta keys), and only the
+# actions read them; their detection is mostly one core of Python, so the weekly tables,
+# features, model and scores use the other core meanwhile. In STEPS order, one after another,
+# the result is the same.
+BESIDE: dict[str, str] = {"moments.detect:refresh_moments": "int_account_weeks"}
 
 
 # What each step does, for the progress shown to people (the CLI prints the step names).
