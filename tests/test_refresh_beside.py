@@ -165,3 +165,23 @@ def test_moments_start_after_every_table_they_read():
     int_moment_weeks takes its weeks' counts from int_account_weeks), not before."""
     start = pipeline.BESIDE["moments.detect:refresh_moments"]
     assert pipeline.STEPS.index(start) >= pipeline.STEPS.index(detect.READS)
+
+
+def test_past_the_account_weeks_limit_the_moments_run_in_order(both, tmp_path, monkeypatch):
+    """More account-weeks than BESIDE_MAX_ACCOUNT_WEEKS: no thread, the moments at their place,
+    and the same tables as in order."""
+    _, beside, as_of = both
+    copy = _copy(beside, tmp_path / "health.duckdb")
+    (tmp_path / "in_order").mkdir()
+    in_order = _copy(beside, tmp_path / "in_order" / "health.duckdb")
+    pipeline.refresh(in_order, as_of, full=True, concurrent=False)
+    con = db.connect(copy, events=True)
+    rows = con.execute("select count(*) from int_account_weeks").fetchone()[0]
+    assert pipeline.room_beside(con)  # the demo fits
+    monkeypatch.setattr(pipeline, "BESIDE_MAX_ACCOUNT_WEEKS", rows - 1)
+    assert not pipeline.room_beside(con)
+    con.close()
+    runs = []
+    pipeline.refresh(copy, as_of, full=True, beside=runs.append)
+    assert runs == []
+    _same(in_order, copy)
