@@ -149,19 +149,39 @@ def fresh_copy(src: Path, dst: Path) -> Path:
     return dst
 
 
-def measure(name: str, runs: int, once, results: dict) -> None:
+def measure(name: str, runs: int, once, results: dict, floor=None) -> None:
     """Run `once()` -> (seconds, rss) `runs` times: the median time, the peak memory, and the
-    load average after each run."""
-    times, peaks, load = [], [], []
+    load average after each run. With `floor` (-> (seconds, rss)), the floor runs just before
+    each run and the step's ratio is the median of the pairs' ratios: the machine's speed drifts
+    (a shared machine's floor moved 1.8 -> 4.3 s between two sittings), a pair's ratio less so.
+    The floor's own row gathers every floor run."""
+    times, peaks, load, ratios = [], [], [], []
     for _ in range(runs):
+        base = floor()[0] if floor else None
         took, rss = once()
         times.append(took)
         peaks.append(rss)
         load.append(os.getloadavg()[0])  # other jobs on the machine: say how busy it was
-        print(f"  {name}: {took:.2f} s, {rss:,.0f} MB, load {load[-1]:.1f}", file=sys.stderr)
+        paired = ""
+        if base:
+            ratios.append(took / base)
+            results["floor"]["runs"].append(base)
+            results["floor"]["median"] = statistics.median(results["floor"]["runs"])
+            paired = f", floor just before {base:.2f} s: {ratios[-1]:.1f}x"
+        line = f"  {name}: {took:.2f} s, {rss:,.0f} MB, load {load[-1]:.1f}{paired}"
+        print(line, file=sys.stderr)
     results[name] = {
         "median": statistics.median(times),
         "runs": times,
         "rss": max(peaks),
         "load_avg": load,
     }
+    if ratios:
+        results[name] |= {"ratio": statistics.median(ratios), "ratios": ratios}
+
+
+def ratio(results: dict, name: str) -> float:
+    """A step's time as a multiple of the floor: the median of its paired ratios when it was
+    measured in pairs (measure's `floor`), else its median over the floor's."""
+    r = results[name]
+    return r.get("ratio", r["median"] / results["floor"]["median"])

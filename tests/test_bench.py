@@ -5,6 +5,7 @@ No timings are asserted: a loaded CI machine makes any threshold flaky.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -40,3 +41,14 @@ def test_the_benchmark_writes_its_table(tmp_path):
         "| publish |",
     ):
         assert row in table, row
+    # Every step's run is paired with a floor measured just before it: its ratio is the pairs'.
+    report = json.loads((tmp_path / "work" / "results.json").read_text())
+    res = report["results"]
+    for name, r in res.items():
+        if name != "floor":
+            assert len(r["ratios"]) == len(r["runs"]) == 1, name
+            assert r["ratio"] > 0
+    assert len(res["floor"]["runs"]) == 1 + sum(
+        len(r["runs"]) for n, r in res.items() if n != "floor"
+    )
+    assert "a floor measured just before it" in table
