@@ -77,6 +77,7 @@ SEEN = "refresh_seen_"  # prefix of the copies kept for the next refresh's compa
 # what its copy did is the same (not compared row by row, nor copied again): after a day, most
 # are. A source that differs is compared row by row, so a collision could only hide a change.
 SEEN_HASH = "seen_hash_"
+NOW = "_source_now_"  # prefix of the temp tables of the sources as a refresh reads them
 FULL = dt.date.min  # params.rebuild_from of a full rebuild: every week
 
 
@@ -104,23 +105,32 @@ def _hash(con, source: str, spec: dict) -> str:
     return f"{n}:{total or 0}"
 
 
+def _now(source: str) -> str:
+    """The temp table holding a source's rows as this refresh reads them (see _first_changed)."""
+    return f"{NOW}{source}"
+
+
 def _first_changed(con, source: str, spec: dict, seen: str | None = None) -> dt.date | None:
     """The first day a source's rows differ from the copy the last refresh kept (None: same).
-    `seen`: the copy's hash (see `remember`); equal to the source's, they are the same."""
+    `seen`: the copy's hash (see `remember`); equal to the source's, they are the same.
+
+    The source (a staging view, some of them joins) is computed once, into a temp table that the
+    hash, both sides of the comparison and `remember` read (its copy and its hash for the next
+    refresh are the same rows: nothing a refresh builds changes a source)."""
     cols = ", ".join(_columns(spec))
-    # The source (a staging view, some of them joins) is computed once for the hash and both
-    # sides of the comparison.
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _source_now AS SELECT {cols} FROM {source}")
-    try:
-        if seen is not None and seen == _hash(con, "_source_now", spec):
-            return None
-        return _first_difference(con, source, spec)
-    finally:
-        con.execute("DROP TABLE IF EXISTS _source_now")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_now(source)} AS SELECT {cols} FROM {source}")
+    if seen is not None and seen == _hash(con, _now(source), spec):
+        return None
+    return _first_difference(con, source, spec)
 
 
 def _first_difference(con, source: str, spec: dict) -> dt.date | None:
-    """_first_changed's row-by-row comparison of the copy with the source's rows (_source_now)."""
+    """_first_changed's row-by-row comparison of the copy with the source's rows (_now).
+
+    The rows on one side and not the other are found by their hashes first (one number a row,
+    not every column: about half the time), then read whole: a row whose hash is among the
+    differing ones is one of them (a collision could only hide a change, as for the hash of the
+    whole source). The result depends only on which rows differ, not on how often each occurs."""
     cols = ", ".join(_columns(spec))
     first_key = spec["key"][0]
     key = " and ".join(f"o.{k} is not distinct from n.{k}" for k in spec["key"])
@@ -143,10 +153,13 @@ def _first_difference(con, source: str, spec: dict) -> dt.date | None:
         for c, d in follows.items()
     )
     same_other = " and ".join(f"o.{c} is not distinct from n.{c}" for c in spec["other"])
+    seen, now, h = f"{SEEN}{source}", _now(source), f"hash({cols})"
     text = f"""
         with
-            o as (select {cols} from {SEEN}{source} except all select {cols} from _source_now),
-            n as (select {cols} from _source_now except all select {cols} from {SEEN}{source})
+            gone as (select {h} as h from {seen} except all select {h} from {now}),
+            added as (select {h} as h from {now} except all select {h} from {seen}),
+            o as (select {cols} from {seen} where {h} in (select h from gone)),
+            n as (select {cols} from {now} where {h} in (select h from added))
         select min(case
             when o.{first_key} is null then {every("n")}
             when n.{first_key} is null then {every("o")}
@@ -201,19 +214,35 @@ def build_weekly(con, name: str, since: dt.date) -> None:
     con.execute("DROP TABLE _weeks_new")
 
 
+def forget(con) -> None:
+    """Drop the sources' temp tables a refresh's comparison left (see _first_changed)."""
+    for source in SOURCES:
+        con.execute(f"DROP TABLE IF EXISTS temp.{_now(source)}")
+
+
 def remember(con, as_of: dt.date) -> None:
     """Keep what the next refresh compares with: the sources' rows (copied again only when
-    they changed), their hashes and the SQL's version."""
+    they changed), their hashes and the SQL's version. A source this refresh compared is read
+    from the temp table the comparison made of it (then dropped), else from the source."""
     meta = dict(con.execute("select key, value from meta").fetchall())
+    made = {
+        r[0]
+        for r in con.execute(
+            "select table_name from duckdb_tables() where temporary and table_name like ?",
+            [f"{NOW}%"],
+        ).fetchall()
+    }
     for source, spec in SOURCES.items():
-        rows = _hash(con, source, spec)
+        rows_from = _now(source) if _now(source) in made else source
+        rows = _hash(con, rows_from, spec)
         if rows == meta.get(SEEN_HASH + source) and db.table_exists(con, SEEN + source):
             continue  # the copy holds these rows already
         con.execute(
             f"CREATE OR REPLACE TABLE {SEEN}{source} AS SELECT {', '.join(_columns(spec))} "
-            f"FROM {source}"
+            f"FROM {rows_from}"
         )
         con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [SEEN_HASH + source, rows])
+    forget(con)
     con.execute(
         "INSERT OR REPLACE INTO meta VALUES ('weeks_as_of', ?), ('weeks_fingerprint', ?)",
         [as_of.isoformat(), fingerprint()],

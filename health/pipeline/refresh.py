@@ -139,6 +139,7 @@ def run_steps(
         [as_of, incremental.FULL, incremental.FULL],
     )
     since = incremental.FULL
+    incremental.forget(con)  # what a run that failed on this connection may have left
     # a step runs beside only when the step it waits for comes before it here
     later = {s: a for s, a in BESIDE.items() if s in steps and a in steps[: steps.index(s)]}
     waiting = later if concurrent else {}
