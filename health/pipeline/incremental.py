@@ -77,7 +77,8 @@ SEEN = "refresh_seen_"  # prefix of the copies kept for the next refresh's compa
 # what its copy did is the same (not compared row by row, nor copied again): after a day, most
 # are. A source that differs is compared row by row, so a collision could only hide a change.
 SEEN_HASH = "seen_hash_"
-NOW = "_source_now_"  # prefix of the temp tables of the sources as a refresh reads them
+NOW = "_source_now"  # temp table: a source's rows as the refresh reads them, while compared
+HASHES = "_source_hashes"  # temp table: source, hash of the rows this refresh read (for remember)
 FULL = dt.date.min  # params.rebuild_from of a full rebuild: every week
 
 
@@ -105,27 +106,28 @@ def _hash(con, source: str, spec: dict) -> str:
     return f"{n}:{total or 0}"
 
 
-def _now(source: str) -> str:
-    """The temp table holding a source's rows as this refresh reads them (see _first_changed)."""
-    return f"{NOW}{source}"
-
-
 def _first_changed(con, source: str, spec: dict, seen: str | None = None) -> dt.date | None:
     """The first day a source's rows differ from the copy the last refresh kept (None: same).
     `seen`: the copy's hash (see `remember`); equal to the source's, they are the same.
 
     The source (a staging view, some of them joins) is computed once, into a temp table that the
-    hash, both sides of the comparison and `remember` read (its copy and its hash for the next
-    refresh are the same rows: nothing a refresh builds changes a source)."""
+    hash and both sides of the comparison read; the hash is kept for `remember` (nothing a
+    refresh builds changes a source), the rows are not (they would sit in memory to the end)."""
     cols = ", ".join(_columns(spec))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_now(source)} AS SELECT {cols} FROM {source}")
-    if seen is not None and seen == _hash(con, _now(source), spec):
-        return None
-    return _first_difference(con, source, spec)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {NOW} AS SELECT {cols} FROM {source}")
+    try:
+        rows = _hash(con, NOW, spec)
+        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {HASHES} (source VARCHAR, hash VARCHAR)")
+        con.execute(f"INSERT INTO {HASHES} VALUES (?, ?)", [source, rows])
+        if seen is not None and seen == rows:
+            return None
+        return _first_difference(con, source, spec)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {NOW}")
 
 
 def _first_difference(con, source: str, spec: dict) -> dt.date | None:
-    """_first_changed's row-by-row comparison of the copy with the source's rows (_now).
+    """_first_changed's row-by-row comparison of the copy with the source's rows (NOW).
 
     The rows on one side and not the other are found by their hashes first (one number a row,
     not every column: about half the time), then read whole: a row whose hash is among the
@@ -153,7 +155,7 @@ def _first_difference(con, source: str, spec: dict) -> dt.date | None:
         for c, d in follows.items()
     )
     same_other = " and ".join(f"o.{c} is not distinct from n.{c}" for c in spec["other"])
-    seen, now, h = f"{SEEN}{source}", _now(source), f"hash({cols})"
+    seen, now, h = f"{SEEN}{source}", NOW, f"hash({cols})"
     text = f"""
         with
             gone as (select {h} as h from {seen} except all select {h} from {now}),
@@ -215,31 +217,25 @@ def build_weekly(con, name: str, since: dt.date) -> None:
 
 
 def forget(con) -> None:
-    """Drop the sources' temp tables a refresh's comparison left (see _first_changed)."""
-    for source in SOURCES:
-        con.execute(f"DROP TABLE IF EXISTS temp.{_now(source)}")
+    """Drop the hashes a refresh's comparison kept for `remember` (see _first_changed)."""
+    con.execute(f"DROP TABLE IF EXISTS temp.{HASHES}")
 
 
 def remember(con, as_of: dt.date) -> None:
     """Keep what the next refresh compares with: the sources' rows (copied again only when
-    they changed), their hashes and the SQL's version. A source this refresh compared is read
-    from the temp table the comparison made of it (then dropped), else from the source."""
+    they changed), their hashes and the SQL's version. A source this refresh compared has its
+    hash from the comparison, else it is hashed here."""
     meta = dict(con.execute("select key, value from meta").fetchall())
-    made = {
-        r[0]
-        for r in con.execute(
-            "select table_name from duckdb_tables() where temporary and table_name like ?",
-            [f"{NOW}%"],
-        ).fetchall()
-    }
+    hashed = {}
+    if db.table_exists(con, HASHES):
+        hashed = dict(con.execute(f"select source, hash from temp.{HASHES}").fetchall())
     for source, spec in SOURCES.items():
-        rows_from = _now(source) if _now(source) in made else source
-        rows = _hash(con, rows_from, spec)
+        rows = hashed.get(source) or _hash(con, source, spec)
         if rows == meta.get(SEEN_HASH + source) and db.table_exists(con, SEEN + source):
             continue  # the copy holds these rows already
         con.execute(
             f"CREATE OR REPLACE TABLE {SEEN}{source} AS SELECT {', '.join(_columns(spec))} "
-            f"FROM {rows_from}"
+            f"FROM {source}"
         )
         con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [SEEN_HASH + source, rows])
     forget(con)
