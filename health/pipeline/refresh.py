@@ -29,14 +29,13 @@ STEPS: list[str] = [
     "stg_touchpoints",
     "pipeline.refresh:define_macros",
     # The event layer first: it finds the first changed day, from which the weekly tables
-    # (int_weeks too) compute their weeks again. int_account_weeks as soon as its inputs are
-    # built: the moments start beside the other steps once it is (BESIDE).
+    # (int_weeks too) compute their weeks again.
     "events",
     "int_weeks",
     "int_feature_weeks",
-    "int_account_weeks",
     "int_adoption_accounts",
     "int_adoption_features",
+    "int_account_weeks",
     "int_kpi_revenue_periods",
     "mart_account_overview",
     "int_account_rolling_users",
