@@ -361,6 +361,36 @@ def test_risk_signals_become_actions_with_their_numbers(world):
         assert action["state"] in PENDING
 
 
+def test_users_last_days_from_the_moments_rollup_give_the_same_triggers_as_the_daily_rows(world):
+    # The refresh's actions read each user's last active day from the moments' rollup of
+    # int_user_days; without it (here, until built below) they compute it from the daily rows.
+    world.account("QUIET")
+    world.champion_seen("QUIET", ago(30))
+    world.account("NEVER")
+    world.rows["int_user_days"] = [
+        r for r in world.rows["int_user_days"] if r["user_id"] != "NEVER-champion"
+    ] + [dict(account_id="NEVER", user_id="NEVER-user", day=ago(2), events=1)]
+    world.account("BUSY")
+    world.ticket("BUSY", ago(5))
+    world.refresh()
+    tables = ("int_trigger_champion", "int_action_candidates")
+
+    def read() -> dict[str, list]:
+        con = db.connect(world.path)
+        try:
+            return {t: con.execute(f"select * from {t} order by all").fetchall() for t in tables}
+        finally:
+            con.close()
+
+    from_days = read()
+    with db.writing(world.path) as con:
+        db.build(con, [actions.USER_ACTIVITY])
+    world.refresh()
+    assert read() == from_days
+    reasons = {(r[1], r[5]) for r in from_days["int_action_candidates"]}
+    assert {("QUIET", "champion_inactive"), ("NEVER", "champion_inactive")} <= reasons
+
+
 def test_a_detractor_action_quotes_the_latest_answer_and_only_its_own_comment(world):
     # The champion complained first; a colleague answered later without a comment. The action
     # names the colleague and quotes nobody: words are never put in another person's mouth.

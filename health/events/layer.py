@@ -73,8 +73,17 @@ class DuckDBEvents:
                 continue
             con.execute(f"DELETE FROM {name} WHERE day >= ? OR day > ?", [since, as_of])
             if since <= as_of:
+                # The days since `since` only, read from their events only: the daily SQL's
+                # filter on `day` (event_time::date) does not reach the scan, one on event_time
+                # does, and skips every row group whose events all come before (after one new
+                # day, 2 of 132 at 4,000 accounts: the scan of 16.1M events was 0.25 s a table).
+                # The CTE stands in for the staging view in the daily SQL (main.stg_events is
+                # the view itself); the same rows, as day >= since <=> event_time >= since.
                 con.execute(
-                    f"INSERT INTO {name} SELECT * FROM ({db.sql(name)}) WHERE day >= ?", [since]
+                    f"INSERT INTO {name} WITH stg_events AS (SELECT * FROM main.stg_events "
+                    f"WHERE event_time >= ?::TIMESTAMP) "
+                    f"SELECT * FROM ({db.sql(name)}) WHERE day >= ?",
+                    [since, since],
                 )
 
     def account_ranges(self, con) -> list[tuple[str | None, str | None]]:

@@ -77,6 +77,8 @@ SEEN = "refresh_seen_"  # prefix of the copies kept for the next refresh's compa
 # what its copy did is the same (not compared row by row, nor copied again): after a day, most
 # are. A source that differs is compared row by row, so a collision could only hide a change.
 SEEN_HASH = "seen_hash_"
+NOW = "_source_now"  # temp table: a source's rows as the refresh reads them, while compared
+HASHES = "_source_hashes"  # temp table: source, hash of the rows this refresh read (for remember)
 FULL = dt.date.min  # params.rebuild_from of a full rebuild: every week
 
 
@@ -106,21 +108,31 @@ def _hash(con, source: str, spec: dict) -> str:
 
 def _first_changed(con, source: str, spec: dict, seen: str | None = None) -> dt.date | None:
     """The first day a source's rows differ from the copy the last refresh kept (None: same).
-    `seen`: the copy's hash (see `remember`); equal to the source's, they are the same."""
+    `seen`: the copy's hash (see `remember`); equal to the source's, they are the same.
+
+    The source (a staging view, some of them joins) is computed once, into a temp table that the
+    hash and both sides of the comparison read; the hash is kept for `remember` (nothing a
+    refresh builds changes a source), the rows are not (they would sit in memory to the end)."""
     cols = ", ".join(_columns(spec))
-    # The source (a staging view, some of them joins) is computed once for the hash and both
-    # sides of the comparison.
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _source_now AS SELECT {cols} FROM {source}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {NOW} AS SELECT {cols} FROM {source}")
     try:
-        if seen is not None and seen == _hash(con, "_source_now", spec):
+        rows = _hash(con, NOW, spec)
+        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {HASHES} (source VARCHAR, hash VARCHAR)")
+        con.execute(f"INSERT INTO {HASHES} VALUES (?, ?)", [source, rows])
+        if seen is not None and seen == rows:
             return None
         return _first_difference(con, source, spec)
     finally:
-        con.execute("DROP TABLE IF EXISTS _source_now")
+        con.execute(f"DROP TABLE IF EXISTS {NOW}")
 
 
 def _first_difference(con, source: str, spec: dict) -> dt.date | None:
-    """_first_changed's row-by-row comparison of the copy with the source's rows (_source_now)."""
+    """_first_changed's row-by-row comparison of the copy with the source's rows (NOW).
+
+    The rows on one side and not the other are found by their hashes first (one number a row,
+    not every column: about half the time), then read whole: a row whose hash is among the
+    differing ones is one of them (a collision could only hide a change, as for the hash of the
+    whole source). The result depends only on which rows differ, not on how often each occurs."""
     cols = ", ".join(_columns(spec))
     first_key = spec["key"][0]
     key = " and ".join(f"o.{k} is not distinct from n.{k}" for k in spec["key"])
@@ -143,10 +155,13 @@ def _first_difference(con, source: str, spec: dict) -> dt.date | None:
         for c, d in follows.items()
     )
     same_other = " and ".join(f"o.{c} is not distinct from n.{c}" for c in spec["other"])
+    seen, now, h = f"{SEEN}{source}", NOW, f"hash({cols})"
     text = f"""
         with
-            o as (select {cols} from {SEEN}{source} except all select {cols} from _source_now),
-            n as (select {cols} from _source_now except all select {cols} from {SEEN}{source})
+            gone as (select {h} as h from {seen} except all select {h} from {now}),
+            added as (select {h} as h from {now} except all select {h} from {seen}),
+            o as (select {cols} from {seen} where {h} in (select h from gone)),
+            n as (select {cols} from {now} where {h} in (select h from added))
         select min(case
             when o.{first_key} is null then {every("n")}
             when n.{first_key} is null then {every("o")}
@@ -201,12 +216,21 @@ def build_weekly(con, name: str, since: dt.date) -> None:
     con.execute("DROP TABLE _weeks_new")
 
 
+def forget(con) -> None:
+    """Drop the hashes a refresh's comparison kept for `remember` (see _first_changed)."""
+    con.execute(f"DROP TABLE IF EXISTS temp.{HASHES}")
+
+
 def remember(con, as_of: dt.date) -> None:
     """Keep what the next refresh compares with: the sources' rows (copied again only when
-    they changed), their hashes and the SQL's version."""
+    they changed), their hashes and the SQL's version. A source this refresh compared has its
+    hash from the comparison, else it is hashed here."""
     meta = dict(con.execute("select key, value from meta").fetchall())
+    hashed = {}
+    if db.table_exists(con, HASHES):
+        hashed = dict(con.execute(f"select source, hash from temp.{HASHES}").fetchall())
     for source, spec in SOURCES.items():
-        rows = _hash(con, source, spec)
+        rows = hashed.get(source) or _hash(con, source, spec)
         if rows == meta.get(SEEN_HASH + source) and db.table_exists(con, SEEN + source):
             continue  # the copy holds these rows already
         con.execute(
@@ -214,6 +238,7 @@ def remember(con, as_of: dt.date) -> None:
             f"FROM {source}"
         )
         con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [SEEN_HASH + source, rows])
+    forget(con)
     con.execute(
         "INSERT OR REPLACE INTO meta VALUES ('weeks_as_of', ?), ('weeks_fingerprint', ?)",
         [as_of.isoformat(), fingerprint()],

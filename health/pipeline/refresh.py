@@ -28,8 +28,10 @@ STEPS: list[str] = [
     "stg_surveys",
     "stg_touchpoints",
     "pipeline.refresh:define_macros",
-    "int_weeks",
+    # The event layer first: it finds the first changed day, from which the weekly tables
+    # (int_weeks too) compute their weeks again.
     "events",
+    "int_weeks",
     "int_feature_weeks",
     "int_adoption_accounts",
     "int_adoption_features",
@@ -149,6 +151,7 @@ def run_steps(
         [as_of, incremental.FULL, incremental.FULL],
     )
     since = incremental.FULL
+    incremental.forget(con)  # what a run that failed on this connection may have left
     # a step runs beside only when the step it waits for comes before it here
     later = {s: a for s, a in BESIDE.items() if s in steps and a in steps[: steps.index(s)]}
     waiting = later if concurrent else {}

@@ -11,7 +11,8 @@ with
     accounts as (select * from stg_accounts),
     health as (select * from mart_account_health),
     users as (select * from stg_users),
-    user_days as (select * from int_user_days),
+    -- each user's last active day, from the moments' per-user rollup of int_user_days
+    activity as (select * from int_moment_user_activity),
     matched as (
         -- a moment kind without its own playbook gets its moment's generic one
         select t.*, coalesce(b.reason, g.reason) as playbook
@@ -19,14 +20,15 @@ with
         left join playbooks as b on b.reason = t.reason
         left join playbooks as g on g.reason = 'any_' || t.reason_kind
     ),
-    last_seen as (select user_id, max(day) as day from user_days group by all),
+    last_seen as (select user_id, max(last_day) as day from activity group by all),
     contacts as (
         -- who the email goes to: an active champion, else an active admin, else the most
         -- recently active user
         select u.account_id, u.name
         from users as u
         left join last_seen as s using (user_id)
-        where u.deactivated_at is null
+        -- the accounts with a trigger only (each account ranks its own users)
+        where u.deactivated_at is null and u.account_id in (select account_id from triggers)
         qualify row_number() over (
             partition by u.account_id
             order by u.is_champion desc, (u.role = 'admin') desc, s.day desc nulls last,

@@ -21,9 +21,12 @@ with
             )) as week_start
         ) as r
     ),
+    -- the days of those weeks only (the join below reads no other)
     day_weeks as (
         select account_id, date_trunc('week', day)::date as week_start, sum(events) as events
-        from account_days group by all
+        from account_days
+        where day >= (select date_trunc('week', as_of - 6) - interval 60 week from params)
+        group by all
     ),
     weekly as (
         select w.account_id, w.week_start, coalesce(d.events, 0) as events

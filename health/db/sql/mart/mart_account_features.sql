@@ -29,9 +29,14 @@ with
             (select min(responded_at)::date from stg_surveys) as surveys_from,
             (select min(occurred_at)::date from stg_touchpoints) as touches_from
     ),
+    -- (each week's last day first: the weeks, not the days, are matched with the account's)
     last_active as (
-        select d.account_id, greatest(d.week_end, r.w0) as week_end, max(d.day) as last_day
-        from (select *, week_end(day, (select as_of from params)) as week_end from days) as d
+        select d.account_id, greatest(d.week_end, r.w0) as week_end, max(d.last_day) as last_day
+        from (
+            select account_id, week_end(day, (select as_of from params)) as week_end,
+                max(day) as last_day
+            from days group by all
+        ) as d
         semi join all_weeks as w on w.account_id = d.account_id and w.week_end = d.week_end
         join first_row as r on r.account_id = d.account_id
         group by all
