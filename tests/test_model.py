@@ -140,7 +140,7 @@ def test_permutation_importance_on_preprocessed_columns_matches_scikit_learn():
     from sklearn.inspection import permutation_importance as sklearn_importance
     from threadpoolctl import threadpool_limits
 
-    from health.scoring.fit import permutation_importance
+    from health.scoring.importance import permutation_importance
     from health.scoring.train import candidates
 
     rng = np.random.default_rng(3)
